@@ -1,0 +1,165 @@
+"""The graph model: node labels, relationship types and which labels each may join.
+
+This is DESIGN.md's graph model as data, so every backend and the API read it from one place.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from maestro_graph.domain.errors import BadInput
+from maestro_graph.types import Cursor, NodeId, Props
+
+
+class Label(enum.Enum):
+    PERSON = "Person"
+    TEAM = "Team"
+    PROJECT = "Project"
+    ARTIFACT = "Artifact"
+    DATASET = "Dataset"
+    FIELD = "Field"
+    JOB = "Job"
+    RUN = "Run"
+    MODEL = "Model"
+    MODEL_VERSION = "ModelVersion"
+    TRAINING_JOB = "TrainingJob"
+    DEPLOYMENT = "Deployment"
+    METRIC = "Metric"
+    PREDICTION = "Prediction"
+
+
+class Rel(enum.Enum):
+    MEMBER_OF = "MEMBER_OF"
+    IN_TEAM = "IN_TEAM"
+    OWNS = "OWNS"
+    USES = "USES"
+    CREATED_BY = "CREATED_BY"
+    HAS_FIELD = "HAS_FIELD"
+    READS = "READS"
+    WRITES = "WRITES"
+    OF_JOB = "OF_JOB"
+    FEEDS = "FEEDS"
+    DERIVES = "DERIVES"
+    VERSION_OF = "VERSION_OF"
+    TRAINED_ON = "TRAINED_ON"
+    USES_FEATURE = "USES_FEATURE"
+    PRODUCED = "PRODUCED"
+    SERVES = "SERVES"
+    HAS_METRIC = "HAS_METRIC"
+    HAS_PREDICTION = "HAS_PREDICTION"
+
+
+ANY = frozenset(Label)
+L = Label
+# Each relationship: the (source labels, target labels) pairs it may join.
+ENDPOINTS: dict[Rel, tuple[tuple[frozenset[Label], frozenset[Label]], ...]] = {
+    Rel.MEMBER_OF: ((frozenset({L.PERSON}), frozenset({L.PROJECT})),),
+    Rel.IN_TEAM: ((frozenset({L.PERSON}), frozenset({L.TEAM})),),
+    Rel.OWNS: (
+        (frozenset({L.PERSON}), ANY),
+        (frozenset({L.PROJECT}), frozenset({L.DATASET, L.MODEL, L.JOB, L.TRAINING_JOB, L.DEPLOYMENT})),
+    ),
+    Rel.USES: ((frozenset({L.PROJECT}), frozenset({L.ARTIFACT})),),
+    Rel.CREATED_BY: ((frozenset({L.ARTIFACT}), frozenset({L.PERSON})),),
+    Rel.HAS_FIELD: ((frozenset({L.DATASET}), frozenset({L.FIELD})),),
+    Rel.READS: ((frozenset({L.JOB}), frozenset({L.DATASET})),),
+    Rel.WRITES: ((frozenset({L.JOB}), frozenset({L.DATASET})),),
+    Rel.OF_JOB: ((frozenset({L.RUN}), frozenset({L.JOB})),),
+    Rel.FEEDS: ((frozenset({L.DATASET}), frozenset({L.DATASET})),),
+    Rel.DERIVES: ((frozenset({L.FIELD}), frozenset({L.FIELD})),),
+    Rel.VERSION_OF: ((frozenset({L.MODEL_VERSION}), frozenset({L.MODEL})),),
+    Rel.TRAINED_ON: ((frozenset({L.MODEL_VERSION}), frozenset({L.DATASET})),),
+    Rel.USES_FEATURE: ((frozenset({L.MODEL_VERSION}), frozenset({L.FIELD})),),
+    Rel.PRODUCED: ((frozenset({L.TRAINING_JOB}), frozenset({L.MODEL_VERSION})),),
+    Rel.SERVES: ((frozenset({L.DEPLOYMENT}), frozenset({L.MODEL_VERSION})),),
+    Rel.HAS_METRIC: ((frozenset({L.PROJECT}), frozenset({L.METRIC})),),
+    Rel.HAS_PREDICTION: ((frozenset({L.PROJECT}), frozenset({L.PREDICTION})),),
+}
+del L
+
+
+def check_endpoints(rel: Rel, src: Label, dst: Label, *, field: str = "relationship") -> None:
+    """Refuse a relationship between labels the graph model does not join.
+
+    >>> check_endpoints(Rel.USES, Label.PROJECT, Label.ARTIFACT)  # fine
+    """
+    for sources, targets in ENDPOINTS[rel]:
+        if src in sources and dst in targets:
+            return
+    raise BadInput(f"{rel.value} cannot join a {src.value} to a {dst.value}", field=field)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A stored node. `key` is its natural key within (tenant, label); `props` are validated."""
+
+    id: NodeId
+    label: Label
+    key: str
+    props: Props
+    created_at: str
+    updated_at: str
+
+    @property
+    def name(self) -> str:
+        return str(self.props.get("name") or self.props.get("version") or self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    rel: Rel
+    src: NodeId
+    dst: NodeId
+    props: Props = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """One relationship seen from a start node, with the node at its other end."""
+
+    edge: Edge
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class NodeQuery:
+    """A filtered, keyset-paginated listing of one label, ordered by (name, id)."""
+
+    label: Label
+    text: str | None = None  # case-insensitive substring of the name
+    kinds: tuple[str, ...] = ()  # artifact type / problem class / ...: any of
+    tags: tuple[str, ...] = ()  # all of
+    min_score: float | None = None  # impact_score / success_score at least
+    first: int = 20
+    after: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    nodes: list[Node]
+    total: int
+    has_next: bool
+
+
+@dataclass
+class ChangeSet:
+    """Everything one write does; a store applies it in one transaction or not at all.
+
+    create: new nodes (a taken natural key is a CONFLICT).
+    merge:  identity-keyed nodes (Dataset, Field, Job, Run) created or patched in place.
+    update: (id, patch) pairs; the patch is merged into the stored props.
+    delete: node ids; their relationships go with them.
+    link:   relationships created, or their props replaced if they exist.
+    unlink: relationships removed (props ignored); a missing one is not an error.
+    """
+
+    create: list[Node] = field(default_factory=list)
+    merge: list[Node] = field(default_factory=list)
+    update: list[tuple[NodeId, Props]] = field(default_factory=list)
+    delete: list[NodeId] = field(default_factory=list)
+    link: list[Edge] = field(default_factory=list)
+    unlink: list[Edge] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any((self.create, self.merge, self.update, self.delete, self.link, self.unlink))

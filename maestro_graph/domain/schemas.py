@@ -1,0 +1,313 @@
+"""Per-label property schemas: validation, natural keys and index columns, in one place.
+
+Every write passes through `validate_props`, whichever API or importer it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from maestro_graph.domain.errors import BadInput
+from maestro_graph.domain.graph import Label, Rel
+from maestro_graph.types import NodeId, Props, Tenant
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[^,]+$")]
+# Semver-ish: 1, 1.2, 1.2.3, v1.2.3, 1.2.3-rc.1, 1.2.3+build.5
+VERSION_RE = r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$"
+Version = Annotated[str, StringConstraints(strip_whitespace=True, pattern=VERSION_RE)]
+Timestamp = datetime
+
+ARTIFACT_TYPES = ("feature_pipeline", "model_template", "schema", "notebook", "other")
+PROBLEM_CLASSES = (
+    "classification", "regression", "forecasting", "ranking", "recommendation",
+    "nlp", "computer_vision", "anomaly_detection", "clustering", "other",
+)
+PROJECT_STATUSES = ("planned", "active", "finished", "cancelled")
+RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+TRAINING_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+METRIC_TYPES = (
+    "commits_per_week", "avg_pr_merge_hours", "ci_success_rate", "open_issues",
+    "deploys_per_week", "test_coverage", "story_points_per_sprint",
+)
+
+
+class _Props(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PersonProps(_Props):
+    name: Name
+    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class TeamProps(_Props):
+    name: Name
+    description: Text | None = None
+
+
+class ProjectProps(_Props):
+    name: Name
+    problem_class: Literal[PROBLEM_CLASSES]  # type: ignore[valid-type]
+    complexity_score: int = Field(ge=1, le=10)
+    team_size: int | None = Field(default=None, ge=0, le=10_000)
+    status: Literal[PROJECT_STATUSES] = "active"  # type: ignore[valid-type]
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    success_score: float | None = Field(default=None, ge=0, le=100)
+    duration_days: float | None = Field(default=None, ge=0)
+    cost: float | None = Field(default=None, ge=0)
+    description: Text | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ArtifactProps(_Props):
+    name: Name
+    type: Literal[ARTIFACT_TYPES]  # type: ignore[valid-type]
+    version: Version = "1.0.0"
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    storage_path: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    impact_score: float = Field(default=0.0, ge=0, le=10)
+    usage_count: int = Field(default=0, ge=0)
+    description: Text | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_tags(cls, tags: list[str]) -> list[str]:
+        return sorted(set(tags))
+
+
+class DatasetProps(_Props):
+    namespace: Name
+    name: Name
+    description: Text | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+    _unique_tags = field_validator("tags")(ArtifactProps._unique_tags.__func__)  # type: ignore[attr-defined]
+
+
+class FieldProps(_Props):
+    dataset_id: Name
+    path: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+    name: Name
+    type: Annotated[str, StringConstraints(max_length=200)] | None = None
+    description: Text | None = None
+
+
+class JobProps(_Props):
+    namespace: Name
+    name: Name
+    description: Text | None = None
+
+
+class RunProps(_Props):
+    run_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    job_id: Name
+    state: Literal[RUN_STATES] = "OTHER"  # type: ignore[valid-type]
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    facets: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelProps(_Props):
+    name: Name
+    description: Text | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+
+class ModelVersionProps(_Props):
+    model_id: Name
+    version: Version
+    stage: Literal["none", "staging", "production", "archived"] = "none"
+    metrics: dict[str, float] = Field(default_factory=dict)
+    mlflow_run_id: str | None = None
+    mlflow_model_uri: str | None = None
+
+
+class TrainingJobProps(_Props):
+    name: Name
+    status: Literal[TRAINING_STATUSES] = "PENDING"  # type: ignore[valid-type]
+    runner: Literal["local", "kubernetes"] = "local"
+    spec: dict[str, Any] = Field(default_factory=dict)
+    progress: float = Field(default=0.0, ge=0, le=1)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    log_tail: list[str] = Field(default_factory=list, max_length=200)
+
+
+class DeploymentProps(_Props):
+    name: Name
+    environment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    endpoint: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    replicas: int = Field(default=1, ge=0, le=10_000)
+    status: Literal["pending", "running", "degraded", "stopped"] = "pending"
+
+
+class MetricProps(_Props):
+    type: Literal[METRIC_TYPES]  # type: ignore[valid-type]
+    value: float
+    at: Timestamp
+
+
+class PredictionProps(_Props):
+    target: Literal["success_score", "duration_days", "cost"]
+    value: float
+    lower: float | None = None
+    upper: float | None = None
+    model_version: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    explanation: dict[str, float] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """How one label is validated, keyed and indexed.
+
+    key:      props forming the natural key, unique per tenant; () means none (the id is the key).
+    identity: the natural key IS the identity (OpenLineage datasets, jobs, runs): the id is
+              derived from it, it cannot be changed, and writers merge rather than conflict.
+    kind:     the prop listings filter by as a "type" (artifact type, problem class, ...).
+    score:    the prop listings filter by with a minimum (impact score, success score).
+    """
+
+    label: Label
+    schema: type[_Props]
+    key: tuple[str, ...] = ("name",)
+    identity: bool = False
+    kind: str | None = None
+    score: str | None = None
+
+
+SPECS: dict[Label, LabelSpec] = {
+    spec.label: spec
+    for spec in (
+        LabelSpec(Label.PERSON, PersonProps, key=("email",)),
+        LabelSpec(Label.TEAM, TeamProps),
+        LabelSpec(Label.PROJECT, ProjectProps, kind="problem_class", score="success_score"),
+        LabelSpec(Label.ARTIFACT, ArtifactProps, key=("name", "version"), kind="type", score="impact_score"),
+        LabelSpec(Label.DATASET, DatasetProps, key=("namespace", "name"), identity=True),
+        LabelSpec(Label.FIELD, FieldProps, key=("dataset_id", "path"), identity=True, kind="type"),
+        LabelSpec(Label.JOB, JobProps, key=("namespace", "name"), identity=True),
+        LabelSpec(Label.RUN, RunProps, key=("run_id",), identity=True, kind="state"),
+        LabelSpec(Label.MODEL, ModelProps),
+        LabelSpec(Label.MODEL_VERSION, ModelVersionProps, key=("model_id", "version"), kind="stage"),
+        LabelSpec(Label.TRAINING_JOB, TrainingJobProps, key=(), kind="status"),
+        LabelSpec(Label.DEPLOYMENT, DeploymentProps, key=("environment", "name"), kind="environment"),
+        LabelSpec(Label.METRIC, MetricProps, key=(), kind="type"),
+        LabelSpec(Label.PREDICTION, PredictionProps, key=(), kind="target"),
+    )
+}
+assert set(SPECS) == set(Label), "every label needs a LabelSpec"
+
+# Relationship props: a schema where a relationship carries any.
+class MemberOfProps(_Props):
+    role: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = "member"
+
+
+class UsesProps(_Props):
+    impact_score: float = Field(default=0.0, ge=0, le=10)
+    at: Timestamp | None = None
+
+
+class DerivesProps(_Props):
+    type: Literal["DIRECT", "INDIRECT"] = "DIRECT"
+    subtype: Annotated[str, StringConstraints(max_length=50)] | None = None
+    description: Text | None = None
+    masking: bool = False
+    job: str | None = None
+
+
+class FeedsProps(_Props):
+    job: str | None = None
+
+
+class EmptyProps(_Props):
+    pass
+
+
+REL_SCHEMAS: dict[Rel, type[_Props]] = {
+    Rel.MEMBER_OF: MemberOfProps,
+    Rel.USES: UsesProps,
+    Rel.DERIVES: DerivesProps,
+    Rel.FEEDS: FeedsProps,
+}
+
+
+def _to_json(model: _Props) -> Props:
+    # JSON mode turns datetimes into ISO strings: the stored form is identical on every backend.
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _bad_input(what: str, err: ValidationError) -> BadInput:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or what
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "is not a known property"
+    elif first["type"] == "missing":
+        msg = "is required"
+    elif first["type"] == "string_pattern_mismatch" and loc.endswith("version"):
+        msg = "must be a version such as 1.2.3, v2 or 1.0.0-rc.1"
+    return BadInput(f"{what}.{loc}: {msg}", field=loc)
+
+
+def validate_props(label: Label, props: Props) -> Props:
+    """Validate a label's full property set and return it in stored (JSON) form.
+
+    >>> validate_props(Label.TEAM, {"name": " ml-platform "})
+    {'name': 'ml-platform'}
+    """
+    try:
+        return _to_json(SPECS[label].schema.model_validate(props))
+    except ValidationError as err:
+        raise _bad_input(label.value, err) from None
+
+
+def validate_rel_props(rel: Rel, props: Props | None) -> Props:
+    try:
+        return _to_json(REL_SCHEMAS.get(rel, EmptyProps).model_validate(props or {}))
+    except ValidationError as err:
+        raise _bad_input(rel.value, err) from None
+
+
+def natural_key(label: Label, props: Props, node_id: NodeId | None = None) -> str:
+    """The natural key as one string: a JSON list of the key props (unambiguous, readable).
+
+    >>> natural_key(Label.DATASET, {"namespace": "pg://db", "name": "orders"})
+    '["pg://db", "orders"]'
+    """
+    fields = SPECS[label].key
+    if not fields:
+        assert node_id is not None, f"{label.value} has no natural key: pass its id"
+        return node_id
+    return json.dumps([props[f] for f in fields], ensure_ascii=False)
+
+
+def new_id(tenant: Tenant, label: Label, props: Props) -> NodeId:
+    """Identity-keyed labels get a stable id from their key, so every writer agrees on it."""
+    if SPECS[label].identity:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"maestro:{tenant}:{label.value}:{natural_key(label, props)}"))
+    return str(uuid.uuid4())
+
+
+def index_values(label: Label, props: Props) -> tuple[str, str | None, float | None, list[str]]:
+    """(name, kind, score, tags): the values listings filter and sort by."""
+    spec = SPECS[label]
+    name = str(props.get("name") or props.get("version") or props.get("type") or props.get("target") or "")
+    kind = props.get(spec.kind) if spec.kind else None
+    score = props.get(spec.score) if spec.score else None
+    tags = list(props.get("tags") or [])
+    return name, (str(kind) if kind is not None else None), (float(score) if score is not None else None), tags
+
+
+def now() -> str:
+    """UTC timestamps as fixed-width ISO strings: they sort the same in every store."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+

@@ -1,0 +1,48 @@
+"""Artifacts: registration, search and usage by projects (which drives their impact score)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, NodeQuery, Page, Rel
+from maestro_graph.domain.schemas import now, validate_rel_props
+from maestro_graph.services.graph import GraphService
+from maestro_graph.types import Direction, NodeId, Props, Tenant
+
+
+class ArtifactService:
+    def __init__(self, graph: GraphService) -> None:
+        self.graph = graph
+
+    async def register(self, tenant: Tenant, props: Props, created_by: NodeId | None = None) -> Node:
+        artifact = self.graph.build(tenant, Label.ARTIFACT, props)
+        links = []
+        if created_by is not None:
+            await self.graph.require(tenant, [created_by], Label.PERSON, field="createdBy")
+            links.append(Edge(Rel.CREATED_BY, artifact.id, created_by))
+        written = await self.graph.store.apply(tenant, ChangeSet(create=[artifact], link=links))
+        return written[artifact.id]
+
+    async def search(self, tenant: Tenant, query: NodeQuery) -> Page:
+        assert query.label is Label.ARTIFACT, "search() lists artifacts"
+        return await self.graph.find(tenant, query)
+
+    async def log_usage(self, tenant: Tenant, project_id: NodeId, artifact_id: NodeId,
+                        impact_score: float, at: str | None = None) -> Node:
+        """Record that a project uses an artifact, and refresh the artifact's usage count and
+        impact score (the mean over the projects using it). Logging the same pair again replaces
+        that project's score rather than counting it twice."""
+        usage = validate_rel_props(Rel.USES, {"impact_score": impact_score, "at": at or now()})
+        nodes = await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
+        nodes |= await self.graph.require(tenant, [artifact_id], Label.ARTIFACT, field="artifactId")
+        users = (await self.graph.neighbours(tenant, [artifact_id], Rel.USES, Direction.IN))[artifact_id]
+        scores = {nb.node.id: float(nb.edge.props.get("impact_score", 0.0)) for nb in users}  # type: ignore[arg-type]
+        scores[project_id] = float(usage["impact_score"])  # type: ignore[arg-type]
+        patch = {"usage_count": len(scores), "impact_score": round(sum(scores.values()) / len(scores), 4)}
+        written = await self.graph.store.apply(tenant, ChangeSet(
+            link=[Edge(Rel.USES, project_id, artifact_id, usage)], update=[(artifact_id, patch)]))
+        return written[artifact_id]
+
+    async def usage_counts(self, tenant: Tenant, artifact_ids: Sequence[NodeId]) -> dict[NodeId, int]:
+        users = await self.graph.neighbours(tenant, artifact_ids, Rel.USES, Direction.IN)
+        return {a: len(users[a]) for a in artifact_ids}

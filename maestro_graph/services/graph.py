@@ -1,0 +1,151 @@
+"""Generic node and relationship writes: validation, parent links, cascades, one transaction each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.schemas import SPECS, natural_key, new_id, now, validate_props, validate_rel_props
+from maestro_graph.store.base import GraphStore
+from maestro_graph.types import Direction, NodeId, Props, Tenant
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A node that cannot exist without another: the prop naming it and the link to make."""
+
+    prop: str
+    label: Label
+    rel: Rel
+    parent_is_src: bool
+
+
+PARENTS: dict[Label, Parent] = {
+    Label.FIELD: Parent("dataset_id", Label.DATASET, Rel.HAS_FIELD, parent_is_src=True),
+    Label.RUN: Parent("job_id", Label.JOB, Rel.OF_JOB, parent_is_src=False),
+    Label.MODEL_VERSION: Parent("model_id", Label.MODEL, Rel.VERSION_OF, parent_is_src=False),
+}
+# Deleting the node on the left deletes what hangs off it: a dataset's fields, a model's versions.
+CASCADES: dict[Label, tuple[Rel, Direction]] = {
+    Label.DATASET: (Rel.HAS_FIELD, Direction.OUT),
+    Label.MODEL: (Rel.VERSION_OF, Direction.IN),
+}
+
+
+def check_page_size(first: int, field: str = "first") -> None:
+    if first < 0:
+        raise BadInput(f"{field} must not be negative", field=field)
+    if first > MAX_PAGE:
+        raise LimitExceeded(f"{field} may be at most {MAX_PAGE}, got {first}", field=field, limit=MAX_PAGE)
+
+
+def parent_edge(label: Label, node_id: NodeId, props: Props) -> Edge | None:
+    parent = PARENTS.get(label)
+    if parent is None:
+        return None
+    pid = str(props[parent.prop])
+    return Edge(parent.rel, pid, node_id) if parent.parent_is_src else Edge(parent.rel, node_id, pid)
+
+
+class GraphService:
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def get(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
+        return await self.store.get_nodes(tenant, ids)
+
+    async def require(self, tenant: Tenant, ids: Sequence[NodeId], label: Label | None, field: str = "id") -> dict[NodeId, Node]:
+        """The nodes, or NotFound naming the first id that is missing or of another label."""
+        found = await self.store.get_nodes(tenant, ids)
+        for i in ids:
+            node = found.get(i)
+            if node is None or (label is not None and node.label is not label):
+                what = label.value if label else "node"
+                raise NotFound(f"no {what} with id {i}", field=field)
+        return found
+
+    async def find(self, tenant: Tenant, query: NodeQuery) -> Page:
+        check_page_size(query.first)
+        return await self.store.find_nodes(tenant, query)
+
+    async def neighbours(self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction) -> dict[NodeId, list[Neighbour]]:
+        return await self.store.neighbours(tenant, ids, rel, direction)
+
+    # -- node writes ---------------------------------------------------------------------------
+    def build(self, tenant: Tenant, label: Label, props: Props) -> Node:
+        """A validated new node with its id, key and timestamps (not yet stored)."""
+        clean = validate_props(label, props)
+        node_id = new_id(tenant, label, clean)
+        stamp = now()
+        return Node(node_id, label, natural_key(label, clean, node_id), clean, stamp, stamp)
+
+    async def parent_links(self, tenant: Tenant, new: Sequence[Node]) -> list[Edge]:
+        """Links from new nodes to the parents they name, after checking those parents exist."""
+        children = [(n, PARENTS[n.label]) for n in new if n.label in PARENTS]
+        if not children:
+            return []
+        found = await self.store.get_nodes(tenant, [str(n.props[p.prop]) for n, p in children])
+        for n, p in children:
+            pid = str(n.props[p.prop])
+            if pid not in found or found[pid].label is not p.label:
+                raise NotFound(f"no {p.label.value} with id {pid}", field=p.prop)
+        return [e for n, _ in children if (e := parent_edge(n.label, n.id, n.props)) is not None]
+
+    async def create(self, tenant: Tenant, label: Label, items: Sequence[Props], links: Sequence[Edge] = ()) -> list[Node]:
+        """Create nodes of one label (and extra links) in one transaction; CONFLICT on a taken key."""
+        new = [self.build(tenant, label, p) for p in items]
+        cs = ChangeSet(create=new, link=await self.parent_links(tenant, new) + self.checked_links(links))
+        written = await self.store.apply(tenant, cs)
+        return [written[n.id] for n in new]
+
+    async def update(self, tenant: Tenant, label: Label, patches: Sequence[tuple[NodeId, Props]]) -> list[Node]:
+        """Patch nodes of one label: a None value removes a property; the result must be valid."""
+        current = await self.require(tenant, [i for i, _ in patches], label)
+        spec, parent = SPECS[label], PARENTS.get(label)
+        frozen = set(spec.key if spec.identity else ()) | ({parent.prop} if parent else set())
+        clean_patches: list[tuple[NodeId, Props]] = []
+        for node_id, patch in patches:
+            for prop in sorted(frozen & set(patch)):
+                if patch[prop] != current[node_id].props.get(prop):
+                    raise BadInput(f"{label.value}.{prop} cannot be changed: it is part of the node's identity", field=prop)
+            merged = {k: v for k, v in {**current[node_id].props, **patch}.items() if v is not None}
+            valid = validate_props(label, merged)
+            clean_patches.append((node_id, {k: valid.get(k) for k in patch}))
+        written = await self.store.apply(tenant, ChangeSet(update=clean_patches))
+        return [written[i] for i, _ in patches]
+
+    async def delete(self, tenant: Tenant, label: Label, ids: Sequence[NodeId]) -> list[NodeId]:
+        """Delete nodes (and what hangs off them, see CASCADES) with their relationships."""
+        await self.require(tenant, ids, label)
+        doomed = list(dict.fromkeys(ids))
+        if label in CASCADES:
+            rel, direction = CASCADES[label]
+            children = await self.store.neighbours(tenant, doomed, rel, direction)
+            doomed += [nb.node.id for i in ids for nb in children[i]]
+        await self.store.apply(tenant, ChangeSet(delete=doomed))
+        return doomed
+
+    # -- relationship writes -------------------------------------------------------------------
+    def checked_links(self, links: Sequence[Edge]) -> list[Edge]:
+        return [Edge(e.rel, e.src, e.dst, validate_rel_props(e.rel, e.props)) for e in links]
+
+    async def link(self, tenant: Tenant, links: Sequence[Edge]) -> list[Edge]:
+        """Create relationships (or replace their props); both ends must exist and fit the model."""
+        clean = self.checked_links(links)
+        ends = await self.require(tenant, [x for e in clean for x in (e.src, e.dst)], None)
+        for e in clean:
+            check_endpoints(e.rel, ends[e.src].label, ends[e.dst].label)
+        await self.store.apply(tenant, ChangeSet(link=clean))
+        return clean
+
+    async def unlink(self, tenant: Tenant, links: Sequence[Edge]) -> None:
+        for e in links:
+            if e.rel in {p.rel for p in PARENTS.values()}:
+                raise BadInput(f"{e.rel.value} is removed by deleting the child node, not by unlinking", field="relationship")
+        await self.require(tenant, [x for e in links for x in (e.src, e.dst)], None)
+        await self.store.apply(tenant, ChangeSet(unlink=list(links)))

@@ -1,0 +1,67 @@
+"""Configuration from MAESTRO_* environment variables (CLI flags override them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "maestro-graph"
+
+
+def sql_async_url(url: str) -> str:
+    """Map the URLs people write to SQLAlchemy's async drivers.
+
+    >>> sql_async_url("sqlite:///tmp/x.db")
+    'sqlite+aiosqlite:///tmp/x.db'
+    >>> sql_async_url("postgresql://u:p@h/db")
+    'postgresql+asyncpg://u:p@h/db'
+    """
+    for plain, driver in (("sqlite://", "sqlite+aiosqlite://"), ("postgresql://", "postgresql+asyncpg://"),
+                          ("postgres://", "postgresql+asyncpg://")):
+        if url.startswith(plain):
+            return driver + url[len(plain):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    store_url: str = ""  # empty: the embedded SQLite file under data_dir
+    host: str = "127.0.0.1"
+    port: int = 8000
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = ""
+    neo4j_database: str = "neo4j"
+    max_page_size: int = 100
+    max_depth: int = 12
+    graphiql: bool = True
+    log_level: str = "INFO"
+    log_format: str = "json"  # json | text
+
+    @property
+    def store(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'maestro.db'}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        s = cls()
+        conv: dict[str, Any] = {}
+        for name, f in cls.__dataclass_fields__.items():
+            raw = env.get("MAESTRO_" + ("STORE" if name == "store_url" else name.upper()))
+            if raw is None:
+                continue
+            kind = type(getattr(s, name))
+            if kind is bool:
+                conv[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif kind is Path or name == "data_dir":
+                conv[name] = Path(raw).expanduser()
+            else:
+                conv[name] = kind(raw)
+        conv.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(s, **conv)

@@ -1,0 +1,72 @@
+"""The GraphStore protocol. Its docstrings are the contract that tests/contract holds every backend to.
+
+Every method takes the caller's tenant first: no call can see or touch another tenant's nodes.
+Every method works on many items at once; none is meant to be called in a loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from maestro_graph.domain.graph import ChangeSet, Label, Neighbour, Node, NodeQuery, Page, Rel
+from maestro_graph.types import Direction, NodeId, Tenant
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    #: a short name for logs and health output: "sqlite", "postgresql", "neo4j"
+    backend: str
+
+    async def open(self) -> None:
+        """Connect (pools, drivers). Does not create or change the schema."""
+
+    async def close(self) -> None:
+        """Release every connection. The store can be opened again."""
+
+    async def migrate(self) -> list[str]:
+        """Bring the schema to the newest version; return the versions applied now.
+
+        A second call applies nothing and returns []."""
+
+    async def ping(self) -> None:
+        """Return if the store answers a trivial query; raise StoreUnavailable if not."""
+
+    async def apply(self, tenant: Tenant, changes: ChangeSet) -> dict[NodeId, Node]:
+        """Apply a ChangeSet atomically: all of it, or (on any error) none of it.
+
+        Returns every created, merged or updated node as now stored.
+        Raises:
+          Conflict  — a created node's (label, natural key) is taken in this tenant
+                      (by a stored node or by another node of the same ChangeSet);
+          NotFound  — an updated or deleted id, or a linked endpoint, does not exist in
+                      this tenant (nodes created or merged by the same ChangeSet exist);
+          BadInput  — a link joins labels the graph model does not allow.
+        Created nodes keep the id, key and timestamps they carry; merged nodes keep their
+        stored created_at and get their props patched; updates bump updated_at.
+        """
+
+    async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
+        """The nodes with these ids in this tenant; unknown ids are simply absent."""
+
+    async def get_by_keys(self, tenant: Tenant, label: Label, keys: Sequence[str]) -> dict[str, Node]:
+        """Nodes of a label by natural key, keyed by that key; unknown keys are absent."""
+
+    async def find_nodes(self, tenant: Tenant, query: NodeQuery) -> Page:
+        """One page of a label's nodes that match every filter, ordered by (name, id).
+
+        `after` is the (name, id) of the last node of the previous page; `total` counts
+        every match regardless of paging."""
+
+    async def neighbours(
+        self,
+        tenant: Tenant,
+        ids: Sequence[NodeId],
+        rel: Rel,
+        direction: Direction,
+    ) -> dict[NodeId, list[Neighbour]]:
+        """For each start id, its `rel` relationships in `direction` with the node at the other
+        end, ordered by that node's (name, id). Every start id is a key (maybe with [])."""
+
+    async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
+        """How many nodes of each label this tenant has (labels with none are absent)."""

@@ -1,0 +1,377 @@
+"""GraphStore on SQLAlchemy 2 (async): SQLite (aiosqlite) embedded, PostgreSQL (asyncpg) as a server.
+
+One ChangeSet is one transaction. Reads and writes go in batches: a call costs a fixed
+number of statements whatever the number of ids (big id lists are chunked).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from maestro_graph.domain.errors import BadInput, Conflict, NotFound, StoreUnavailable
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.schemas import index_values, natural_key, now
+from maestro_graph.store.sql.migrate import upgrade
+from maestro_graph.store.sql.tables import edges, nodes
+from maestro_graph.types import Direction, NodeId, Props, Tenant
+
+log = logging.getLogger(__name__)
+CHUNK = 5000  # ids per IN (...) list: under SQLite's and asyncpg's bound-parameter limits
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """>>> list(chunks([1, 2, 3], 2))
+    [[1, 2], [3]]"""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _row(node: Node, tenant: Tenant) -> dict[str, Any]:
+    name, kind, score, tags = index_values(node.label, node.props)
+    return {
+        "tenant": tenant, "id": node.id, "label": node.label.value, "key": node.key,
+        "name": name, "kind": kind, "score": score, "tags": "," + ",".join(tags) + "," if tags else "",
+        "props": node.props, "created_at": node.created_at, "updated_at": node.updated_at,
+    }
+
+
+def _node(row: Any) -> Node:
+    return Node(row.id, Label(row.label), row.key, dict(row.props), row.created_at, row.updated_at)
+
+
+def _patched(props: Props, patch: Props) -> Props:
+    merged = {**props, **patch}
+    return {k: v for k, v in merged.items() if v is not None}  # None in a patch removes a prop
+
+
+NODE_COLS = (nodes.c.id, nodes.c.label, nodes.c.key, nodes.c.props, nodes.c.created_at, nodes.c.updated_at)
+
+
+class SqlStore:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self._pool_size = pool_size
+        self.engine: AsyncEngine | None = None
+        self._writer: AsyncEngine | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self.engine is not None:
+            return
+        if self.backend == "sqlite":
+            self.engine = create_async_engine(self.url)
+            # SQLite has one writer at a time: a one-connection writer pool queues writes here
+            # instead of failing with "database is locked", and BEGIN IMMEDIATE takes the lock
+            # up front so a read-then-write transaction never has to upgrade it.
+            self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0)
+            _sqlite_pragmas(self.engine, "BEGIN")
+            _sqlite_pragmas(self._writer, "BEGIN IMMEDIATE")
+        else:
+            self.engine = create_async_engine(
+                self.url, pool_size=self._pool_size, max_overflow=self._pool_size, pool_pre_ping=True
+            )
+            self._writer = self.engine
+
+    async def close(self) -> None:
+        for engine in {self.engine, self._writer} - {None}:
+            await engine.dispose()  # type: ignore[union-attr]
+        self.engine = self._writer = None
+
+    async def migrate(self) -> list[str]:
+        async with self._write_engine().begin() as conn:
+            return await conn.run_sync(upgrade)
+
+    async def ping(self) -> None:
+        try:
+            async with self._read_engine().connect() as conn:
+                await conn.execute(select(1))
+        except (OSError, DBAPIError) as err:
+            raise StoreUnavailable(f"the {self.backend} store does not answer: {err}") from err
+
+    def _read_engine(self) -> AsyncEngine:
+        assert self.engine is not None, "call open() first"
+        return self.engine
+
+    def _write_engine(self) -> AsyncEngine:
+        assert self._writer is not None, "call open() first"
+        return self._writer
+
+    # -- writes -------------------------------------------------------------------------------
+    async def apply(self, tenant: Tenant, changes: ChangeSet) -> dict[NodeId, Node]:
+        if not changes:
+            return {}
+        try:
+            async with self._write_engine().begin() as conn:
+                return await _Apply(conn, tenant, self.backend).run(changes)
+        except IntegrityError as err:  # a concurrent writer took a key between our check and insert
+            raise Conflict("a node with the same natural key was created concurrently; retry") from err
+        except (OSError, OperationalError) as err:
+            raise StoreUnavailable(f"the {self.backend} store failed the write: {err}") from err
+
+    # -- reads --------------------------------------------------------------------------------
+    async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
+        found: dict[NodeId, Node] = {}
+        async with self._read_engine().connect() as conn:
+            for part in chunks(list(dict.fromkeys(ids))):
+                rows = await conn.execute(select(*NODE_COLS).where(nodes.c.tenant == tenant, nodes.c.id.in_(part)))
+                found.update((r.id, _node(r)) for r in rows)
+        return found
+
+    async def get_by_keys(self, tenant: Tenant, label: Label, keys: Sequence[str]) -> dict[str, Node]:
+        found: dict[str, Node] = {}
+        async with self._read_engine().connect() as conn:
+            for part in chunks(list(dict.fromkeys(keys))):
+                rows = await conn.execute(
+                    select(*NODE_COLS).where(
+                        nodes.c.tenant == tenant, nodes.c.label == label.value, nodes.c.key.in_(part)
+                    )
+                )
+                found.update((r.key, _node(r)) for r in rows)
+        return found
+
+    async def find_nodes(self, tenant: Tenant, query: NodeQuery) -> Page:
+        where = [nodes.c.tenant == tenant, nodes.c.label == query.label.value]
+        if query.text:
+            pattern = "%" + query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(func.lower(nodes.c.name).like(pattern, escape="\\"))
+        if query.kinds:
+            where.append(nodes.c.kind.in_(query.kinds))
+        for tag in query.tags:
+            where.append(nodes.c.tags.like(f"%,{tag.lower()},%"))
+        if query.min_score is not None:
+            where.append(nodes.c.score >= query.min_score)
+        page_where = list(where)
+        if query.after is not None:
+            page_where.append(tuple_(nodes.c.name, nodes.c.id) > tuple_(*query.after))
+        async with self._read_engine().connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(*NODE_COLS)
+                    .where(*page_where)
+                    .order_by(nodes.c.name, nodes.c.id)
+                    .limit(query.first + 1)
+                )
+            ).all()
+            total = (await conn.execute(select(func.count()).select_from(nodes).where(*where))).scalar_one()
+        return Page([_node(r) for r in rows[: query.first]], total, len(rows) > query.first)
+
+    async def neighbours(
+        self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction
+    ) -> dict[NodeId, list[Neighbour]]:
+        start, other = (edges.c.src, edges.c.dst) if direction is Direction.OUT else (edges.c.dst, edges.c.src)
+        result: dict[NodeId, list[Neighbour]] = {i: [] for i in ids}
+        async with self._read_engine().connect() as conn:
+            for part in chunks(list(result)):
+                rows = await conn.execute(
+                    select(start.label("start"), edges.c.src, edges.c.dst, edges.c.props.label("edge_props"), *NODE_COLS)
+                    .join(nodes, and_(nodes.c.tenant == edges.c.tenant, nodes.c.id == other))
+                    .where(edges.c.tenant == tenant, edges.c.rel == rel.value, start.in_(part))
+                    .order_by(nodes.c.name, nodes.c.id)
+                )
+                for r in rows:
+                    result[r.start].append(Neighbour(Edge(rel, r.src, r.dst, dict(r.edge_props)), _node(r)))
+        return result
+
+    async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
+        async with self._read_engine().connect() as conn:
+            rows = await conn.execute(
+                select(nodes.c.label, func.count()).where(nodes.c.tenant == tenant).group_by(nodes.c.label)
+            )
+            return {Label(label): n for label, n in rows}
+
+
+class _Apply:
+    """One ChangeSet inside one open transaction."""
+
+    def __init__(self, conn: AsyncConnection, tenant: Tenant, backend: str) -> None:
+        self.conn, self.tenant, self.backend = conn, tenant, backend
+        self.written: dict[NodeId, Node] = {}
+
+    async def run(self, cs: ChangeSet) -> dict[NodeId, Node]:
+        await self._create(cs.create)
+        await self._merge(cs.merge)
+        await self._update(cs.update)
+        await self._delete(cs.delete)
+        await self._link(cs.link)
+        await self._unlink(cs.unlink)
+        return self.written
+
+    async def _locked(self, ids: Iterable[NodeId]) -> dict[NodeId, Node]:
+        """Current rows for ids, locked against concurrent writers until commit."""
+        found: dict[NodeId, Node] = {}
+        for part in chunks(list(dict.fromkeys(ids))):
+            stmt = select(*NODE_COLS).where(nodes.c.tenant == self.tenant, nodes.c.id.in_(part))
+            if self.backend == "postgresql":
+                stmt = stmt.with_for_update()
+            found.update((r.id, _node(r)) for r in await self.conn.execute(stmt))
+        return found
+
+    async def _taken_keys(self, wanted: dict[tuple[str, str], NodeId]) -> dict[tuple[str, str], NodeId]:
+        """Which (label, key) pairs are held in this tenant, and by which id."""
+        taken: dict[tuple[str, str], NodeId] = {}
+        pairs = list(wanted)
+        for part in chunks(pairs):
+            rows = await self.conn.execute(
+                select(nodes.c.label, nodes.c.key, nodes.c.id).where(
+                    nodes.c.tenant == self.tenant, tuple_(nodes.c.label, nodes.c.key).in_(part)
+                )
+            )
+            taken.update(((r.label, r.key), r.id) for r in rows)
+        return taken
+
+    async def _create(self, new: list[Node]) -> None:
+        if not new:
+            return
+        wanted: dict[tuple[str, str], NodeId] = {}
+        for node in new:
+            pair = (node.label.value, node.key)
+            if pair in wanted:
+                raise Conflict(f"two new {node.label.value} nodes share the key {node.key}", field="key")
+            wanted[pair] = node.id
+        taken = await self._taken_keys(wanted)
+        if taken:
+            (label, key), other = sorted(taken.items())[0]
+            raise Conflict(f"a {label} with key {key} already exists (id {other})", field="key", existing_id=other)
+        await self.conn.execute(insert(nodes), [_row(n, self.tenant) for n in new])
+        self.written.update((n.id, n) for n in new)
+
+    async def _merge(self, incoming: list[Node]) -> None:
+        if not incoming:
+            return
+        combined: dict[NodeId, Node] = {}
+        for node in incoming:  # the same node twice in one batch: later props win
+            prev = combined.get(node.id)
+            combined[node.id] = node if prev is None else Node(
+                node.id, node.label, node.key, _patched(prev.props, node.props), prev.created_at, node.updated_at
+            )
+        current = await self._locked(combined)
+        fresh = [n for i, n in combined.items() if i not in current]
+        changed = []
+        for i, node in combined.items():
+            if i in current:
+                old = current[i]
+                props = _patched(old.props, node.props)
+                self.written[i] = merged = Node(i, old.label, old.key, props, old.created_at, node.updated_at)
+                if props != old.props:
+                    changed.append(merged)
+                else:
+                    self.written[i] = old  # nothing new: keep updated_at, so a replay changes nothing
+        if fresh:
+            await self._create(fresh)
+        await self._rewrite(changed)
+
+    async def _update(self, patches: list[tuple[NodeId, Props]]) -> None:
+        if not patches:
+            return
+        current = await self._locked(i for i, _ in patches)
+        missing = [i for i, _ in patches if i not in current]
+        if missing:
+            raise NotFound(f"no node with id {missing[0]}", field="id")
+        stamp = now()
+        rewritten: dict[NodeId, Node] = {}
+        for i, patch in patches:
+            old = rewritten.get(i, current[i])
+            props = _patched(old.props, patch)
+            rewritten[i] = Node(i, old.label, natural_key(old.label, props, i), props, old.created_at, stamp)
+        rekeyed: dict[tuple[str, str], NodeId] = {}
+        for i, n in rewritten.items():
+            pair = (n.label.value, n.key)
+            if n.key != current[i].key:
+                if pair in rekeyed:
+                    raise Conflict(f"two updated {pair[0]} nodes would share the key {pair[1]}", field="key")
+                rekeyed[pair] = i
+        for pair, other in (await self._taken_keys(rekeyed)).items():
+            if other != rekeyed[pair]:
+                raise Conflict(f"a {pair[0]} with key {pair[1]} already exists (id {other})", field="key")
+        await self._rewrite(list(rewritten.values()))
+        self.written.update(rewritten)
+
+    async def _rewrite(self, changed: list[Node]) -> None:
+        if not changed:
+            return
+        rows = [{f"b_{k}": v for k, v in _row(n, self.tenant).items()} for n in changed]
+        stmt = (
+            update(nodes)
+            .where(nodes.c.tenant == bindparam("b_tenant"), nodes.c.id == bindparam("b_id"))
+            .values({c: bindparam(f"b_{c}") for c in ("key", "name", "kind", "score", "tags", "props", "updated_at")})
+        )
+        await self.conn.execute(stmt, rows)
+
+    async def _delete(self, ids: list[NodeId]) -> None:
+        if not ids:
+            return
+        current = await self._locked(ids)
+        missing = [i for i in ids if i not in current]
+        if missing:
+            raise NotFound(f"no node with id {missing[0]}", field="id")
+        for part in chunks(list(current)):
+            await self.conn.execute(
+                delete(edges).where(edges.c.tenant == self.tenant, or_(edges.c.src.in_(part), edges.c.dst.in_(part)))
+            )
+            await self.conn.execute(delete(nodes).where(nodes.c.tenant == self.tenant, nodes.c.id.in_(part)))
+        for i in current:
+            self.written.pop(i, None)
+
+    async def _link(self, links: list[Edge]) -> None:
+        if not links:
+            return
+        ends = {e.src for e in links} | {e.dst for e in links}
+        labels = {i: n.label for i, n in self.written.items() if i in ends}
+        for part in chunks([i for i in ends if i not in labels]):
+            rows = await self.conn.execute(
+                select(nodes.c.id, nodes.c.label).where(nodes.c.tenant == self.tenant, nodes.c.id.in_(part))
+            )
+            labels.update((r.id, Label(r.label)) for r in rows)
+        for n, e in enumerate(links):
+            for end in ("src", "dst"):
+                if getattr(e, end) not in labels:
+                    raise NotFound(f"no node with id {getattr(e, end)} to link", field=f"{end}")
+            check_endpoints(e.rel, labels[e.src], labels[e.dst])
+        stamp = now()
+        latest = {(e.rel.value, e.src, e.dst): e for e in links}  # the same link twice: last props win
+        rows = [
+            {"tenant": self.tenant, "rel": r, "src": s, "dst": d, "props": e.props, "created_at": stamp, "updated_at": stamp}
+            for (r, s, d), e in latest.items()
+        ]
+        if self.backend == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        stmt = upsert(edges)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant", "rel", "src", "dst"],
+            set_={"props": stmt.excluded.props, "updated_at": stmt.excluded.updated_at},
+        )
+        await self.conn.execute(stmt, rows)
+
+    async def _unlink(self, links: list[Edge]) -> None:
+        if not links:
+            return
+        stmt = delete(edges).where(
+            edges.c.tenant == bindparam("t"), edges.c.rel == bindparam("r"),
+            edges.c.src == bindparam("s"), edges.c.dst == bindparam("d"),
+        )
+        await self.conn.execute(stmt, [{"t": self.tenant, "r": e.rel.value, "s": e.src, "d": e.dst} for e in links])
+
+
+def _sqlite_pragmas(engine: AsyncEngine, begin: str) -> None:
+    # The documented recipe for correct SQLite transactions: let SQLAlchemy emit BEGIN itself.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=OFF"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)

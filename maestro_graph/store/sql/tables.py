@@ -1,0 +1,53 @@
+"""The two tables of the SQL backend: one for nodes, one for relationships.
+
+A property graph in two tables keeps every label on one code path; the columns listings
+filter and sort by (name, kind, score, tags) are copied out of `props` so they can be indexed.
+The DDL lives in migrations/sql (Alembic); this module is what queries are built from.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# Byte order ("C") on PostgreSQL so listings sort exactly as SQLite and Neo4j sort them.
+SortText = String(300).with_variant(String(300, collation="C"), "postgresql")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("label", String(32), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("name", SortText, nullable=False),
+    Column("kind", String(100)),
+    Column("score", Float),
+    Column("tags", Text, nullable=False, default=""),  # ",a,b," so one LIKE finds a tag
+    Column("props", Json, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    PrimaryKeyConstraint("tenant", "id", name="pk_nodes"),
+    UniqueConstraint("tenant", "label", "key", name="uq_nodes_natural_key"),
+    Index("ix_nodes_listing", "tenant", "label", "name", "id"),
+    Index("ix_nodes_kind", "tenant", "label", "kind"),
+)
+
+edges = Table(
+    "edges",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("rel", String(32), nullable=False),
+    Column("src", String(36), nullable=False),
+    Column("dst", String(36), nullable=False),
+    Column("props", Json, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    PrimaryKeyConstraint("tenant", "rel", "src", "dst", name="pk_edges"),
+    Index("ix_edges_incoming", "tenant", "rel", "dst", "src"),
+    Index("ix_edges_by_src", "tenant", "src"),
+    Index("ix_edges_by_dst", "tenant", "dst"),
+)

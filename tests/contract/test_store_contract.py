@@ -1,0 +1,210 @@
+"""The GraphStore contract: every test here runs on every backend (see the `store` fixture)."""
+
+from __future__ import annotations
+
+import pytest
+
+from maestro_graph.domain.errors import BadInput, Conflict, NotFound
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, NodeQuery, Rel
+from maestro_graph.services.graph import GraphService
+from maestro_graph.types import Direction
+
+
+def make(store, tenant, label, **props):
+    return GraphService(store).build(tenant, label, props)
+
+
+def person(store, tenant, name):
+    return make(store, tenant, Label.PERSON, name=name, email=f"{name.lower()}@example.com")
+
+
+def project(store, tenant, name, **extra):
+    return make(store, tenant, Label.PROJECT, name=name, problem_class=extra.pop("problem_class", "nlp"),
+                complexity_score=extra.pop("complexity_score", 5), **extra)
+
+
+def artifact(store, tenant, name, type_="notebook", tags=(), impact=0.0, version="1.0.0"):
+    return make(store, tenant, Label.ARTIFACT, name=name, type=type_, tags=list(tags), impact_score=impact, version=version)
+
+
+async def test_migrate_twice_applies_nothing_the_second_time(store):
+    assert await store.migrate() == []
+
+
+async def test_ping_answers(store):
+    await store.ping()
+
+
+async def test_created_nodes_read_back_exactly(store, tenant):
+    a, b = person(store, tenant, "Ada"), project(store, tenant, "Churn", metadata={"k": [1, 2]})
+    written = await store.apply(tenant, ChangeSet(create=[a, b]))
+    assert written == {a.id: a, b.id: b}
+    got = await store.get_nodes(tenant, [a.id, b.id, "no-such-id"])
+    assert got == {a.id: a, b.id: b}
+
+
+async def test_taken_natural_key_is_a_conflict_and_nothing_is_written(store, tenant):
+    first = person(store, tenant, "Ada")
+    await store.apply(tenant, ChangeSet(create=[first]))
+    other, dup = person(store, tenant, "Bob"), person(store, tenant, "Ada")
+    with pytest.raises(Conflict):
+        await store.apply(tenant, ChangeSet(create=[other, dup]))
+    assert await store.get_nodes(tenant, [other.id, dup.id]) == {}
+
+
+async def test_duplicate_keys_within_one_changeset_conflict(store, tenant):
+    a, b = person(store, tenant, "Ada"), person(store, tenant, "Ada")
+    with pytest.raises(Conflict):
+        await store.apply(tenant, ChangeSet(create=[a, b]))
+    assert await store.get_nodes(tenant, [a.id, b.id]) == {}
+
+
+async def test_same_natural_key_is_fine_in_two_tenants(store, tenant):
+    other_tenant = tenant + "-other"
+    await store.apply(tenant, ChangeSet(create=[person(store, tenant, "Ada")]))
+    await store.apply(other_tenant, ChangeSet(create=[person(store, other_tenant, "Ada")]))
+
+
+async def test_merge_creates_then_patches_and_a_replay_changes_nothing(store, tenant):
+    ds = make(store, tenant, Label.DATASET, namespace="pg://db", name="orders", description="v1")
+    first = (await store.apply(tenant, ChangeSet(merge=[ds])))[ds.id]
+    again = (await store.apply(tenant, ChangeSet(merge=[ds])))[ds.id]
+    assert again == first
+    patched = make(store, tenant, Label.DATASET, namespace="pg://db", name="orders", description="v2", tags=["pii"])
+    assert patched.id == ds.id
+    now = (await store.apply(tenant, ChangeSet(merge=[patched])))[ds.id]
+    assert now.props["description"] == "v2" and now.props["tags"] == ["pii"]
+    assert now.created_at == first.created_at
+    assert (await store.get_nodes(tenant, [ds.id]))[ds.id] == now
+
+
+async def test_update_patches_props_removes_none_and_bumps_updated_at(store, tenant):
+    p = project(store, tenant, "Churn", description="old")
+    await store.apply(tenant, ChangeSet(create=[p]))
+    after = (await store.apply(tenant, ChangeSet(update=[(p.id, {"complexity_score": 7, "description": None})])))[p.id]
+    assert after.props["complexity_score"] == 7 and "description" not in after.props
+    assert after.props["name"] == "Churn" and after.created_at == p.created_at and after.updated_at >= p.updated_at
+    assert (await store.get_nodes(tenant, [p.id]))[p.id] == after
+
+
+async def test_update_renaming_onto_a_taken_key_conflicts(store, tenant):
+    a, b = project(store, tenant, "A"), project(store, tenant, "B")
+    await store.apply(tenant, ChangeSet(create=[a, b]))
+    with pytest.raises(Conflict):
+        await store.apply(tenant, ChangeSet(update=[(b.id, {"name": "A"})]))
+    renamed = (await store.apply(tenant, ChangeSet(update=[(b.id, {"name": "C"})])))[b.id]
+    assert renamed.key != b.key
+    assert set(await store.get_by_keys(tenant, Label.PROJECT, [renamed.key, b.key])) == {renamed.key}
+
+
+async def test_unknown_update_or_delete_is_not_found_and_rolls_back_the_rest(store, tenant):
+    p = project(store, tenant, "Churn")
+    with pytest.raises(NotFound):
+        await store.apply(tenant, ChangeSet(create=[p], update=[("missing", {"name": "x"})]))
+    with pytest.raises(NotFound):
+        await store.apply(tenant, ChangeSet(create=[p], delete=["missing"]))
+    assert await store.get_nodes(tenant, [p.id]) == {}
+
+
+async def test_delete_removes_the_node_and_its_relationships(store, tenant):
+    ada, p = person(store, tenant, "Ada"), project(store, tenant, "Churn")
+    await store.apply(tenant, ChangeSet(create=[ada, p], link=[Edge(Rel.MEMBER_OF, ada.id, p.id, {"role": "lead"})]))
+    await store.apply(tenant, ChangeSet(delete=[p.id]))
+    assert await store.get_nodes(tenant, [p.id]) == {}
+    assert (await store.neighbours(tenant, [ada.id], Rel.MEMBER_OF, Direction.OUT))[ada.id] == []
+
+
+async def test_links_upsert_their_props_and_read_back_both_ways(store, tenant):
+    ada, p = person(store, tenant, "Ada"), project(store, tenant, "Churn")
+    await store.apply(tenant, ChangeSet(create=[ada, p], link=[Edge(Rel.MEMBER_OF, ada.id, p.id, {"role": "dev"})]))
+    await store.apply(tenant, ChangeSet(link=[Edge(Rel.MEMBER_OF, ada.id, p.id, {"role": "lead"})]))
+    out = (await store.neighbours(tenant, [ada.id], Rel.MEMBER_OF, Direction.OUT))[ada.id]
+    into = (await store.neighbours(tenant, [p.id], Rel.MEMBER_OF, Direction.IN))[p.id]
+    assert [(n.edge, n.node.id) for n in out] == [(Edge(Rel.MEMBER_OF, ada.id, p.id, {"role": "lead"}), p.id)]
+    assert [(n.edge, n.node.id) for n in into] == [(Edge(Rel.MEMBER_OF, ada.id, p.id, {"role": "lead"}), ada.id)]
+
+
+async def test_link_to_a_missing_node_is_not_found_and_rolls_back(store, tenant):
+    ada = person(store, tenant, "Ada")
+    with pytest.raises(NotFound):
+        await store.apply(tenant, ChangeSet(create=[ada], link=[Edge(Rel.MEMBER_OF, ada.id, "missing")]))
+    assert await store.get_nodes(tenant, [ada.id]) == {}
+
+
+async def test_link_between_wrong_labels_is_bad_input_and_rolls_back(store, tenant):
+    ada, bob = person(store, tenant, "Ada"), person(store, tenant, "Bob")
+    with pytest.raises(BadInput):
+        await store.apply(tenant, ChangeSet(create=[ada, bob], link=[Edge(Rel.MEMBER_OF, ada.id, bob.id)]))
+    assert await store.get_nodes(tenant, [ada.id, bob.id]) == {}
+
+
+async def test_unlink_removes_only_that_relationship(store, tenant):
+    ada, p, q = person(store, tenant, "Ada"), project(store, tenant, "P"), project(store, tenant, "Q")
+    links = [Edge(Rel.MEMBER_OF, ada.id, p.id, {"role": "dev"}), Edge(Rel.MEMBER_OF, ada.id, q.id, {"role": "dev"})]
+    await store.apply(tenant, ChangeSet(create=[ada, p, q], link=links))
+    await store.apply(tenant, ChangeSet(unlink=[Edge(Rel.MEMBER_OF, ada.id, p.id)]))
+    out = (await store.neighbours(tenant, [ada.id], Rel.MEMBER_OF, Direction.OUT))[ada.id]
+    assert [n.node.id for n in out] == [q.id]
+
+
+async def test_neighbours_of_many_are_ordered_by_name_and_every_start_is_a_key(store, tenant):
+    people = [person(store, tenant, n) for n in ("Cy", "Ada", "Bob")]
+    p, lonely = project(store, tenant, "P"), project(store, tenant, "Lonely")
+    links = [Edge(Rel.MEMBER_OF, x.id, p.id, {"role": "dev"}) for x in people]
+    await store.apply(tenant, ChangeSet(create=[*people, p, lonely], link=links))
+    got = await store.neighbours(tenant, [p.id, lonely.id, "missing"], Rel.MEMBER_OF, Direction.IN)
+    assert set(got) == {p.id, lonely.id, "missing"}
+    assert [n.node.name for n in got[p.id]] == ["Ada", "Bob", "Cy"]
+    assert got[lonely.id] == [] and got["missing"] == []
+
+
+async def test_find_filters_and_pages_through_every_match_once(store, tenant):
+    arts = [
+        artifact(store, tenant, "Churn features", "feature_pipeline", ["pii", "tabular"], 8.0),
+        artifact(store, tenant, "churn template", "model_template", ["tabular"], 6.0),
+        artifact(store, tenant, "Fraud features", "feature_pipeline", ["tabular"], 9.0),
+        artifact(store, tenant, "EDA notebook", "notebook", [], 2.0),
+        artifact(store, tenant, "100%_done", "other", [], 1.0),
+    ]
+    await store.apply(tenant, ChangeSet(create=arts))
+    q = lambda **kw: store.find_nodes(tenant, NodeQuery(Label.ARTIFACT, **kw))  # noqa: E731
+    assert [n.name for n in (await q(text="CHURN")).nodes] == ["Churn features", "churn template"]
+    assert [n.name for n in (await q(kinds=("feature_pipeline",))).nodes] == ["Churn features", "Fraud features"]
+    assert [n.name for n in (await q(tags=("tabular", "pii"))).nodes] == ["Churn features"]
+    assert [n.name for n in (await q(min_score=6.0)).nodes] == ["Churn features", "Fraud features", "churn template"]
+    assert [n.name for n in (await q(text="%_")).nodes] == ["100%_done"]  # LIKE wildcards are literal
+    seen, after = [], None
+    while True:
+        page = await q(first=2, after=after)
+        assert page.total == 5
+        seen += [n.name for n in page.nodes]
+        if not page.has_next:
+            break
+        after = (page.nodes[-1].name, page.nodes[-1].id)
+    assert seen == ["100%_done", "Churn features", "EDA notebook", "Fraud features", "churn template"]
+
+
+async def test_get_by_keys_and_count_by_label(store, tenant):
+    a, b = person(store, tenant, "Ada"), project(store, tenant, "P")
+    await store.apply(tenant, ChangeSet(create=[a, b]))
+    assert await store.get_by_keys(tenant, Label.PERSON, [a.key, "nope"]) == {a.key: a}
+    assert await store.count_by_label(tenant) == {Label.PERSON: 1, Label.PROJECT: 1}
+
+
+async def test_another_tenant_sees_nothing(store, tenant):
+    ada, p = person(store, tenant, "Ada"), project(store, tenant, "P")
+    await store.apply(tenant, ChangeSet(create=[ada, p], link=[Edge(Rel.MEMBER_OF, ada.id, p.id)]))
+    spy = tenant + "-spy"
+    assert await store.get_nodes(spy, [ada.id, p.id]) == {}
+    assert (await store.find_nodes(spy, NodeQuery(Label.PERSON))).total == 0
+    assert (await store.neighbours(spy, [p.id], Rel.MEMBER_OF, Direction.IN))[p.id] == []
+    assert await store.get_by_keys(spy, Label.PERSON, [ada.key]) == {}
+    assert await store.count_by_label(spy) == {}
+    with pytest.raises(NotFound):
+        await store.apply(spy, ChangeSet(update=[(p.id, {"name": "stolen"})]))
+    with pytest.raises(NotFound):
+        await store.apply(spy, ChangeSet(delete=[p.id]))
+    spy_person = person(store, spy, "Eve")
+    with pytest.raises(NotFound):
+        await store.apply(spy, ChangeSet(create=[spy_person], link=[Edge(Rel.MEMBER_OF, spy_person.id, p.id)]))
+    assert (await store.get_nodes(tenant, [p.id]))[p.id].props["name"] == "P"
