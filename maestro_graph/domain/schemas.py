@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Rel
@@ -101,6 +101,14 @@ class FieldProps(_Props):
     type: Annotated[str, StringConstraints(max_length=200)] | None = None
     description: Text | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_path(cls, data: Any) -> Any:
+        # A nested column "address.city" is named "city"; its path says where it sits.
+        if isinstance(data, dict) and not data.get("name") and isinstance(data.get("path"), str):
+            return {**data, "name": data["path"].strip().rsplit(".", 1)[-1]}
+        return data
+
 
 class JobProps(_Props):
     namespace: Name
@@ -153,7 +161,7 @@ class DeploymentProps(_Props):
 class MetricProps(_Props):
     type: Literal[METRIC_TYPES]  # type: ignore[valid-type]
     value: float
-    at: Timestamp
+    at: Timestamp = Field(default_factory=lambda: datetime.now(timezone.utc))
 
 
 class PredictionProps(_Props):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.schemas import now, validate_rel_props
 from maestro_graph.services.graph import GraphService
@@ -42,7 +40,3 @@ class ArtifactService:
         written = await self.graph.store.apply(tenant, ChangeSet(
             link=[Edge(Rel.USES, project_id, artifact_id, usage)], update=[(artifact_id, patch)]))
         return written[artifact_id]
-
-    async def usage_counts(self, tenant: Tenant, artifact_ids: Sequence[NodeId]) -> dict[NodeId, int]:
-        users = await self.graph.neighbours(tenant, artifact_ids, Rel.USES, Direction.IN)
-        return {a: len(users[a]) for a in artifact_ids}

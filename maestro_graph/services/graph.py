@@ -76,6 +76,9 @@ class GraphService:
     async def neighbours(self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction) -> dict[NodeId, list[Neighbour]]:
         return await self.store.neighbours(tenant, ids, rel, direction)
 
+    async def counts(self, tenant: Tenant) -> dict[Label, int]:
+        return await self.store.count_by_label(tenant)
+
     # -- node writes ---------------------------------------------------------------------------
     def build(self, tenant: Tenant, label: Label, props: Props) -> Node:
         """A validated new node with its id, key and timestamps (not yet stored)."""
@@ -119,16 +122,16 @@ class GraphService:
         written = await self.store.apply(tenant, ChangeSet(update=clean_patches))
         return [written[i] for i, _ in patches]
 
-    async def delete(self, tenant: Tenant, label: Label, ids: Sequence[NodeId]) -> list[NodeId]:
+    async def delete(self, tenant: Tenant, label: Label, ids: Sequence[NodeId]) -> list[Node]:
         """Delete nodes (and what hangs off them, see CASCADES) with their relationships."""
-        await self.require(tenant, ids, label)
-        doomed = list(dict.fromkeys(ids))
+        found = await self.require(tenant, ids, label)
+        doomed = {i: found[i] for i in ids}
         if label in CASCADES:
             rel, direction = CASCADES[label]
-            children = await self.store.neighbours(tenant, doomed, rel, direction)
-            doomed += [nb.node.id for i in ids for nb in children[i]]
-        await self.store.apply(tenant, ChangeSet(delete=doomed))
-        return doomed
+            children = await self.store.neighbours(tenant, list(doomed), rel, direction)
+            doomed |= {nb.node.id: nb.node for i in ids for nb in children[i]}
+        await self.store.apply(tenant, ChangeSet(delete=list(doomed)))
+        return list(doomed.values())
 
     # -- relationship writes -------------------------------------------------------------------
     def checked_links(self, links: Sequence[Edge]) -> list[Edge]:

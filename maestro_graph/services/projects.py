@@ -93,13 +93,19 @@ class ProjectService:
         await self.graph.require(tenant, [pid for pid, _ in members], Label.PERSON, field="personId")
         await self.graph.link(tenant, [Edge(Rel.MEMBER_OF, pid, project_id, {"role": role}) for pid, role in members])
 
-    async def record_metrics(self, tenant: Tenant, project_id: NodeId, items: Sequence[Props]) -> list[Node]:
-        """Metric nodes hung off the project, in one transaction."""
+    async def attach(self, tenant: Tenant, project_id: NodeId, label: Label, rel: Rel, items: Sequence[Props]) -> list[Node]:
+        """Nodes that only exist under a project (metrics, predictions), created with their link
+        in one transaction."""
         await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
-        new = [self.graph.build(tenant, Label.METRIC, p) for p in items]
-        links = [Edge(Rel.HAS_METRIC, project_id, m.id) for m in new]
-        written = await self.graph.store.apply(tenant, ChangeSet(create=new, link=links))
-        return [written[m.id] for m in new]
+        new = [self.graph.build(tenant, label, p) for p in items]
+        written = await self.graph.store.apply(tenant, ChangeSet(create=new, link=[Edge(rel, project_id, n.id) for n in new]))
+        return [written[n.id] for n in new]
+
+    async def record_metrics(self, tenant: Tenant, project_id: NodeId, items: Sequence[Props]) -> list[Node]:
+        return await self.attach(tenant, project_id, Label.METRIC, Rel.HAS_METRIC, items)
+
+    async def add_predictions(self, tenant: Tenant, project_id: NodeId, items: Sequence[Props]) -> list[Node]:
+        return await self.attach(tenant, project_id, Label.PREDICTION, Rel.HAS_PREDICTION, items)
 
     async def metrics(self, tenant: Tenant, project_ids: Sequence[NodeId]) -> dict[NodeId, list[Node]]:
         found = await self.graph.neighbours(tenant, project_ids, Rel.HAS_METRIC, Direction.OUT)

@@ -1,0 +1,49 @@
+"""The seed platform's project verbs: create with members, add members, record metrics, predictions."""
+
+from typing import Optional
+
+import strawberry
+
+from maestro_graph.domain.graph import Label
+from resolvers.context import Info
+from resolvers.graph.inputs import CreateMetricInput, CreatePredictionInput, CreateProjectInput, MemberInput, to_props
+from resolvers.graph.types import Metric, Prediction, Project, to_type
+from resolvers.relay import from_global_id
+
+
+def _members(members: Optional[list[MemberInput]]) -> list[tuple[str, str]]:
+    return [(from_global_id(m.person_id, Label.PERSON, field="members.personId")[1], m.role) for m in members or ()]
+
+
+@strawberry.type
+class ProjectMutation:
+    @strawberry.mutation(description="Create a project, with its members, in one transaction.")
+    async def create_project(self, info: Info, input: CreateProjectInput) -> Project:
+        ctx = info.context
+        node = await ctx.services.projects.create(ctx.tenant, to_props(Label.PROJECT, input), _members(input.members))
+        ctx.loaders.forget()
+        return to_type(node)
+
+    @strawberry.mutation(description="Add people to a project (or change their role).")
+    async def add_project_members(self, info: Info, project_id: strawberry.ID, members: list[MemberInput]) -> Project:
+        ctx = info.context
+        pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]
+        await ctx.services.projects.add_members(ctx.tenant, pid, _members(members))
+        ctx.loaders.forget()
+        return to_type(await ctx.loaders.node.load(pid))
+
+    @strawberry.mutation(description="Record process metrics (commits_per_week, avg_pr_merge_hours, ...) for a project.")
+    async def record_project_metrics(self, info: Info, project_id: strawberry.ID, metrics: list[CreateMetricInput]) -> list[Metric]:
+        ctx = info.context
+        pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]
+        nodes = await ctx.services.projects.record_metrics(ctx.tenant, pid, [to_props(Label.METRIC, m) for m in metrics])
+        ctx.loaders.forget()
+        return [to_type(n) for n in nodes]
+
+    @strawberry.mutation(description="Store a prediction for a project.")
+    async def create_prediction(self, info: Info, project_id: strawberry.ID, input: CreatePredictionInput) -> Prediction:
+        ctx = info.context
+        pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]
+        node = (await ctx.services.projects.add_predictions(ctx.tenant, pid, [to_props(Label.PREDICTION, input)]))[0]
+        ctx.loaders.forget()
+        return to_type(node)

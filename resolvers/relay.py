@@ -1,0 +1,102 @@
+"""Relay plumbing: global ids, cursors, connections with totalCount."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+from strawberry import relay
+
+from maestro_graph.domain.errors import BadInput
+from maestro_graph.domain.graph import Label, Node, Page
+from maestro_graph.services.graph import check_page_size
+from maestro_graph.types import Cursor, NodeId
+
+T = TypeVar("T")
+DEFAULT_PAGE = 20
+
+
+def to_global_id(label: Label, node_id: NodeId) -> str:
+    return str(relay.GlobalID(label.value, node_id))
+
+
+def from_global_id(value: str, expected: Label | None = None, field: str = "id") -> tuple[Label, NodeId]:
+    """Decode an opaque id; refuse one that is malformed or names another type.
+
+    >>> from_global_id(to_global_id(Label.TEAM, "42"))
+    (<Label.TEAM: 'Team'>, '42')
+    """
+    try:
+        gid = relay.GlobalID.from_id(value)
+        label = Label(gid.type_name)
+    except (ValueError, TypeError, binascii.Error):
+        raise BadInput(f"{field}: {value!r} is not a Maestro Graph id", field=field) from None
+    if expected is not None and label is not expected:
+        raise BadInput(f"{field}: expected a {expected.value} id, got a {label.value} id", field=field)
+    return label, gid.node_id
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(cursor)).encode()).decode()
+
+
+def decode_cursor(value: str | None, field: str = "after") -> Cursor | None:
+    if value is None:
+        return None
+    try:
+        name, node_id = json.loads(base64.urlsafe_b64decode(value.encode()))
+        return str(name), str(node_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise BadInput(f"{field}: {value!r} is not a cursor this server gave out", field=field) from None
+
+
+def cursor_of(node: Node) -> Cursor:
+    return (node.name, node.id)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+
+def page_info(edges: Sequence[Edge], has_next: bool, has_previous: bool) -> PageInfo:
+    return PageInfo(has_next_page=has_next, has_previous_page=has_previous,
+                    start_cursor=edges[0].cursor if edges else None,
+                    end_cursor=edges[-1].cursor if edges else None)
+
+
+def connection_from_page(page: Page, after: str | None, to_type: Callable[[Node], T]) -> Connection[T]:
+    edges = [Edge(cursor=encode_cursor(cursor_of(n)), node=to_type(n)) for n in page.nodes]
+    return Connection(edges=edges, page_info=page_info(edges, page.has_next, after is not None),
+                      total_count=page.total)
+
+
+E = TypeVar("E")
+
+
+def slice_items(items: Sequence[E], key: Callable[[E], Node], first: int, after: str | None) -> tuple[list[E], bool]:
+    """One page of an already loaded list ordered by (name, id): items after the cursor."""
+    check_page_size(first)
+    start = decode_cursor(after)
+    rest = [i for i in items if start is None or cursor_of(key(i)) > start]
+    return rest[:first], len(rest) > first

@@ -1,0 +1,38 @@
+"""The schema: each domain's Query and Mutation merged into one, with the extensions we run."""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.tools import merge_types
+
+from maestro_graph.domain.errors import MaestroError
+from resolvers.artifacts.mutations import ArtifactMutation
+from resolvers.graph.mutations import GraphMutation
+from resolvers.graph.queries import GraphQuery
+from resolvers.graph.types import TYPES
+from resolvers.limits import QueryLimits
+from resolvers.projects.mutations import ProjectMutation
+
+log = logging.getLogger("maestro_graph.graphql")
+
+Query = merge_types("Query", (GraphQuery,))
+Mutation = merge_types("Mutation", (GraphMutation, ProjectMutation, ArtifactMutation))
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Hide internals: only our own errors and GraphQL's own (syntax, validation) reach clients."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (MaestroError, GraphQLError))
+
+
+def build_schema(*, max_page: int = 100, max_depth: int = 12) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=list(TYPES.values()),
+        extensions=[QueryLimits(max_page=max_page, max_depth=max_depth), MaskErrors(should_mask_error=should_mask)],
+    )
