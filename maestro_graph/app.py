@@ -20,7 +20,6 @@ from maestro_graph.services import Services
 from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
 from maestro_graph.store.factory import create_store
-from maestro_graph.types import DEFAULT_TENANT
 from resolvers.context import Context
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema
@@ -29,22 +28,24 @@ log = logging.getLogger("maestro_graph")
 
 
 class GraphQLApp(GraphQL):
-    def __init__(self, services: Services, **kwargs: Any) -> None:
+    def __init__(self, services: Services, tenant: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.services = services
+        self.services, self.tenant = services, tenant
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
-        tenant = DEFAULT_TENANT  # one tenant until authentication lands (issue: auth, tenants)
+        tenant = self.tenant  # one tenant per server until authentication assigns one per token
         return Context(services=self.services, tenant=tenant, loaders=Loaders(self.services, tenant),
                        request=request, response=response)
 
 
 def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo: bool = False,
                announce: bool = False) -> Starlette:
+    owns_store = store is None  # a store handed in (tests, embedding) is the caller's to close
     store = store or create_store(settings)
     services = Services.build(store)
     graphql = GraphQLApp(
         services,
+        settings.tenant,
         schema=build_schema(max_page=settings.max_page_size, max_depth=settings.max_depth),
         graphql_ide="graphiql" if settings.graphiql else None,
     )
@@ -57,12 +58,13 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
         if load_demo:
             from maestro_graph.demo import load_demo as load
 
-            await load(services, DEFAULT_TENANT)
+            await load(services, settings.tenant)
         if announce:
             print(f"Maestro Graph is serving GraphQL at http://{settings.host}:{settings.port}/graphql "
                   f"(store: {store.backend})", flush=True)
         yield
-        await store.close()
+        if owns_store:
+            await store.close()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

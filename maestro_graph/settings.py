@@ -42,6 +42,7 @@ class Settings:
     graphiql: bool = True
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
+    tenant: str = "default"  # the tenant every request uses until authentication assigns one
 
     @property
     def store(self) -> str:

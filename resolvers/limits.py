@@ -15,11 +15,14 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 PAGE_ARGS = ("first", "last")
+# Relay's wrappers are not levels of the graph: depth counts projects -> members -> projects, not edges/node.
+PLUMBING = frozenset({"edges", "node", "pageInfo"})
 
 
 def _walk(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], depth: int,
           seen: frozenset[str] = frozenset()) -> Iterator[tuple[FieldNode, int]]:
-    """Every field with its depth (top-level fields are depth 1), through fragments; introspection skipped."""
+    """Every field with its depth (top-level fields are depth 1, Relay plumbing adds none),
+    through fragments; introspection is skipped."""
     if selection_set is None:
         return
     for sel in selection_set.selections:
@@ -27,7 +30,8 @@ def _walk(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentD
             if sel.name.value.startswith("__"):
                 continue
             yield sel, depth
-            yield from _walk(sel.selection_set, fragments, depth + 1, seen)
+            step = 0 if sel.name.value in PLUMBING else 1
+            yield from _walk(sel.selection_set, fragments, depth + step, seen)
         elif isinstance(sel, InlineFragmentNode):
             yield from _walk(sel.selection_set, fragments, depth, seen)
         elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments and sel.name.value not in seen:

@@ -67,8 +67,18 @@ class PageInfo:
 
 
 @strawberry.type
-class Edge(Generic[T]):
-    cursor: str
+class EdgeBase:
+    """An edge knows where it sits; its opaque cursor is only encoded if a query asks for it."""
+
+    key: strawberry.Private[Cursor]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        return encode_cursor(self.key)
+
+
+@strawberry.type
+class Edge(EdgeBase, Generic[T]):
     node: T
 
 
@@ -79,14 +89,14 @@ class Connection(Generic[T]):
     total_count: int
 
 
-def page_info(edges: Sequence[Edge], has_next: bool, has_previous: bool) -> PageInfo:
+def page_info(edges: Sequence[EdgeBase], has_next: bool, has_previous: bool) -> PageInfo:
     return PageInfo(has_next_page=has_next, has_previous_page=has_previous,
-                    start_cursor=edges[0].cursor if edges else None,
-                    end_cursor=edges[-1].cursor if edges else None)
+                    start_cursor=encode_cursor(edges[0].key) if edges else None,
+                    end_cursor=encode_cursor(edges[-1].key) if edges else None)
 
 
 def connection_from_page(page: Page, after: str | None, to_type: Callable[[Node], T]) -> Connection[T]:
-    edges = [Edge(cursor=encode_cursor(cursor_of(n)), node=to_type(n)) for n in page.nodes]
+    edges = [Edge(key=cursor_of(n), node=to_type(n)) for n in page.nodes]
     return Connection(edges=edges, page_info=page_info(edges, page.has_next, after is not None),
                       total_count=page.total)
 

@@ -8,13 +8,16 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from maestro_graph.domain.errors import MaestroError
 from resolvers.artifacts.mutations import ArtifactMutation
+from resolvers.errors import add_code
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.graph.types import TYPES
 from resolvers.limits import QueryLimits
+from resolvers.scalars import SCALAR_OVERRIDES
 from resolvers.projects.mutations import ProjectMutation
 
 log = logging.getLogger("maestro_graph.graphql")
@@ -29,10 +32,18 @@ def should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, (MaestroError, GraphQLError))
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            add_code(error)
+        super().process_errors(errors, execution_context)
+
+
 def build_schema(*, max_page: int = 100, max_depth: int = 12) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=list(TYPES.values()),
-        extensions=[QueryLimits(max_page=max_page, max_depth=max_depth), MaskErrors(should_mask_error=should_mask)],
+        scalar_overrides=SCALAR_OVERRIDES,
+        extensions=[lambda: QueryLimits(max_page=max_page, max_depth=max_depth), lambda: MaskErrors(should_mask_error=should_mask)],
     )

@@ -26,14 +26,15 @@ from resolvers.graph.enums import (  # noqa: F401 (names used in string annotati
     ArtifactType, DeploymentStatus, DerivationType, MetricType, ModelStage, PredictionTarget,
     ProblemClass, ProjectStatus, RunState, TrainingRunner, TrainingStatus,
 )
-from resolvers.relay import DEFAULT_PAGE, Connection, Edge, PageInfo, cursor_of, encode_cursor, page_info, slice_items  # noqa: F401
+from resolvers.relay import DEFAULT_PAGE, Connection, Edge, EdgeBase, PageInfo, cursor_of, page_info, slice_items  # noqa: F401
 
 T = TypeVar("T")
 
 
 # -- building GraphQL objects from stored nodes -------------------------------------------------
-def _parse_time(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+def _time(value: Any) -> Any:
+    # Stored timestamps are ISO strings already; the DateTime scalar serialises them unchanged.
+    return value
 
 
 @cache
@@ -50,7 +51,7 @@ def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
         if isinstance(base, type) and issubclass(base, enum.Enum):
             out[f.name] = lambda v, E=base: None if v is None else E(v)
         elif base is datetime:
-            out[f.name] = _parse_time
+            out[f.name] = _time
         else:
             out[f.name] = lambda v: v
     return out
@@ -60,12 +61,11 @@ def to_type(node: Node) -> Any:
     """The GraphQL object for a stored node."""
     cls = TYPES[node.label]
     values = {name: conv(node.props.get(name)) for name, conv in _converters(cls).items()}
-    return cls(id=node.id, created_at=_parse_time(node.created_at), updated_at=_parse_time(node.updated_at), **values)
+    return cls(id=node.id, created_at=node.created_at, updated_at=node.updated_at, **values)
 
 
 @strawberry.type
-class MemberEdge(Generic[T]):
-    cursor: str
+class MemberEdge(EdgeBase, Generic[T]):
     node: T
     role: str
 
@@ -78,8 +78,7 @@ class MemberConnection(Generic[T]):
 
 
 @strawberry.type
-class UsageEdge(Generic[T]):
-    cursor: str
+class UsageEdge(EdgeBase, Generic[T]):
     node: T
     impact_score: float
     at: Optional[datetime]
@@ -93,8 +92,7 @@ class UsageConnection(Generic[T]):
 
 
 @strawberry.type
-class DerivationEdge(Generic[T]):
-    cursor: str
+class DerivationEdge(EdgeBase, Generic[T]):
     node: T
     type: DerivationType  # type: ignore[valid-type]
     subtype: Optional[str]
@@ -115,7 +113,7 @@ def _member_props(nb: Neighbour) -> dict[str, Any]:
 
 
 def _usage_props(nb: Neighbour) -> dict[str, Any]:
-    return {"impact_score": float(nb.edge.props.get("impact_score", 0.0)), "at": _parse_time(nb.edge.props.get("at"))}  # type: ignore[arg-type]
+    return {"impact_score": float(nb.edge.props.get("impact_score", 0.0)), "at": nb.edge.props.get("at")}  # type: ignore[arg-type]
 
 
 def _derivation_props(nb: Neighbour) -> dict[str, Any]:
@@ -143,7 +141,7 @@ def related(rel: Rel, direction: Direction, of: str, *, edges: str = "plain",
         if only:
             nbs = [nb for nb in nbs if nb.node.label in only]
         page, has_next = slice_items(nbs, lambda nb: nb.node, first, after)
-        out = [edge_cls(cursor=encode_cursor(cursor_of(nb.node)), node=to_type(nb.node), **edge_props(nb)) for nb in page]
+        out = [edge_cls(key=cursor_of(nb.node), node=to_type(nb.node), **edge_props(nb)) for nb in page]
         return conn_cls(edges=out, page_info=page_info(out, has_next, after is not None), total_count=len(nbs))
 
     resolve.__annotations__["return"] = f"{conn_cls.__name__}[{of}]"
@@ -248,7 +246,7 @@ class Project(_Stored, relay.Node):
     @strawberry.field(description="Per metric type: count, latest, mean, min, max.")
     async def metrics_summary(self, info: Info) -> list[MetricSummary]:
         nbs = await info.context.loaders.neighbours(Rel.HAS_METRIC, OUT).load(self.id)
-        return [MetricSummary(type=MetricType(s.type), count=s.count, latest=s.latest, latest_at=_parse_time(s.latest_at),  # type: ignore[arg-type]
+        return [MetricSummary(type=MetricType(s.type), count=s.count, latest=s.latest, latest_at=s.latest_at,  # type: ignore[arg-type]
                               mean=s.mean, min=s.min, max=s.max) for s in summarise([nb.node for nb in nbs])]
 
     @strawberry.field(description="Development velocity from the recorded process metrics.")

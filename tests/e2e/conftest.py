@@ -1,0 +1,96 @@
+"""A real server for each test: uvicorn on a loopback port, the app on the backend under test,
+in a tenant of the test's own. Clients talk to it over TCP like any front-end would."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from gql import Client, gql
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.httpx import HTTPXAsyncTransport
+
+from maestro_graph.app import create_app
+from maestro_graph.settings import Settings
+from maestro_graph.store.base import GraphStore
+
+
+class CountingStore:
+    """Wraps a store and counts the calls made to it: one call is one store round trip."""
+
+    def __init__(self, inner: GraphStore) -> None:
+        self.inner, self.calls = inner, []
+        self.backend = inner.backend
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr) or name in ("open", "close", "migrate"):
+            return attr
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return await attr(*args, **kwargs)
+
+        return counted
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    store: CountingStore
+    tenant: str
+
+    @property
+    def graphql_url(self) -> str:
+        return self.url + "/graphql"
+
+    async def execute(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run a document with gql; raises TransportQueryError when the answer has errors."""
+        transport = HTTPXAsyncTransport(url=self.graphql_url, timeout=30)
+        async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+            request = gql(document)
+            request.variable_values = variables
+            return await session.execute(request)
+
+    async def error(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The first error of a document that must fail."""
+        with pytest.raises(TransportQueryError) as caught:
+            await self.execute(document, variables)
+        return caught.value.errors[0]  # type: ignore[index]
+
+    async def post(self, body: dict[str, Any]) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(self.graphql_url, json=body)
+
+
+@pytest.fixture
+async def server(store: GraphStore, tenant: str, tmp_path: Path) -> AsyncIterator[Server]:
+    port = free_port()
+    counting = CountingStore(store)
+    settings = Settings(data_dir=tmp_path, host="127.0.0.1", port=port, tenant=tenant)
+    app = create_app(settings, store=counting)  # type: ignore[arg-type]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    for _ in range(200):
+        if uv.started:
+            break
+        await asyncio.sleep(0.02)
+    assert uv.started, "uvicorn did not start"
+    counting.calls.clear()
+    yield Server(f"http://127.0.0.1:{port}", counting, tenant)
+    uv.should_exit = True
+    await asyncio.wait_for(task, 10)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The test command (README): installs what the tests need, starts a real PostgreSQL and a real
+# Neo4j on loopback ports, runs every test on every backend, and stops the servers again.
+#   bash tests/run.sh                 # everything
+#   bash tests/run.sh tests/contract  # any pytest arguments
+# Under CI=true a server that does not start is a failure; elsewhere its tests are skipped loudly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ci=${CI:-false}
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+say "installing maestro-graph and its test dependencies"
+.venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e ".[test]"
+
+stop_all() {
+  bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
+  bash deploy/neo4j/neo4j-local.sh stop >/dev/null 2>&1 || true
+}
+trap stop_all EXIT
+
+start() {  # start NAME SCRIPT VAR: run SCRIPT start, export its last line as VAR
+  local name=$1 script=$2 var=$3 out
+  say "starting $name"
+  if out=$(bash "$script" start | tail -n 1) && [ -n "$out" ]; then
+    export "$var=$out"
+    echo "$name at $out" >&2
+  elif [ "$ci" = "true" ]; then
+    echo "FAILED: $name did not start, and CI must test it. See the messages above." >&2
+    exit 1
+  else
+    echo "WARNING: $name did not start: its tests will be SKIPPED. See the messages above." >&2
+  fi
+}
+
+start PostgreSQL tests/services/postgres.sh MAESTRO_TEST_PG_URL
+export MAESTRO_NEO4J_PASSWORD=${MAESTRO_NEO4J_PASSWORD:-maestro-test-pw}
+export MAESTRO_TEST_NEO4J_PASSWORD=$MAESTRO_NEO4J_PASSWORD
+start Neo4j deploy/neo4j/neo4j-local.sh MAESTRO_TEST_NEO4J_URL
+
+say "running the tests"
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "FAILED: pytest collected no tests" >&2
+fi
+exit "$status"
