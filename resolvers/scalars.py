@@ -24,6 +24,6 @@ def _parse(value: Any) -> datetime:
         raise BadInput(f"{value!r} is not an ISO-8601 date-time such as 2026-01-31T12:00:00Z") from None
 
 
-DateTime = strawberry.scalar(datetime, name="DateTime", description="ISO-8601 date-time, UTC.",
+DateTime = strawberry.scalar(name="DateTime", description="ISO-8601 date-time, UTC.",
                              serialize=_serialize, parse_value=_parse)
-SCALAR_OVERRIDES = {datetime: DateTime}
+SCALAR_MAP = {datetime: DateTime}

@@ -7,6 +7,7 @@ import logging
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -17,7 +18,7 @@ from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.graph.types import TYPES
 from resolvers.limits import QueryLimits
-from resolvers.scalars import SCALAR_OVERRIDES
+from resolvers.scalars import SCALAR_MAP
 from resolvers.projects.mutations import ProjectMutation
 
 log = logging.getLogger("maestro_graph.graphql")
@@ -44,6 +45,6 @@ def build_schema(*, max_page: int = 100, max_depth: int = 12) -> strawberry.Sche
         query=Query,
         mutation=Mutation,
         types=list(TYPES.values()),
-        scalar_overrides=SCALAR_OVERRIDES,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[lambda: QueryLimits(max_page=max_page, max_depth=max_depth), lambda: MaskErrors(should_mask_error=should_mask)],
     )
