@@ -16,6 +16,7 @@ from strawberry.asgi import GraphQL
 
 from maestro_graph.domain.errors import StoreUnavailable
 from maestro_graph.logs import AccessLog
+from maestro_graph.routes import lineage_endpoint
 from maestro_graph.services import Services
 from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
@@ -81,6 +82,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/api/v1/lineage", lineage_endpoint(services, settings.tenant), methods=["POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=[Middleware(AccessLog)],

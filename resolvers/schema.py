@@ -18,13 +18,15 @@ from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.graph.types import TYPES
 from resolvers.limits import QueryLimits
+from resolvers.lineage.mutations import LineageMutation
+from resolvers.lineage.queries import LineageQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.projects.mutations import ProjectMutation
 
 log = logging.getLogger("maestro_graph.graphql")
 
-Query = merge_types("Query", (GraphQuery,))
-Mutation = merge_types("Mutation", (GraphMutation, ProjectMutation, ArtifactMutation))
+Query = merge_types("Query", (GraphQuery, LineageQuery))
+Mutation = merge_types("Mutation", (GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation))
 
 
 def should_mask(error: GraphQLError) -> bool:

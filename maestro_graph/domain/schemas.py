@@ -120,8 +120,10 @@ class RunProps(_Props):
     run_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     job_id: Name
     state: Literal[RUN_STATES] = "OTHER"  # type: ignore[valid-type]
+    state_at: Timestamp | None = None  # eventTime of the event that set `state`
     started_at: Timestamp | None = None
     ended_at: Timestamp | None = None
+    producer: str | None = None
     facets: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -283,6 +285,15 @@ def validate_rel_props(rel: Rel, props: Props | None) -> Props:
         return _to_json(REL_SCHEMAS.get(rel, EmptyProps).model_validate(props or {}))
     except ValidationError as err:
         raise _bad_input(rel.value, err) from None
+
+
+def defaults(label: Label) -> Props:
+    """Values of props a stored node may lack (nodes merged from partial data, e.g. lineage)."""
+    out: Props = {}
+    for name, f in SPECS[label].schema.model_fields.items():
+        if not f.is_required():
+            out[name] = f.get_default(call_default_factory=True)
+    return out
 
 
 def natural_key(label: Label, props: Props, node_id: NodeId | None = None) -> str:

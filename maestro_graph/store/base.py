@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from maestro_graph.domain.graph import ChangeSet, Label, Neighbour, Node, NodeQuery, Page, Rel
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel
 from maestro_graph.types import Direction, NodeId, Tenant
 
 
@@ -67,6 +67,19 @@ class GraphStore(Protocol):
     ) -> dict[NodeId, list[Neighbour]]:
         """For each start id, its `rel` relationships in `direction` with the node at the other
         end, ordered by that node's (name, id). Every start id is a key (maybe with [])."""
+
+    async def expand(
+        self,
+        tenant: Tenant,
+        ids: Sequence[NodeId],
+        rels: Sequence[Rel],
+        direction: Direction,
+        *,
+        with_props: bool = False,
+    ) -> list[Edge]:
+        """One step of a breadth-first walk: every relationship of one of `rels` that leaves (OUT)
+        or enters (IN) one of `ids`, as stored (src -> dst), in no particular order. Props are {}
+        unless `with_props`. No node is loaded: walks fetch ids first and hydrate at the end."""
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""

@@ -19,6 +19,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from maestro_graph.domain.graph import Label, Neighbour, Node, Rel
+from maestro_graph.domain.schemas import defaults
 from maestro_graph.services.projects import summarise, velocity
 from maestro_graph.types import Direction
 from resolvers.context import Info
@@ -57,10 +58,16 @@ def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
     return out
 
 
+@cache
+def _defaults(label: Label) -> dict[str, Any]:
+    return defaults(label)
+
+
 def to_type(node: Node) -> Any:
     """The GraphQL object for a stored node."""
     cls = TYPES[node.label]
-    values = {name: conv(node.props.get(name)) for name, conv in _converters(cls).items()}
+    fallback = _defaults(node.label)
+    values = {name: conv(node.props.get(name, fallback.get(name))) for name, conv in _converters(cls).items()}
     return cls(id=node.id, created_at=node.created_at, updated_at=node.updated_at, **values)
 
 

@@ -208,3 +208,26 @@ async def test_another_tenant_sees_nothing(store, tenant):
     with pytest.raises(NotFound):
         await store.apply(spy, ChangeSet(create=[spy_person], link=[Edge(Rel.MEMBER_OF, spy_person.id, p.id)]))
     assert (await store.get_nodes(tenant, [p.id]))[p.id].props["name"] == "P"
+
+
+async def test_expand_follows_the_given_relationships_either_way(store, tenant):
+    ds = [make(store, tenant, Label.DATASET, namespace="ns", name=n) for n in ("a", "b", "c", "d")]
+    a, b, c, d = ds
+    links = [Edge(Rel.FEEDS, a.id, b.id, {"job": "j1"}), Edge(Rel.FEEDS, a.id, c.id, {"job": "j2"}),
+             Edge(Rel.FEEDS, c.id, d.id), Edge(Rel.FEEDS, d.id, a.id)]  # a cycle a->c->d->a
+    await store.apply(tenant, ChangeSet(merge=ds, link=links))
+    out = await store.expand(tenant, [a.id], [Rel.FEEDS], Direction.OUT)
+    assert sorted((e.src, e.dst, e.props) for e in out) == sorted([(a.id, b.id, {}), (a.id, c.id, {})])
+    into = await store.expand(tenant, [a.id, d.id], [Rel.FEEDS], Direction.IN, with_props=True)
+    assert sorted((e.src, e.dst, e.props.get("job")) for e in into) == sorted([(d.id, a.id, None), (c.id, d.id, None)])
+    assert await store.expand(tenant, [a.id], [Rel.DERIVES], Direction.OUT) == []
+    assert await store.expand(tenant + "-spy", [a.id], [Rel.FEEDS], Direction.OUT) == []
+
+
+async def test_relinking_with_the_same_props_changes_nothing(store, tenant):
+    a, b = (make(store, tenant, Label.DATASET, namespace="ns", name=n) for n in ("a", "b"))
+    await store.apply(tenant, ChangeSet(merge=[a, b], link=[Edge(Rel.FEEDS, a.id, b.id, {"job": "j"})]))
+    first = await store.expand(tenant, [a.id], [Rel.FEEDS], Direction.OUT, with_props=True)
+    await store.apply(tenant, ChangeSet(merge=[a, b], link=[Edge(Rel.FEEDS, a.id, b.id, {"job": "j"})]))
+    assert await store.expand(tenant, [a.id], [Rel.FEEDS], Direction.OUT, with_props=True) == first
+    assert (await store.get_nodes(tenant, [a.id, b.id])) == {a.id: a, b.id: b}

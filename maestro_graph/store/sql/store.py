@@ -180,6 +180,24 @@ class SqlStore:
                     result[r.start].append(Neighbour(Edge(rel, r.src, r.dst, dict(r.edge_props)), _node(r)))
         return result
 
+    async def expand(
+        self, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, *, with_props: bool = False
+    ) -> list[Edge]:
+        start = edges.c.src if direction is Direction.OUT else edges.c.dst
+        cols = [edges.c.rel, edges.c.src, edges.c.dst] + ([edges.c.props] if with_props else [])
+        rel_values = [r.value for r in rels]
+        out: list[Edge] = []
+        async with self._read_engine().connect() as conn:
+            for part in chunks(list(dict.fromkeys(ids))):
+                result = await conn.execute(
+                    select(*cols).where(edges.c.tenant == tenant, edges.c.rel.in_(rel_values), start.in_(part))
+                )
+                if with_props:
+                    out += [Edge(Rel(r), s, d, dict(p)) for r, s, d, p in result]
+                else:
+                    out += [Edge(Rel(r), s, d) for r, s, d in result]
+        return out
+
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         async with self._read_engine().connect() as conn:
             rows = await conn.execute(
@@ -349,6 +367,7 @@ class _Apply:
         stmt = stmt.on_conflict_do_update(
             index_elements=["tenant", "rel", "src", "dst"],
             set_={"props": stmt.excluded.props, "updated_at": stmt.excluded.updated_at},
+            where=edges.c.props != stmt.excluded.props,  # same props again: a replay writes nothing
         )
         await self.conn.execute(stmt, rows)
 

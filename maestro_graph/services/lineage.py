@@ -1,0 +1,251 @@
+"""Lineage: OpenLineage ingestion, lineage graphs and impact analysis.
+
+Walks are breadth-first, one batched `expand` per level, over ids only; the nodes reached are
+loaded in batches at the end (traverse ids first, hydrate in batches). Cycles never loop (a
+node is visited once), every result is ordered deterministically, and a cap on the nodes a walk
+may reach turns a huge answer into a `truncated` one instead of a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
+from maestro_graph.domain.schemas import validate_props
+from maestro_graph.integrations.openlineage import fold_run, parse_events, translate
+from maestro_graph.store.base import GraphStore
+from maestro_graph.types import Direction, Granularity, LineageDirection, NodeId, Tenant
+
+MAX_LINEAGE_DEPTH = 20
+MAX_IMPACT_DEPTH = 1000
+DEFAULT_LINEAGE_CAP = 5_000
+DEFAULT_IMPACT_CAP = 20_000
+MAX_CAP = 200_000
+
+
+@dataclass(frozen=True)
+class Hop:
+    distance: int
+    parent: NodeId | None  # the node one step nearer the start on a shortest path
+
+
+@dataclass
+class Walk:
+    hops: dict[NodeId, Hop]  # every node reached, starts included (distance 0), in BFS order
+    edges: list[Edge]  # every relationship followed between reached nodes
+    truncated: bool = False
+
+    def path(self, node_id: NodeId) -> list[NodeId]:
+        """A shortest path from a start to node_id (both included)."""
+        out = [node_id]
+        while (parent := self.hops[out[-1]].parent) is not None:
+            out.append(parent)
+        return out[::-1]
+
+
+async def walk(store: GraphStore, tenant: Tenant, starts: Iterable[NodeId], rels: Sequence[Rel], direction: Direction,
+               depth: int, cap: int, *, with_props: bool = False) -> Walk:
+    """Breadth-first from `starts` along `rels`, at most `depth` steps and `cap` nodes reached."""
+    hops: dict[NodeId, Hop] = {s: Hop(0, None) for s in sorted(set(starts))}
+    result = Walk(hops, [])
+    frontier = list(hops)
+    for distance in range(1, depth + 1):
+        if not frontier:
+            break
+        step = await store.expand(tenant, frontier, rels, direction, with_props=with_props)
+        step.sort(key=lambda e: (e.src, e.dst, e.rel.value))  # so parents, and answers, are stable
+        frontier = []
+        for e in step:
+            here, there = (e.src, e.dst) if direction is Direction.OUT else (e.dst, e.src)
+            if there not in hops:
+                if len(hops) >= cap:
+                    result.truncated = True
+                    continue
+                hops[there] = Hop(distance, here)
+                frontier.append(there)
+            result.edges.append(e)
+        frontier.sort()
+    return result
+
+
+@dataclass(frozen=True)
+class LineageGraph:
+    root: Node
+    nodes: list[tuple[Node, int]]  # node, distance from the root (negative = upstream)
+    edges: list[Edge]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Impacted:
+    node: Node
+    distance: int
+    path: list[tuple[Label, NodeId]]  # a shortest path from the root to node, both included
+
+
+@dataclass
+class ImpactReport:
+    root: Node
+    depth: int
+    fields: list[Impacted] = field(default_factory=list)
+    datasets: list[Impacted] = field(default_factory=list)
+    model_versions: list[Impacted] = field(default_factory=list)
+    models: list[Impacted] = field(default_factory=list)
+    deployments: list[Impacted] = field(default_factory=list)
+    projects: list[Impacted] = field(default_factory=list)
+    people: list[Impacted] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    events: int
+    nodes: int
+    relationships: int
+
+
+class LineageService:
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+
+    # -- ingestion -----------------------------------------------------------------------------
+    async def ingest(self, tenant: Tenant, body: Any) -> IngestResult:
+        """Store OpenLineage events (one, or a JSON array): all of them or, on any error, none.
+
+        Idempotent: the same event again changes nothing; events of one run in any order end in
+        the same run state (a terminal state stands over START/RUNNING)."""
+        events = parse_events(body)
+        t = translate(tenant, events)
+        if t.runs:
+            stored = await self.store.get_nodes(tenant, [rid for rid, _ in t.runs])
+            state: dict[NodeId, Any] = {rid: dict(stored[rid].props) if rid in stored else None for rid, _ in t.runs}
+            for rid, props in t.runs:
+                state[rid] = fold_run(state[rid], props)
+            for rid, props in state.items():
+                node = t.nodes[rid]
+                clean = validate_props(Label.RUN, props)
+                t.nodes[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
+                                    node.created_at, node.updated_at)
+        await self.store.apply(tenant, ChangeSet(merge=list(t.nodes.values()), link=list(t.links.values())))
+        return IngestResult(len(events), len(t.nodes), len(t.links))
+
+    # -- reads -----------------------------------------------------------------------------------
+    async def _root(self, tenant: Tenant, node_id: NodeId) -> Node:
+        node = (await self.store.get_nodes(tenant, [node_id])).get(node_id)
+        if node is None:
+            raise NotFound(f"no node with id {node_id}", field="id")
+        if node.label not in (Label.DATASET, Label.FIELD):
+            raise BadInput(f"lineage starts from a Dataset or a Field, not a {node.label.value}", field="id")
+        return node
+
+    async def _starts(self, tenant: Tenant, root: Node, granularity: Granularity) -> list[NodeId]:
+        """Where a walk of this granularity starts: a dataset's fields, or a field's dataset."""
+        if granularity is Granularity.FIELD and root.label is Label.DATASET:
+            return [nb.node.id for nb in (await self.store.neighbours(tenant, [root.id], Rel.HAS_FIELD, Direction.OUT))[root.id]]
+        if granularity is Granularity.DATASET and root.label is Label.FIELD:
+            return [nb.node.id for nb in (await self.store.neighbours(tenant, [root.id], Rel.HAS_FIELD, Direction.IN))[root.id]]
+        return [root.id]
+
+    async def lineage(self, tenant: Tenant, node_id: NodeId, direction: LineageDirection, depth: int,
+                      granularity: Granularity, cap: int = DEFAULT_LINEAGE_CAP) -> LineageGraph:
+        """The lineage subgraph around a dataset or field, ready to draw."""
+        check_depth(depth, MAX_LINEAGE_DEPTH)
+        check_cap(cap)
+        root = await self._root(tenant, node_id)
+        starts = await self._starts(tenant, root, granularity)
+        rel = Rel.DERIVES if granularity is Granularity.FIELD else Rel.FEEDS
+        ways = {LineageDirection.DOWNSTREAM: [(Direction.OUT, 1)], LineageDirection.UPSTREAM: [(Direction.IN, -1)],
+                LineageDirection.BOTH: [(Direction.IN, -1), (Direction.OUT, 1)]}[direction]
+        distance: dict[NodeId, int] = {s: 0 for s in starts}
+        edges: dict[tuple[str, str], Edge] = {}
+        truncated = False
+        for way, sign in ways:
+            w = await walk(self.store, tenant, starts, [rel], way, depth, cap, with_props=True)
+            truncated |= w.truncated
+            for node, hop in w.hops.items():
+                if node not in distance or abs(sign * hop.distance) < abs(distance[node]):
+                    distance[node] = sign * hop.distance
+            edges.update(((e.src, e.dst), e) for e in w.edges)
+        nodes = await self.store.get_nodes(tenant, list(distance))
+        ordered = sorted(((nodes[i], d) for i, d in distance.items() if i in nodes), key=lambda nd: (nd[1], nd[0].name, nd[0].id))
+        return LineageGraph(root, ordered, [edges[k] for k in sorted(edges)], truncated)
+
+    async def impact(self, tenant: Tenant, node_id: NodeId, depth: int = MAX_IMPACT_DEPTH,
+                     cap: int = DEFAULT_IMPACT_CAP) -> ImpactReport:
+        """What a change to a field or dataset reaches: downstream fields and datasets, then the
+        model versions trained on or fed by them, their models and deployments, the projects
+        owning any of these, and the people to tell (owners and members of those projects)."""
+        check_depth(depth, MAX_IMPACT_DEPTH)
+        check_cap(cap)
+        root = await self._root(tenant, node_id)
+        field_starts = await self._starts(tenant, root, Granularity.FIELD)
+        dataset_starts = await self._starts(tenant, root, Granularity.DATASET)
+        fw = await walk(self.store, tenant, field_starts, [Rel.DERIVES], Direction.OUT, depth, cap)
+        dw = await walk(self.store, tenant, dataset_starts, [Rel.FEEDS], Direction.OUT, depth, cap)
+        report = ImpactReport(root, depth, truncated=fw.truncated or dw.truncated)
+        reach: dict[NodeId, tuple[int, list[NodeId]]] = {}  # node -> (distance, a shortest path)
+
+        def offer(node: NodeId, dist: int, path: list[NodeId]) -> None:
+            if node not in reach or dist < reach[node][0]:
+                reach[node] = (dist, path)
+
+        for f, hop in fw.hops.items():
+            offer(f, hop.distance, fw.path(f))
+        for d, hop in dw.hops.items():
+            offer(d, hop.distance, dw.path(d))
+        # A dataset holding a reached field is reached at that field's distance (the nearest one wins).
+        holders = await self.store.neighbours(tenant, list(fw.hops), Rel.HAS_FIELD, Direction.IN)
+        for f, nbs in holders.items():
+            for nb in nbs:
+                offer(nb.node.id, reach[f][0], reach[f][1] + [nb.node.id])
+        data_ids = [i for i in reach]
+        # Consumers: one batched neighbours call per relationship, each a step further.
+        await self._follow(tenant, reach, data_ids, Rel.TRAINED_ON, Direction.IN, offer)
+        await self._follow(tenant, reach, data_ids, Rel.USES_FEATURE, Direction.IN, offer)
+        versions = [i for i in reach if i not in data_ids]
+        await self._follow(tenant, reach, versions, Rel.VERSION_OF, Direction.OUT, offer)
+        await self._follow(tenant, reach, versions, Rel.SERVES, Direction.IN, offer)
+        owned = list(reach)
+        await self._follow(tenant, reach, owned, Rel.OWNS, Direction.IN, offer)
+        nodes = await self.store.get_nodes(tenant, list(reach))
+        projects = [i for i in reach if i in nodes and nodes[i].label is Label.PROJECT]
+        await self._follow(tenant, reach, projects, Rel.MEMBER_OF, Direction.IN, offer)
+        await self._follow(tenant, reach, projects, Rel.OWNS, Direction.IN, offer)
+        nodes |= await self.store.get_nodes(tenant, [i for i in reach if i not in nodes])
+
+        buckets = {Label.FIELD: report.fields, Label.DATASET: report.datasets, Label.MODEL_VERSION: report.model_versions,
+                   Label.MODEL: report.models, Label.DEPLOYMENT: report.deployments, Label.PROJECT: report.projects,
+                   Label.PERSON: report.people}
+        skip = set(field_starts) | ({root.id} if root.label is Label.DATASET else set())
+        for node_id_, (dist, path) in reach.items():
+            node = nodes.get(node_id_)
+            if node is None or node.label not in buckets or node_id_ in skip:
+                continue
+            buckets[node.label].append(Impacted(node, dist, [(nodes[p].label, p) for p in path]))
+        for bucket in buckets.values():
+            bucket.sort(key=lambda i: (i.distance, i.node.name, i.node.id))
+        return report
+
+    async def _follow(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]], ids: list[NodeId],
+                      rel: Rel, direction: Direction, offer: Any) -> None:
+        if not ids:
+            return
+        found = await self.store.neighbours(tenant, ids, rel, direction)
+        for i in sorted(found):
+            for nb in found[i]:
+                offer(nb.node.id, reach[i][0] + 1, reach[i][1] + [nb.node.id])
+
+
+def check_depth(depth: int, limit: int) -> None:
+    if depth < 1:
+        raise BadInput("depth must be at least 1", field="depth")
+    if depth > limit:
+        raise LimitExceeded(f"depth may be at most {limit}, got {depth}", field="depth", limit=limit)
+
+
+def check_cap(cap: int) -> None:
+    if not 1 <= cap <= MAX_CAP:
+        raise LimitExceeded(f"limit must be between 1 and {MAX_CAP}, got {cap}", field="limit", limit=MAX_CAP)

@@ -1,0 +1,119 @@
+"""GraphQL shapes for lineage graphs (what an explorer draws) and impact reports."""
+
+from typing import Optional
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from maestro_graph.services.lineage import Impacted, ImpactReport as DomainReport, LineageGraph as DomainGraph
+from maestro_graph.types import Granularity as DomainGranularity, LineageDirection as DomainDirection
+from resolvers.graph.enums import Relationship
+from resolvers.graph.types import Dataset, Deployment, Field, Model, ModelVersion, Person, Project, to_type
+from resolvers.relay import to_global_id
+
+LineageDirection = strawberry.enum(DomainDirection, name="LineageDirection")
+Granularity = strawberry.enum(DomainGranularity, name="Granularity")
+
+
+@strawberry.type(description="A node of a lineage graph and how far it is from the root (negative: upstream).")
+class LineageNode:
+    node: relay.Node
+    distance: int
+
+
+@strawberry.type(description="A relationship of a lineage graph, with the transformation it records.")
+class LineageEdge:
+    source_id: strawberry.ID
+    target_id: strawberry.ID
+    relationship: Relationship  # type: ignore[valid-type]
+    transformation_type: Optional[str] = strawberry.field(description="DIRECT or INDIRECT (column lineage).")
+    transformation_subtype: Optional[str] = strawberry.field(description="IDENTITY, TRANSFORMATION, AGGREGATION, JOIN, FILTER, ...")
+    description: Optional[str]
+    masking: Optional[bool]
+    job: Optional[str]
+    properties: JSON
+
+
+@strawberry.type(description="A lineage subgraph, nodes ordered by distance then name.")
+class LineageGraph:
+    root: relay.Node
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    truncated: bool = strawberry.field(description="True when the walk stopped at the node limit.")
+
+    @classmethod
+    def of(cls, g: DomainGraph) -> "LineageGraph":
+        id_of = {n.id: to_global_id(n.label, n.id) for n, _ in g.nodes}
+        edges = [LineageEdge(source_id=strawberry.ID(id_of[e.src]), target_id=strawberry.ID(id_of[e.dst]),
+                             relationship=e.rel, transformation_type=e.props.get("type"),  # type: ignore[arg-type]
+                             transformation_subtype=e.props.get("subtype"), description=e.props.get("description"),  # type: ignore[arg-type]
+                             masking=e.props.get("masking"), job=e.props.get("job"), properties=e.props)  # type: ignore[arg-type]
+                 for e in g.edges if e.src in id_of and e.dst in id_of]
+        return cls(root=to_type(g.root), nodes=[LineageNode(node=to_type(n), distance=d) for n, d in g.nodes],
+                   edges=edges, truncated=g.truncated)
+
+
+def _impacted(kind: type, label: str) -> type:
+    @strawberry.type(name=f"Impacted{label}", description=f"A {label} the change reaches, with one shortest path to it.")
+    class Item:
+        node: kind  # type: ignore[valid-type]
+        distance: int
+        path: list[strawberry.ID] = strawberry.field(description="Global ids from the root to this node.")
+
+    return Item
+
+
+ImpactedField = _impacted(Field, "Field")
+ImpactedDataset = _impacted(Dataset, "Dataset")
+ImpactedModelVersion = _impacted(ModelVersion, "ModelVersion")
+ImpactedModel = _impacted(Model, "Model")
+ImpactedDeployment = _impacted(Deployment, "Deployment")
+ImpactedProject = _impacted(Project, "Project")
+ImpactedPerson = _impacted(Person, "Person")
+
+
+@strawberry.type
+class ImpactTotals:
+    fields: int
+    datasets: int
+    model_versions: int
+    models: int
+    deployments: int
+    projects: int
+    people: int
+
+
+@strawberry.type(description="Everything a change to a field or dataset reaches, nearest first.")
+class ImpactReport:
+    root: relay.Node
+    depth: int
+    fields: list[ImpactedField]  # type: ignore[valid-type]
+    datasets: list[ImpactedDataset]  # type: ignore[valid-type]
+    model_versions: list[ImpactedModelVersion]  # type: ignore[valid-type]
+    models: list[ImpactedModel]  # type: ignore[valid-type]
+    deployments: list[ImpactedDeployment]  # type: ignore[valid-type]
+    projects: list[ImpactedProject]  # type: ignore[valid-type]
+    people: list[ImpactedPerson]  # type: ignore[valid-type]
+    totals: ImpactTotals
+    truncated: bool = strawberry.field(description="True when the walk stopped at the limit: the lists are incomplete.")
+
+    @classmethod
+    def of(cls, r: DomainReport) -> "ImpactReport":
+        def items(kind: type, found: list[Impacted]) -> list:
+            return [kind(node=to_type(i.node), distance=i.distance,
+                         path=[strawberry.ID(to_global_id(label, p)) for label, p in i.path]) for i in found]
+
+        lists = dict(fields=items(ImpactedField, r.fields), datasets=items(ImpactedDataset, r.datasets),
+                     model_versions=items(ImpactedModelVersion, r.model_versions), models=items(ImpactedModel, r.models),
+                     deployments=items(ImpactedDeployment, r.deployments), projects=items(ImpactedProject, r.projects),
+                     people=items(ImpactedPerson, r.people))
+        return cls(root=to_type(r.root), depth=r.depth, totals=ImpactTotals(**{k: len(v) for k, v in lists.items()}),
+                   truncated=r.truncated, **lists)
+
+
+@strawberry.type
+class IngestResult:
+    events: int
+    nodes: int
+    relationships: int

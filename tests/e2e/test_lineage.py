@@ -1,0 +1,275 @@
+"""Column-level lineage end to end: the real openlineage-python client (HTTP transport) and
+openlineage-sql posting to a running server, then lineage and impact analysis over GraphQL.
+Runs on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+
+import httpx
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import column_lineage_dataset as cl, schema_dataset as sd
+from openlineage.client.transport.http import HttpConfig, HttpTransport
+from openlineage_sql import parse as parse_sql
+
+NS = "postgres://prod:5432"
+PRODUCER = "https://github.com/maestro-graph/tests"
+
+
+def schema(*cols: str) -> sd.SchemaDatasetFacet:
+    return sd.SchemaDatasetFacet(fields=[sd.SchemaDatasetFacetFields(name=c, type="string") for c in cols])
+
+
+def lineage_facet(mapping: dict[str, list[tuple[str, str, str, str]]]) -> cl.ColumnLineageDatasetFacet:
+    """{output col: [(input dataset, input col, type, subtype)]} -> the facet, newest shape."""
+    return cl.ColumnLineageDatasetFacet(fields={
+        out: cl.Fields(inputFields=[cl.InputField(namespace=NS, name=ds, field=col,
+                                                  transformations=[cl.Transformation(type=t, subtype=st)])
+                                    for ds, col, t, st in ins]) for out, ins in mapping.items()})
+
+
+def run_event(job: str, inputs: list[str], output: str, out_cols: list[str], mapping, state=RunState.COMPLETE,
+              run_id: str | None = None, time: str = "2026-11-01T10:00:00Z") -> RunEvent:
+    return RunEvent(eventType=state, eventTime=time, producer=PRODUCER,
+                    run=Run(runId=run_id or str(uuid.uuid4())), job=Job(namespace="airflow", name=job),
+                    inputs=[InputDataset(namespace=NS, name=i) for i in inputs],
+                    outputs=[OutputDataset(namespace=NS, name=output,
+                                           facets={"schema": schema(*out_cols), "columnLineage": lineage_facet(mapping)})])
+
+
+async def emit(server, *events) -> None:
+    client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=server.url, timeout=30)))
+    for ev in events:  # the client is synchronous: keep the server's event loop free
+        await asyncio.to_thread(client.emit, ev)
+
+
+PIPELINE = [  # orders.amount -> order_facts.amount_usd -> customer_facts.revenue -> churn_features.revenue
+    ("load_order_facts", ["shop.orders", "shop.fx"], "mart.order_facts", ["order_id", "amount_usd"],
+     {"order_id": [("shop.orders", "id", "DIRECT", "IDENTITY")],
+      "amount_usd": [("shop.orders", "amount", "DIRECT", "TRANSFORMATION"), ("shop.fx", "rate", "DIRECT", "TRANSFORMATION")]}),
+    ("load_customer_facts", ["mart.order_facts"], "mart.customer_facts", ["revenue", "orders"],
+     {"revenue": [("mart.order_facts", "amount_usd", "DIRECT", "AGGREGATION")],
+      "orders": [("mart.order_facts", "order_id", "DIRECT", "AGGREGATION")]}),
+    ("build_churn_features", ["mart.customer_facts"], "ml.churn_features", ["revenue"],
+     {"revenue": [("mart.customer_facts", "revenue", "DIRECT", "IDENTITY")]}),
+]
+
+
+async def ids_by_name(server) -> dict[str, str]:
+    """Global ids of datasets (by name) and fields (by dataset.name/field path)."""
+    got = await server.execute("{ datasets(first: 100) { edges { node { id name fields(first: 100) { edges { node { id path } } } } } } }")
+    out = {}
+    for e in got["datasets"]["edges"]:
+        out[e["node"]["name"]] = e["node"]["id"]
+        for f in e["node"]["fields"]["edges"]:
+            out[e["node"]["name"] + "/" + f["node"]["path"]] = f["node"]["id"]
+    return out
+
+
+async def counts(server) -> dict[str, int]:
+    got = await server.execute("{ nodeCounts { label count } }")
+    return {c["label"]: c["count"] for c in got["nodeCounts"]}
+
+
+async def test_openlineage_client_events_become_column_lineage(server):
+    await emit(server, *(run_event(*p) for p in PIPELINE))
+    ids = await ids_by_name(server)
+    assert {"shop.orders", "shop.fx", "mart.order_facts", "mart.customer_facts", "ml.churn_features"} <= set(ids)
+    q = """query($id: ID!, $d: Int!) { lineage(id: $id, direction: DOWNSTREAM, depth: $d, granularity: FIELD) {
+             truncated nodes { distance node { id ... on Field { path dataset { name } } } }
+             edges { sourceId targetId relationship transformationType transformationSubtype job } } }"""
+    got = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": 10}))["lineage"]
+    reach = [(n["distance"], n["node"]["dataset"]["name"] + "/" + n["node"]["path"]) for n in got["nodes"]]
+    assert reach == [(0, "shop.orders/amount"), (1, "mart.order_facts/amount_usd"),
+                     (2, "mart.customer_facts/revenue"), (3, "ml.churn_features/revenue")]
+    first = next(e for e in got["edges"] if e["sourceId"] == ids["shop.orders/amount"])
+    assert first == {"sourceId": ids["shop.orders/amount"], "targetId": ids["mart.order_facts/amount_usd"],
+                     "relationship": "DERIVES", "transformationType": "DIRECT", "transformationSubtype": "TRANSFORMATION",
+                     "job": "airflow/load_order_facts"}
+    two = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": 2}))["lineage"]
+    assert [n["distance"] for n in two["nodes"]] == [0, 1, 2]
+    up = await server.execute("""query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 5, granularity: DATASET) {
+             nodes { distance node { ... on Dataset { name } } } } }""", {"id": ids["ml.churn_features"]})
+    assert [(n["distance"], n["node"]["name"]) for n in up["lineage"]["nodes"]] == [
+        (-3, "shop.fx"), (-3, "shop.orders"), (-2, "mart.order_facts"), (-1, "mart.customer_facts"), (0, "ml.churn_features")]
+
+
+async def test_the_same_events_again_change_nothing(server):
+    events = [run_event(*p, run_id=str(uuid.uuid5(uuid.NAMESPACE_URL, p[0]))) for p in PIPELINE]
+    await emit(server, *events)
+    before = await counts(server)
+    snapshot = await server.execute("{ datasets(first: 100) { edges { node { id updatedAt fields(first: 100) { edges { node { id updatedAt } } } } } } }")
+    await emit(server, *copy.deepcopy(events))
+    assert await counts(server) == before
+    assert await server.execute("{ datasets(first: 100) { edges { node { id updatedAt fields(first: 100) { edges { node { id updatedAt } } } } } } }") == snapshot
+
+
+async def test_run_state_is_the_same_whatever_order_events_arrive_in(server):
+    for order in ((RunState.START, RunState.COMPLETE), (RunState.COMPLETE, RunState.START)):
+        run_id = str(uuid.uuid4())
+        times = {RunState.START: "2026-11-01T10:00:00Z", RunState.COMPLETE: "2026-11-01T10:05:00Z"}
+        await emit(server, *(run_event(*PIPELINE[0], state=s, run_id=run_id, time=times[s]) for s in order))
+        got = await server.execute("""{ jobs(filter: {text: "load_order_facts"}) { edges { node { runs(first: 100) { edges { node {
+                 runId state startedAt endedAt } } } } } } }""")
+        runs = {r["node"]["runId"]: r["node"] for r in got["jobs"]["edges"][0]["node"]["runs"]["edges"]}
+        assert runs[run_id]["state"] == "COMPLETE", order
+        assert runs[run_id]["startedAt"].startswith("2026-11-01T10:00:00") and runs[run_id]["endedAt"].startswith("2026-11-01T10:05:00")
+
+
+async def test_invalid_events_are_refused_naming_the_field_and_store_nothing(server):
+    good = run_event(*PIPELINE[0])
+    from openlineage.client.serde import Serde
+    body = Serde.to_dict(good)
+    bad = copy.deepcopy(body)
+    bad["run"]["runId"] = "not-a-uuid"
+    worse = copy.deepcopy(body)
+    del worse["job"]["name"]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        r = await client.post("/api/v1/lineage", json=bad)
+        assert r.status_code == 400 and r.json()["error"]["field"] == "event.run.runId", r.json()
+        r = await client.post("/api/v1/lineage", json=[body, worse])  # one bad event refuses the batch
+        assert r.status_code == 400 and r.json()["error"]["field"] == "events[1].job.name" and "required" in r.json()["error"]["message"]
+        r = await client.post("/api/v1/lineage", content=b"{not json", headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_USER_INPUT"
+    assert await counts(server) == {}
+    err = await server.error("mutation($e: [JSON!]!) { ingestLineageEvents(events: $e) { events } }", {"e": [body, bad]})
+    assert err["extensions"]["code"] == "BAD_USER_INPUT" and err["extensions"]["field"] == "events[1].run.runId"
+    assert await counts(server) == {}
+    ok = await server.execute("mutation($e: [JSON!]!) { ingestLineageEvents(events: $e) { events nodes relationships } }", {"e": [body]})
+    assert ok["ingestLineageEvents"]["events"] == 1 and ok["ingestLineageEvents"]["relationships"] > 0
+
+
+async def test_older_facet_shape_dataset_wide_inputs_and_dataset_events(server):
+    ev = {"eventType": "COMPLETE", "eventTime": "2026-11-01T10:00:00Z", "producer": PRODUCER,
+          "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+          "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "airflow", "name": "filter_orders"},
+          "inputs": [{"namespace": NS, "name": "shop.orders"}],
+          "outputs": [{"namespace": NS, "name": "mart.paid_orders", "facets": {"columnLineage": {
+              "fields": {"amount": {"inputFields": [{"namespace": NS, "name": "shop.orders", "field": "amount"}],
+                                    "transformationType": "IDENTITY", "transformationDescription": "copied"}},
+              "dataset": [{"namespace": NS, "name": "shop.orders", "field": "status",
+                           "transformations": [{"type": "INDIRECT", "subtype": "FILTER"}]}]}}}]}
+    dataset_event = {"eventTime": "2026-11-01T11:00:00Z", "producer": PRODUCER,
+                     "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+                     "dataset": {"namespace": NS, "name": "shop.orders", "facets": {
+                         "documentation": {"description": "All orders"},
+                         "schema": {"fields": [{"name": "address", "type": "struct", "fields": [{"name": "city", "type": "string"}]}]}}}}
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.post("/api/v1/lineage", json=[ev, dataset_event])).status_code == 201
+    ids = await ids_by_name(server)
+    assert "shop.orders/address.city" in ids
+    got = await server.execute("""query($id: ID!) { node(id: $id) { ... on Field { upstream { edges {
+             type subtype description node { path } } } } } }""", {"id": ids["mart.paid_orders/amount"]})
+    ups = {e["node"]["path"]: (e["type"], e["subtype"], e["description"]) for e in got["node"]["upstream"]["edges"]}
+    assert ups == {"amount": ("DIRECT", "IDENTITY", "copied"), "status": ("INDIRECT", "FILTER", None)}
+    doc = await server.execute("query($id: ID!) { node(id: $id) { ... on Dataset { description } } }", {"id": ids["shop.orders"]})
+    assert doc["node"]["description"] == "All orders"
+
+
+SQL = [  # (job, statement): joins, aggregates, a CTE, SELECT * and renames
+    ("orders_enriched", "INSERT INTO mart.orders_enriched SELECT o.id AS order_id, o.amount AS amount, c.country AS country "
+                        "FROM shop.orders o JOIN shop.customers c ON o.customer_id = c.id"),
+    ("revenue_by_country", "INSERT INTO mart.revenue_by_country WITH x AS (SELECT country, amount FROM mart.orders_enriched) "
+                           "SELECT country, SUM(amount) AS revenue FROM x GROUP BY country"),
+    ("revenue_copy", "INSERT INTO mart.revenue_copy SELECT * FROM mart.revenue_by_country"),
+]
+
+
+def sql_event(job: str, statement: str) -> RunEvent:
+    meta = parse_sql([statement])
+    fields: dict[str, list[cl.InputField]] = {}
+    for col in meta.column_lineage:
+        fields[col.descendant.name] = [cl.InputField(namespace=NS, name=str(src.origin), field=src.name) for src in col.lineage]
+    out = str(meta.out_tables[0])
+    return RunEvent(eventType=RunState.COMPLETE, eventTime="2026-11-01T12:00:00Z", producer=PRODUCER,
+                    run=Run(runId=str(uuid.uuid4())), job=Job(namespace="dbt", name=job),
+                    inputs=[InputDataset(namespace=NS, name=str(t)) for t in meta.in_tables],
+                    outputs=[OutputDataset(namespace=NS, name=out, facets={"columnLineage": cl.ColumnLineageDatasetFacet(
+                        fields={k: cl.Fields(inputFields=v) for k, v in fields.items()})})])
+
+
+async def test_column_lineage_from_real_sql_through_openlineage_sql(server):
+    await emit(server, *(sql_event(job, stmt) for job, stmt in SQL))
+    ids = await ids_by_name(server)
+    got = await server.execute("""query($id: ID!) { lineage(id: $id, direction: DOWNSTREAM, depth: 10) {
+             nodes { distance node { ... on Field { path dataset { name } } } } } }""", {"id": ids["shop.orders/amount"]})
+    reach = {(n["node"]["dataset"]["name"], n["node"]["path"]): n["distance"] for n in got["lineage"]["nodes"]}
+    assert reach[("mart.orders_enriched", "amount")] == 1          # join + rename
+    assert reach[("mart.revenue_by_country", "revenue")] == 2      # CTE + aggregate
+    assert ("shop.customers", "country") not in reach
+    up = await server.execute("""query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 10) {
+             nodes { node { ... on Field { path dataset { name } } } } } }""", {"id": ids["mart.orders_enriched/country"]})
+    assert {(n["node"]["dataset"]["name"], n["node"]["path"]) for n in up["lineage"]["nodes"]} == {
+        ("mart.orders_enriched", "country"), ("shop.customers", "country")}
+
+
+async def test_impact_analysis_reaches_models_deployments_projects_and_people(server):
+    await emit(server, *(run_event(*p) for p in PIPELINE))
+    ids = await ids_by_name(server)
+    ada = (await server.execute('mutation { createPerson(input: {name: "Ada", email: "ada@example.com"}) { id } }'))["createPerson"]["id"]
+    bob = (await server.execute('mutation { createPerson(input: {name: "Bob", email: "bob@example.com"}) { id } }'))["createPerson"]["id"]
+    proj = (await server.execute("""mutation($m: ID!) { createProject(input: {name: "Churn", problemClass: CLASSIFICATION,
+             complexityScore: 5, members: [{personId: $m, role: "lead"}]}) { id } }""", {"m": ada}))["createProject"]["id"]
+    model = (await server.execute('mutation { createModel(input: {name: "churn-model"}) { id } }'))["createModel"]["id"]
+    mv = (await server.execute('mutation($m: ID!) { createModelVersion(input: {modelId: $m, version: "1.0.0"}) { id } }', {"m": model}))["createModelVersion"]["id"]
+    dep = (await server.execute('mutation { createDeployment(input: {name: "churn-api", environment: "prod"}) { id } }'))["createDeployment"]["id"]
+    await server.execute("mutation($mv: ID!, $f: ID!) { linkModelVersionInputs(modelVersionId: $mv, featureIds: [$f]) { id } }",
+                         {"mv": mv, "f": ids["ml.churn_features/revenue"]})
+    await server.execute("mutation($d: ID!, $mv: ID!) { deployModelVersion(deploymentId: $d, modelVersionId: $mv) { id } }", {"d": dep, "mv": mv})
+    link = "mutation($r: Relationship!, $s: ID!, $t: ID!) { link(input: {relationship: $r, sourceId: $s, targetId: $t}) { relationship } }"
+    await server.execute(link, {"r": "OWNS", "s": proj, "t": model})
+    await server.execute(link, {"r": "OWNS", "s": bob, "t": ids["mart.customer_facts"]})
+
+    q = """query($id: ID!, $d: Int, $l: Int!) { impactAnalysis(id: $id, depth: $d, limit: $l) { truncated
+             totals { fields datasets modelVersions models deployments projects people }
+             fields { distance path node { path dataset { name } } }
+             datasets { distance node { name } }
+             modelVersions { distance node { version } } models { node { name } } deployments { node { name } }
+             projects { node { name } } people { distance node { name } } } }"""
+    r = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": None, "l": 20000}))["impactAnalysis"]
+    assert not r["truncated"]
+    assert [(f["distance"], f["node"]["dataset"]["name"] + "/" + f["node"]["path"]) for f in r["fields"]] == [
+        (1, "mart.order_facts/amount_usd"), (2, "mart.customer_facts/revenue"), (3, "ml.churn_features/revenue")]
+    assert r["fields"][-1]["path"] == [ids["shop.orders/amount"], ids["mart.order_facts/amount_usd"],
+                                       ids["mart.customer_facts/revenue"], ids["ml.churn_features/revenue"]]
+    assert {d["node"]["name"] for d in r["datasets"]} >= {"mart.order_facts", "mart.customer_facts", "ml.churn_features"}
+    assert [m["node"]["version"] for m in r["modelVersions"]] == ["1.0.0"] and r["modelVersions"][0]["distance"] == 4
+    assert [m["node"]["name"] for m in r["models"]] == ["churn-model"]
+    assert [d["node"]["name"] for d in r["deployments"]] == ["churn-api"]
+    assert [p["node"]["name"] for p in r["projects"]] == ["Churn"]
+    assert {p["node"]["name"] for p in r["people"]} == {"Ada", "Bob"}  # Ada leads the owning project; Bob owns a dataset
+    assert r["totals"]["fields"] == 3 and r["totals"]["people"] == 2 and r["totals"]["deployments"] == 1
+    shallow = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": 1, "l": 20000}))["impactAnalysis"]
+    assert [f["distance"] for f in shallow["fields"]] == [1] and shallow["modelVersions"] == []
+    capped = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": None, "l": 2}))["impactAnalysis"]
+    assert capped["truncated"] is True
+
+
+async def test_cycles_never_loop_and_answers_are_stable(server):
+    cyc = [("a_to_b", ["t.a"], "t.b", ["x"], {"x": [("t.a", "x", "DIRECT", "IDENTITY")]}),
+           ("b_to_c", ["t.b"], "t.c", ["x"], {"x": [("t.b", "x", "DIRECT", "IDENTITY")]}),
+           ("c_to_a", ["t.c"], "t.a", ["x"], {"x": [("t.c", "x", "DIRECT", "IDENTITY")]})]
+    await emit(server, *(run_event(*c) for c in cyc))
+    ids = await ids_by_name(server)
+    q = """query($id: ID!) { lineage(id: $id, direction: BOTH, depth: 20) { nodes { distance node { id } } edges { sourceId targetId } } }"""
+    first = await server.execute(q, {"id": ids["t.a/x"]})
+    assert len(first["lineage"]["nodes"]) == 3 and len(first["lineage"]["edges"]) == 3
+    assert await server.execute(q, {"id": ids["t.a/x"]}) == first
+    r = await server.execute("query($id: ID!) { impactAnalysis(id: $id) { totals { fields } } }", {"id": ids["t.a/x"]})
+    assert r["impactAnalysis"]["totals"]["fields"] == 2
+
+
+async def test_depth_over_the_limit_is_refused_before_any_work(server):
+    await emit(server, run_event(*PIPELINE[0]))
+    ids = await ids_by_name(server)
+    server.store.calls.clear()
+    err = await server.error("query($id: ID!) { lineage(id: $id, depth: 21) { truncated } }", {"id": ids["shop.orders/amount"]})
+    assert err["extensions"]["code"] == "LIMIT_EXCEEDED" and err["extensions"]["field"] == "depth"
+    err = await server.error("query($id: ID!) { impactAnalysis(id: $id, depth: 1001) { truncated } }", {"id": ids["shop.orders/amount"]})
+    assert err["extensions"]["code"] == "LIMIT_EXCEEDED"
+    assert server.store.calls == []
+    err = await server.error("query($id: ID!) { lineage(id: $id) { truncated } }", {"id": ids.get("x") or "UGVyc29uOng="})
+    assert err["extensions"]["code"] == "NOT_FOUND"
