@@ -196,25 +196,18 @@ class LineageService:
             offer(f, hop.distance, fw.path(f))
         for d, hop in dw.hops.items():
             offer(d, hop.distance, dw.path(d))
-        # A dataset holding a reached field is reached at that field's distance (the nearest one wins).
-        holders = await self.store.neighbours(tenant, list(fw.hops), Rel.HAS_FIELD, Direction.IN)
-        for f, nbs in holders.items():
-            for nb in nbs:
-                offer(nb.node.id, reach[f][0], reach[f][1] + [nb.node.id])
-        data_ids = [i for i in reach]
-        # Consumers: one batched neighbours call per relationship, each a step further.
-        await self._follow(tenant, reach, data_ids, Rel.TRAINED_ON, Direction.IN, offer)
-        await self._follow(tenant, reach, data_ids, Rel.USES_FEATURE, Direction.IN, offer)
-        versions = [i for i in reach if i not in data_ids]
-        await self._follow(tenant, reach, versions, Rel.VERSION_OF, Direction.OUT, offer)
-        await self._follow(tenant, reach, versions, Rel.SERVES, Direction.IN, offer)
-        owned = list(reach)
-        await self._follow(tenant, reach, owned, Rel.OWNS, Direction.IN, offer)
-        nodes = await self.store.get_nodes(tenant, list(reach))
-        projects = [i for i in reach if i in nodes and nodes[i].label is Label.PROJECT]
-        await self._follow(tenant, reach, projects, Rel.MEMBER_OF, Direction.IN, offer)
-        await self._follow(tenant, reach, projects, Rel.OWNS, Direction.IN, offer)
-        nodes |= await self.store.get_nodes(tenant, [i for i in reach if i not in nodes])
+        # Ids only from here on, one batched expand per step; nodes are loaded once at the end.
+        # A dataset holding a reached field is reached at that field's distance (nearest wins).
+        await self._step(tenant, reach, list(fw.hops), [Rel.HAS_FIELD], Direction.IN, offer, cost=0)
+        data = list(reach)
+        versions = await self._step(tenant, reach, data, [Rel.TRAINED_ON, Rel.USES_FEATURE], Direction.IN, offer)
+        await self._step(tenant, reach, versions, [Rel.VERSION_OF], Direction.OUT, offer)
+        await self._step(tenant, reach, versions, [Rel.SERVES], Direction.IN, offer)
+        owners = await self._step(tenant, reach, list(reach), [Rel.OWNS], Direction.IN, offer)
+        owner_nodes = await self.store.get_nodes(tenant, owners)
+        projects = [i for i, n in owner_nodes.items() if n.label is Label.PROJECT]
+        await self._step(tenant, reach, projects, [Rel.MEMBER_OF, Rel.OWNS], Direction.IN, offer)
+        nodes = await self.store.get_nodes(tenant, [i for i in reach if i not in owner_nodes]) | owner_nodes
 
         buckets = {Label.FIELD: report.fields, Label.DATASET: report.datasets, Label.MODEL_VERSION: report.model_versions,
                    Label.MODEL: report.models, Label.DEPLOYMENT: report.deployments, Label.PROJECT: report.projects,
@@ -229,14 +222,19 @@ class LineageService:
             bucket.sort(key=lambda i: (i.distance, i.node.name, i.node.id))
         return report
 
-    async def _follow(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]], ids: list[NodeId],
-                      rel: Rel, direction: Direction, offer: Any) -> None:
+    async def _step(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]], ids: list[NodeId],
+                    rels: list[Rel], direction: Direction, offer: Any, cost: int = 1) -> list[NodeId]:
+        """Offer the nodes one relationship away from `ids`; return those not seen before."""
         if not ids:
-            return
-        found = await self.store.neighbours(tenant, ids, rel, direction)
-        for i in sorted(found):
-            for nb in found[i]:
-                offer(nb.node.id, reach[i][0] + 1, reach[i][1] + [nb.node.id])
+            return []
+        fresh: list[NodeId] = []
+        edges = await self.store.expand(tenant, ids, rels, direction)
+        for e in sorted(edges, key=lambda e: (e.src, e.dst, e.rel.value)):
+            here, there = (e.src, e.dst) if direction is Direction.OUT else (e.dst, e.src)
+            if there not in reach:
+                fresh.append(there)
+            offer(there, reach[here][0] + cost, reach[here][1] + [there])
+        return list(dict.fromkeys(fresh))
 
 
 def check_depth(depth: int, limit: int) -> None:
