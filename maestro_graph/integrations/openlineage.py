@@ -11,6 +11,7 @@ dataset-level FEEDS edges from every input to every output.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Literal, Union
 
@@ -154,29 +155,52 @@ def _subtype_rank(t: Transformation) -> tuple[int, str]:
     return (0 if t.type == "DIRECT" else 1, t.subtype or "")
 
 
+def _validate_node(tenant: Tenant, label: Label, props: Props) -> tuple[NodeId, str, Props]:
+    """(id, natural key, props to merge) for a node an event names."""
+    # Merge only what the event says: schema defaults must not wipe what users set (tags...).
+    valid = validate_props(label, props)
+    clean = {k: v for k, v in valid.items() if k in props or k == "name"}
+    node_id = new_id(tenant, label, clean)
+    return node_id, natural_key(label, clean, node_id), clean
+
+
+@lru_cache(maxsize=200_000)
+def _validated_node(tenant: Tenant, label: Label, items: tuple[tuple[str, Any], ...]) -> tuple[NodeId, str, Props]:
+    # Datasets and columns recur across events: validate and hash each distinct one once.
+    return _validate_node(tenant, label, dict(items))
+
+
+@lru_cache(maxsize=50_000)
+def _validated_rel(rel: Rel, items: tuple[tuple[str, Any], ...]) -> Props:
+    return validate_rel_props(rel, dict(items))
+
+
 @dataclass
 class Translation:
     """What a batch of events writes: nodes to merge (by identity) and relationships to link."""
 
     tenant: Tenant
+    stamp: str = field(default_factory=now)
     nodes: dict[NodeId, Node] = field(default_factory=dict)
     links: dict[tuple[Rel, NodeId, NodeId], Edge] = field(default_factory=dict)
     runs: list[tuple[NodeId, Props]] = field(default_factory=list)  # run id, run props from one event (in order)
 
     def node(self, label: Label, props: Props) -> Node:
-        # Merge only what the event says: schema defaults must not wipe what users set (tags...).
-        valid = validate_props(label, props)
-        clean = {k: v for k, v in valid.items() if k in props or k == "name"}
-        node_id = new_id(self.tenant, label, clean)
+        if all(isinstance(v, (str, int, float, bool)) for v in props.values()):
+            node_id, key, clean = _validated_node(self.tenant, label, tuple(sorted(props.items())))
+        else:
+            node_id, key, clean = _validate_node(self.tenant, label, props)
         prev = self.nodes.get(node_id)
         if prev is not None:  # seen earlier in the batch: later values win, earlier ones stay
+            if all(prev.props.get(k) == v for k, v in clean.items()):
+                return prev
             clean = {**prev.props, **clean}
-        stamp = now()
-        self.nodes[node_id] = Node(node_id, label, natural_key(label, clean, node_id), clean, stamp, stamp)
-        return self.nodes[node_id]
+        self.nodes[node_id] = node = Node(node_id, label, key, dict(clean), self.stamp, self.stamp)
+        return node
 
     def link(self, rel: Rel, src: NodeId, dst: NodeId, props: Props | None = None) -> None:
-        self.links[(rel, src, dst)] = Edge(rel, src, dst, validate_rel_props(rel, props))
+        items = tuple(sorted((props or {}).items()))
+        self.links[(rel, src, dst)] = Edge(rel, src, dst, dict(_validated_rel(rel, items)))
 
     def dataset(self, ref: DatasetRef) -> Node:
         props: Props = {"namespace": ref.namespace, "name": ref.name}
@@ -228,13 +252,20 @@ class Translation:
                 self._column_lineage(out, ref.facets.columnLineage, job_name)
 
     def _column_lineage(self, out: Node, facet: ColumnLineageFacet, job_name: str) -> None:
+        columns: dict[tuple[str, str, str], NodeId] = {}  # an input column is named once per output column
+
+        def column(ref: InputField) -> NodeId:
+            key = (ref.namespace, ref.name, ref.field)
+            if key not in columns:
+                ds = self.node(Label.DATASET, {"namespace": ref.namespace, "name": ref.name})
+                columns[key] = self.field(ds.id, ref.field).id
+            return columns[key]
+
         for out_path, spec in sorted(facet.fields.items()):
             target = self.field(out.id, out_path)
             sources = list(spec.inputFields) + list(facet.dataset)  # `dataset` inputs affect every output field
             for src in sources:
-                src_ds = self.node(Label.DATASET, {"namespace": src.namespace, "name": src.name})
-                source = self.field(src_ds.id, src.field)
-                self.link(Rel.DERIVES, source.id, target.id, self._derivation(src, spec, job_name))
+                self.link(Rel.DERIVES, column(src), target.id, self._derivation(src, spec, job_name))
 
     @staticmethod
     def _derivation(src: InputField, spec: ColumnFields, job_name: str) -> Props:

@@ -8,6 +8,7 @@ may reach turns a huge answer into a `truncated` one instead of a timeout.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +16,9 @@ from typing import Any
 from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schemas import validate_props
-from maestro_graph.integrations.openlineage import fold_run, parse_events, translate
+from maestro_graph.integrations.openlineage import Translation, fold_run, parse_events, translate
 from maestro_graph.store.base import GraphStore
-from maestro_graph.types import Direction, Granularity, LineageDirection, NodeId, Tenant
+from maestro_graph.types import Direction, Granularity, LineageDirection, NodeId, Props, Tenant
 
 MAX_LINEAGE_DEPTH = 20
 MAX_IMPACT_DEPTH = 1000
@@ -108,8 +109,20 @@ class IngestResult:
 
 
 class LineageService:
+    """Lineage reads, and ingestion with group commit.
+
+    Ingestion validates and translates each request on its own, then commits: requests that
+    arrive while a transaction is running wait and go together in the next one. One client
+    sending one event at a time gets one transaction per event (no added latency); many clients
+    share transactions, which is what makes SQLite reach thousands of events per second (a
+    commit costs ~1-3 ms of disk here). A request is answered only after its events are stored."""
+
+    MAX_BATCH = 500  # requests per shared transaction
+
     def __init__(self, store: GraphStore) -> None:
         self.store = store
+        self._pending: list[tuple[Tenant, Translation, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # -- ingestion -----------------------------------------------------------------------------
     async def ingest(self, tenant: Tenant, body: Any) -> IngestResult:
@@ -119,18 +132,68 @@ class LineageService:
         the same run state (a terminal state stands over START/RUNNING)."""
         events = parse_events(body)
         t = translate(tenant, events)
-        if t.runs:
-            stored = await self.store.get_nodes(tenant, [rid for rid, _ in t.runs])
-            state: dict[NodeId, Any] = {rid: dict(stored[rid].props) if rid in stored else None for rid, _ in t.runs}
-            for rid, props in t.runs:
+        await self._commit(tenant, t)
+        return IngestResult(len(events), len(t.nodes), len(t.links))
+
+    async def _commit(self, tenant: Tenant, t: Translation) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((tenant, t, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
+            by_tenant: dict[Tenant, list[tuple[Translation, asyncio.Future[None]]]] = {}
+            for tenant, t, done in batch:
+                by_tenant.setdefault(tenant, []).append((t, done))
+            for tenant, items in by_tenant.items():
+                try:
+                    await self._apply(tenant, [t for t, _ in items])
+                    outcomes: list[BaseException | None] = [None] * len(items)
+                except Exception as err:  # noqa: BLE001 - handed to the waiting requests
+                    if len(items) == 1:
+                        outcomes = [err]
+                    else:  # keep one request's failure from failing the others: apply each alone
+                        outcomes = []
+                        for t, _ in items:
+                            try:
+                                await self._apply(tenant, [t])
+                                outcomes.append(None)
+                            except Exception as one:  # noqa: BLE001
+                                outcomes.append(one)
+                for (_, done), outcome in zip(items, outcomes):
+                    if done.done():  # the client went away
+                        continue
+                    if outcome is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(outcome)
+
+    async def _apply(self, tenant: Tenant, translations: list[Translation]) -> None:
+        """One transaction for these translations, in arrival order (later props win)."""
+        nodes: dict[NodeId, Node] = {}
+        links: dict[tuple[Rel, NodeId, NodeId], Edge] = {}
+        runs: list[tuple[NodeId, Props]] = []
+        for t in translations:
+            for node_id, node in t.nodes.items():
+                prev = nodes.get(node_id)
+                nodes[node_id] = node if prev is None else Node(
+                    node_id, node.label, node.key, {**prev.props, **node.props}, prev.created_at, node.updated_at)
+            links.update(t.links)
+            runs += t.runs
+        if runs:
+            stored = await self.store.get_nodes(tenant, [rid for rid, _ in runs])
+            state: dict[NodeId, Any] = {rid: dict(stored[rid].props) if rid in stored else None for rid, _ in runs}
+            for rid, props in runs:
                 state[rid] = fold_run(state[rid], props)
             for rid, props in state.items():
-                node = t.nodes[rid]
+                node = nodes[rid]
                 clean = validate_props(Label.RUN, props)
-                t.nodes[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
-                                    node.created_at, node.updated_at)
-        await self.store.apply(tenant, ChangeSet(merge=list(t.nodes.values()), link=list(t.links.values())))
-        return IngestResult(len(events), len(t.nodes), len(t.links))
+                nodes[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
+                                  node.created_at, node.updated_at)
+        await self.store.apply(tenant, ChangeSet(merge=list(nodes.values()), link=list(links.values())))
 
     # -- reads -----------------------------------------------------------------------------------
     async def _root(self, tenant: Tenant, node_id: NodeId) -> Node:

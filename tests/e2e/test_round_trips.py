@@ -35,16 +35,17 @@ class StatementCounter:
 
     def __init__(self, store) -> None:
         self.count = 0
-        self.engine = getattr(getattr(store, "inner", store), "engine", None)
+        engine = getattr(getattr(store, "inner", store), "engine", None)
+        self.engine = getattr(engine, "sync_engine", engine)
 
     def __enter__(self) -> "StatementCounter":
         if self.engine is not None:
-            event.listen(self.engine.sync_engine, "before_cursor_execute", self._bump)
+            event.listen(self.engine, "before_cursor_execute", self._bump)
         return self
 
     def __exit__(self, *exc) -> None:
         if self.engine is not None:
-            event.remove(self.engine.sync_engine, "before_cursor_execute", self._bump)
+            event.remove(self.engine, "before_cursor_execute", self._bump)
 
     def _bump(self, conn, cursor, statement, *args) -> None:
         # SQLite's BEGIN (emitted by our transaction recipe) is an in-process call, not a query.

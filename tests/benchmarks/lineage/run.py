@@ -1,0 +1,179 @@
+"""Lineage benchmark: ingestion rate and lineage/impact latency per backend, beside an in-memory
+breadth-first search (networkx) over the same column edges, which is the floor.
+
+    .venv/bin/python -m tests.benchmarks.lineage.run --datasets 10000                    # SQLite
+    .venv/bin/python -m tests.benchmarks.lineage.run --datasets 100000 \
+        --store sqlite --store neo4j://127.0.0.1:7697 --neo4j-password maestro-test-pw  # 1M fields
+
+Per backend, in one run:
+  bulk ingestion   every generated event through LineageService.ingest, in batches (events/s)
+  HTTP ingestion   --http-events standalone events (10 column-lineage fields each) POSTed one per
+                   request by --http-clients clients to a real server process (events/s)
+  lineage/impact   FIELD-granularity downstream lineage and impact analysis at depth 3, 10, 20
+                   from --queries seeded start columns: p50/p95 ms, and the same walk in memory.
+Result sets are checked against the floor (same reached columns). Loopback only; bounded counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import networkx as nx
+
+from maestro_graph.domain.graph import Label
+from maestro_graph.domain.schemas import new_id
+from maestro_graph.services import Services
+from maestro_graph.services.lineage import MAX_CAP
+from maestro_graph.settings import Settings
+from maestro_graph.store.factory import create_store
+from maestro_graph.types import Granularity, LineageDirection
+from tests.benchmarks.lineage.generate import NS, column_edges, events, generate, small_events
+from tests.benchmarks.nested_query import start_server
+
+DEPTHS = (3, 10, 20)
+
+
+def field_id(tenant: str, name: str) -> str:
+    ds, col = name.split("/")
+    dataset_id = new_id(tenant, Label.DATASET, {"namespace": NS, "name": ds})
+    return new_id(tenant, Label.FIELD, {"dataset_id": dataset_id, "path": col})
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def progress(msg: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+async def bulk_ingest(services: Services, tenant: str, evs: list[dict], batch: int) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(evs), batch):
+        await services.lineage.ingest(tenant, evs[i:i + batch])
+        if (i // batch) % 20 == 0:
+            done = min(i + batch, len(evs))
+            progress(f"bulk: {done:,}/{len(evs):,} events, {done / (time.perf_counter() - start):,.0f} events/s")
+    return len(evs) / (time.perf_counter() - start)
+
+
+async def http_ingest(url: str, n: int, clients: int) -> float:
+    evs = list(small_events(n))
+    queue = iter(evs)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        async def worker() -> None:
+            for ev in queue:
+                r = await client.post("/api/v1/lineage", json=ev)
+                assert r.status_code == 201, r.text
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        return n / (time.perf_counter() - start)
+
+
+async def queries(services: Services, tenant: str, graph: nx.DiGraph, starts: list[str]) -> dict[str, dict[int, list[float]]]:
+    out: dict[str, dict[int, list[float]]] = {"lineage": {}, "impact": {}, "floor": {}}
+    mismatches = truncated = 0
+    for depth in DEPTHS:
+        for key in out:
+            out[key][depth] = []
+        for name in starts:
+            t = time.perf_counter()
+            reached = nx.single_source_shortest_path_length(graph, name, cutoff=depth)
+            out["floor"][depth].append((time.perf_counter() - t) * 1000)
+            fid = field_id(tenant, name)
+            t = time.perf_counter()
+            g = await services.lineage.lineage(tenant, fid, LineageDirection.DOWNSTREAM, depth, Granularity.FIELD, MAX_CAP)
+            out["lineage"][depth].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            r = await services.lineage.impact(tenant, fid, depth, MAX_CAP)
+            out["impact"][depth].append((time.perf_counter() - t) * 1000)
+            truncated += g.truncated or r.truncated
+            if not g.truncated and (len(g.nodes) != len(reached) or len(r.fields) != len(reached) - 1):
+                mismatches += 1
+        progress(f"depth {depth}: median reached {statistics.median(len(nx.single_source_shortest_path_length(graph, s, cutoff=depth)) for s in starts):,.0f} columns")
+    if mismatches:
+        raise SystemExit(f"{mismatches} answers differ from the in-memory BFS: the benchmark is not comparing like with like")
+    out["truncated"] = {0: [float(truncated)]}
+    return out
+
+
+async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict], graph: nx.DiGraph, starts: list[str]) -> dict:
+    tenant = f"bench-{int(time.time())}"
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/lineage.db" if store_url == "sqlite" else store_url
+        settings = Settings(data_dir=Path(tmp), store_url=url, neo4j_password=args.neo4j_password)
+        store = create_store(settings)
+        await store.open()
+        await store.migrate()
+        services = Services.build(store)
+        progress(f"{store.backend}: bulk ingestion of {len(evs):,} events")
+        bulk = await bulk_ingest(services, tenant, evs, args.batch)
+        progress(f"{store.backend}: queries")
+        q = await queries(services, tenant, graph, starts)
+        await store.close()
+        progress(f"{store.backend}: HTTP ingestion of {args.http_events:,} events")
+        os.environ["MAESTRO_NEO4J_PASSWORD"] = args.neo4j_password
+        proc, server = start_server(url, tmp)
+        try:
+            http = await http_ingest(server, args.http_events, args.http_clients)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    return {"backend": store.backend, "bulk": bulk, "http": http, "q": q}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", type=int, default=10_000, help="datasets to generate (100000 gives ~1M fields)")
+    ap.add_argument("--store", action="append", help="'sqlite' or a store URL (repeatable; default sqlite)")
+    ap.add_argument("--neo4j-password", default=os.environ.get("MAESTRO_NEO4J_PASSWORD", ""))
+    ap.add_argument("--queries", type=int, default=30, help="start columns per depth (default 30)")
+    ap.add_argument("--batch", type=int, default=500, help="events per bulk ingestion call (default 500)")
+    ap.add_argument("--http-events", type=int, default=3000, help="events POSTed over HTTP (default 3000)")
+    ap.add_argument("--http-clients", type=int, default=4, help="concurrent HTTP clients (default 4)")
+    args = ap.parse_args()
+
+    t = time.perf_counter()
+    datasets = generate(args.datasets)
+    evs = list(events(datasets))
+    graph = nx.DiGraph()
+    graph.add_edges_from(column_edges(datasets))
+    n_fields = sum(len(d.columns) for d in datasets)
+    progress(f"generated {len(datasets):,} datasets, {n_fields:,} fields, {graph.number_of_edges():,} column edges, "
+             f"{len(evs):,} events in {time.perf_counter() - t:.0f} s")
+    import random
+    rnd = random.Random(3)
+    early = [n for n in graph.nodes if n.startswith(("layer00.", "layer01.", "layer02.")) and graph.out_degree(n) > 0]
+    starts = sorted(rnd.sample(sorted(early), min(args.queries, len(early))))
+
+    results = [asyncio.run(bench_backend(s, args, evs, graph, starts)) for s in args.store or ["sqlite"]]
+
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**30} GiB, "
+          f"Python {platform.python_version()}")
+    print(f"graph: {len(datasets):,} datasets, {n_fields:,} fields, {graph.number_of_edges():,} column edges; "
+          f"{len(starts)} start columns per depth")
+    print(f"\n{'backend':<11}{'bulk ev/s':>10}{'HTTP ev/s':>10}" + "".join(
+        f"{f'lin d{d} p50/p95':>20}{f'imp d{d} p50/p95':>20}{f'floor d{d}':>11}{'imp/floor':>10}" for d in DEPTHS))
+    for r in results:
+        q = r["q"]
+        row = f"{r['backend']:<11}{r['bulk']:>10,.0f}{r['http']:>10,.0f}"
+        for d in DEPTHS:
+            lin, imp, floor = q["lineage"][d], q["impact"][d], q["floor"][d]
+            ratio = statistics.median(imp) / max(statistics.median(floor), 1e-6)
+            row += (f"{statistics.median(lin):>11,.1f}/{pct(lin, 95):<8,.1f}{statistics.median(imp):>11,.1f}/{pct(imp, 95):<8,.1f}"
+                    f"{statistics.median(floor):>11,.2f}{ratio:>9,.1f}x")
+        print(row + f"   truncated answers: {int(q['truncated'][0][0])}")
+
+
+if __name__ == "__main__":
+    main()
