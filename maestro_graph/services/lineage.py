@@ -1,9 +1,9 @@
 """Lineage: OpenLineage ingestion, lineage graphs and impact analysis.
 
-Walks are breadth-first, one batched `expand` per level, over ids only; the nodes reached are
-loaded in batches at the end (traverse ids first, hydrate in batches). Cycles never loop (a
-node is visited once), every result is ordered deterministically, and a cap on the nodes a walk
-may reach turns a huge answer into a `truncated` one instead of a timeout.
+Walks are breadth-first (domain/walk.py, driven by the store in one call), over ids only; the
+nodes reached are loaded in batches at the end (traverse ids first, hydrate in batches). Cycles
+never loop (a node is visited once), every result is ordered deterministically, and a cap on the
+nodes a walk may reach turns a huge answer into a `truncated` one instead of a timeout.
 """
 
 from __future__ import annotations
@@ -25,51 +25,6 @@ MAX_IMPACT_DEPTH = 1000
 DEFAULT_LINEAGE_CAP = 5_000
 DEFAULT_IMPACT_CAP = 20_000
 MAX_CAP = 200_000
-
-
-@dataclass(frozen=True)
-class Hop:
-    distance: int
-    parent: NodeId | None  # the node one step nearer the start on a shortest path
-
-
-@dataclass
-class Walk:
-    hops: dict[NodeId, Hop]  # every node reached, starts included (distance 0), in BFS order
-    edges: list[Edge]  # every relationship followed between reached nodes
-    truncated: bool = False
-
-    def path(self, node_id: NodeId) -> list[NodeId]:
-        """A shortest path from a start to node_id (both included)."""
-        out = [node_id]
-        while (parent := self.hops[out[-1]].parent) is not None:
-            out.append(parent)
-        return out[::-1]
-
-
-async def walk(store: GraphStore, tenant: Tenant, starts: Iterable[NodeId], rels: Sequence[Rel], direction: Direction,
-               depth: int, cap: int, *, with_props: bool = False) -> Walk:
-    """Breadth-first from `starts` along `rels`, at most `depth` steps and `cap` nodes reached."""
-    hops: dict[NodeId, Hop] = {s: Hop(0, None) for s in sorted(set(starts))}
-    result = Walk(hops, [])
-    frontier = list(hops)
-    for distance in range(1, depth + 1):
-        if not frontier:
-            break
-        step = await store.expand(tenant, frontier, rels, direction, with_props=with_props)
-        step.sort(key=lambda e: (e.src, e.dst, e.rel.value))  # so parents, and answers, are stable
-        frontier = []
-        for e in step:
-            here, there = (e.src, e.dst) if direction is Direction.OUT else (e.dst, e.src)
-            if there not in hops:
-                if len(hops) >= cap:
-                    result.truncated = True
-                    continue
-                hops[there] = Hop(distance, here)
-                frontier.append(there)
-            result.edges.append(e)
-        frontier.sort()
-    return result
 
 
 @dataclass(frozen=True)
@@ -226,7 +181,7 @@ class LineageService:
         edges: dict[tuple[str, str], Edge] = {}
         truncated = False
         for way, sign in ways:
-            w = await walk(self.store, tenant, starts, [rel], way, depth, cap, with_props=True)
+            w = await self.store.walk(tenant, starts, [rel], way, depth, cap, with_props=True)
             truncated |= w.truncated
             for node, hop in w.hops.items():
                 if node not in distance or abs(sign * hop.distance) < abs(distance[node]):
@@ -246,8 +201,8 @@ class LineageService:
         root = await self._root(tenant, node_id)
         field_starts = await self._starts(tenant, root, Granularity.FIELD)
         dataset_starts = await self._starts(tenant, root, Granularity.DATASET)
-        fw = await walk(self.store, tenant, field_starts, [Rel.DERIVES], Direction.OUT, depth, cap)
-        dw = await walk(self.store, tenant, dataset_starts, [Rel.FEEDS], Direction.OUT, depth, cap)
+        fw = await self.store.walk(tenant, field_starts, [Rel.DERIVES], Direction.OUT, depth, cap)
+        dw = await self.store.walk(tenant, dataset_starts, [Rel.FEEDS], Direction.OUT, depth, cap)
         report = ImpactReport(root, depth, truncated=fw.truncated or dw.truncated)
         reach: dict[NodeId, tuple[int, list[NodeId]]] = {}  # node -> (distance, a shortest path)
 

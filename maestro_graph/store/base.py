@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel
+from maestro_graph.domain.walk import Walk
 from maestro_graph.types import Direction, NodeId, Tenant
 
 
@@ -80,6 +81,20 @@ class GraphStore(Protocol):
         """One step of a breadth-first walk: every relationship of one of `rels` that leaves (OUT)
         or enters (IN) one of `ids`, as stored (src -> dst), in no particular order. Props are {}
         unless `with_props`. No node is loaded: walks fetch ids first and hydrate at the end."""
+
+    async def walk(
+        self,
+        tenant: Tenant,
+        starts: Sequence[NodeId],
+        rels: Sequence[Rel],
+        direction: Direction,
+        depth: int,
+        cap: int,
+        *,
+        with_props: bool = False,
+    ) -> Walk:
+        """Breadth-first from `starts` along `rels`, at most `depth` steps and `cap` nodes
+        reached: drive domain.walk.bfs with `expand` steps, inside one store call."""
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""

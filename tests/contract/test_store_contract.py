@@ -231,3 +231,21 @@ async def test_relinking_with_the_same_props_changes_nothing(store, tenant):
     await store.apply(tenant, ChangeSet(merge=[a, b], link=[Edge(Rel.FEEDS, a.id, b.id, {"job": "j"})]))
     assert await store.expand(tenant, [a.id], [Rel.FEEDS], Direction.OUT, with_props=True) == first
     assert (await store.get_nodes(tenant, [a.id, b.id])) == {a.id: a, b.id: b}
+
+
+async def test_walk_is_breadth_first_stable_cycle_safe_and_capped(store, tenant):
+    ds = {n: make(store, tenant, Label.DATASET, namespace="ns", name=n) for n in "abcdef"}
+    pairs = ["ab", "ac", "bd", "cd", "de", "ea", "ef"]  # a diamond, then a cycle back to a
+    await store.apply(tenant, ChangeSet(merge=list(ds.values()), link=[Edge(Rel.FEEDS, ds[x].id, ds[y].id) for x, y in pairs]))
+    name = {d.id: n for n, d in ds.items()}
+    w = await store.walk(tenant, [ds["a"].id], [Rel.FEEDS], Direction.OUT, 10, 100)
+    assert {name[i]: h.distance for i, h in w.hops.items()} == {"a": 0, "b": 1, "c": 1, "d": 2, "e": 3, "f": 4}
+    parent_of_d = name[w.hops[ds["d"].id].parent]
+    assert parent_of_d == min("bc", key=lambda n: ds[n].id)  # ties go to the smallest id: stable
+    assert [name[i] for i in w.path(ds["f"].id)] == ["a", parent_of_d, "d", "e", "f"]
+    assert len(w.edges) == len(pairs) and not w.truncated
+    assert set(name[i] for i in (await store.walk(tenant, [ds["a"].id], [Rel.FEEDS], Direction.OUT, 2, 100)).hops) == set("abcd")
+    up = await store.walk(tenant, [ds["d"].id], [Rel.FEEDS], Direction.IN, 10, 100, with_props=True)
+    assert {name[i]: h.distance for i, h in up.hops.items()} == {"d": 0, "b": 1, "c": 1, "a": 2, "e": 3}
+    capped = await store.walk(tenant, [ds["a"].id], [Rel.FEEDS], Direction.OUT, 10, 3)
+    assert len(capped.hops) == 3 and capped.truncated

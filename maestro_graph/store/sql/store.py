@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.schemas import index_values, natural_key, now
+from maestro_graph.domain.walk import Walk, bfs
 from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import edges, nodes
 from maestro_graph.types import Direction, NodeId, Props, Tenant
@@ -199,22 +200,24 @@ class SqlStore:
     async def expand(
         self, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, *, with_props: bool = False
     ) -> list[Edge]:
-        start = edges.c.src if direction is Direction.OUT else edges.c.dst
-        cols = [edges.c.rel, edges.c.src, edges.c.dst] + ([edges.c.props] if with_props else [])
-        rel_values = [r.value for r in rels]
-        rel_of = {r.value: r for r in rels}
+        if not ids:
+            return []
+        return await self._run(lambda c: _expand(c, tenant, ids, rels, direction, with_props), write=False)
 
-        def q(conn: Connection) -> list[Edge]:
-            out: list[Edge] = []
-            for part in chunks(list(dict.fromkeys(ids))):
-                result = conn.execute(select(*cols).where(edges.c.tenant == tenant, edges.c.rel.in_(rel_values), start.in_(part)))
-                if with_props:
-                    out += [Edge(rel_of[r], s, d, dict(p)) for r, s, d, p in result]
-                else:
-                    out += [Edge(rel_of[r], s, d) for r, s, d in result]
-            return out
+    async def walk(
+        self, tenant: Tenant, starts: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, depth: int, cap: int,
+        *, with_props: bool = False,
+    ) -> Walk:
+        def q(conn: Connection) -> Walk:
+            steps = bfs(starts, direction, depth, cap)
+            try:
+                frontier = next(steps)
+                while True:
+                    frontier = steps.send(_expand(conn, tenant, frontier, rels, direction, with_props))
+            except StopIteration as done:
+                return done.value
 
-        return await self._run(q, write=False) if ids else []
+        return await self._run(q, write=False)
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         def q(conn: Connection) -> dict[Label, int]:
@@ -222,6 +225,21 @@ class SqlStore:
             return {Label(label): n for label, n in rows}
 
         return await self._run(q, write=False)
+
+
+def _expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction,
+            with_props: bool) -> list[Edge]:
+    start = edges.c.src if direction is Direction.OUT else edges.c.dst
+    cols = [edges.c.rel, edges.c.src, edges.c.dst] + ([edges.c.props] if with_props else [])
+    rel_of = {r.value: r for r in rels}
+    out: list[Edge] = []
+    for part in chunks(list(dict.fromkeys(ids))):
+        result = conn.execute(select(*cols).where(edges.c.tenant == tenant, edges.c.rel.in_(list(rel_of)), start.in_(part)))
+        if with_props:
+            out += [Edge(rel_of[r], s, d, dict(p)) for r, s, d, p in result]
+        else:
+            out += [Edge(rel_of[r], s, d) for r, s, d in result]
+    return out
 
 
 class _Apply:
