@@ -4,6 +4,7 @@ in a tenant of the test's own. Clients talk to it over TCP like any front-end wo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -76,21 +77,29 @@ class Server:
             return await client.post(self.graphql_url, json=body)
 
 
-@pytest.fixture
-async def server(store: GraphStore, tenant: str, tmp_path: Path) -> AsyncIterator[Server]:
+@contextlib.asynccontextmanager
+async def running(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port; yield its base URL."""
     port = free_port()
-    counting = CountingStore(store)
-    settings = Settings(data_dir=tmp_path, host="127.0.0.1", port=port, tenant=tenant)
-    app = create_app(settings, store=counting)  # type: ignore[arg-type]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
-    for _ in range(200):
-        if uv.started:
+    for _ in range(1500):
+        if uv.started or task.done():
             break
         await asyncio.sleep(0.02)
     assert uv.started, "uvicorn did not start"
-    counting.calls.clear()
-    yield Server(f"http://127.0.0.1:{port}", counting, tenant)
-    uv.should_exit = True
-    await asyncio.wait_for(task, 10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+async def server(store: GraphStore, tenant: str, tmp_path: Path) -> AsyncIterator[Server]:
+    counting = CountingStore(store)
+    app = create_app(Settings(data_dir=tmp_path, tenant=tenant), store=counting)  # type: ignore[arg-type]
+    async with running(app) as url:
+        counting.calls.clear()
+        yield Server(url, counting, tenant)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delete, event, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delete, event, func, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -372,10 +372,10 @@ class _Apply:
         missing = [i for i in ids if i not in current]
         if missing:
             raise NotFound(f"no node with id {missing[0]}", field="id")
+        every_rel = [r.value for r in Rel]  # leading rel lets both edge indexes serve the delete
         for part in chunks(list(current)):
-            self.conn.execute(
-                delete(edges).where(edges.c.tenant == self.tenant, or_(edges.c.src.in_(part), edges.c.dst.in_(part)))
-            )
+            self.conn.execute(delete(edges).where(edges.c.tenant == self.tenant, edges.c.rel.in_(every_rel), edges.c.src.in_(part)))
+            self.conn.execute(delete(edges).where(edges.c.tenant == self.tenant, edges.c.rel.in_(every_rel), edges.c.dst.in_(part)))
             self.conn.execute(delete(nodes).where(nodes.c.tenant == self.tenant, nodes.c.id.in_(part)))
         for i in current:
             self.written.pop(i, None)
@@ -430,7 +430,7 @@ def _sqlite_pragmas(engine: Engine, begin: str) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=NORMAL", "foreign_keys=OFF",
-                       "cache_size=-65536", "wal_autocheckpoint=10000"):
+                       "cache_size=-262144", "mmap_size=1073741824", "wal_autocheckpoint=10000"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 

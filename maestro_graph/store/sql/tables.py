@@ -47,7 +47,7 @@ edges = Table(
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
     PrimaryKeyConstraint("tenant", "rel", "src", "dst", name="pk_edges"),
+    # Outgoing walks use the primary key, incoming ones this index; both lead with rel, so
+    # deletes name every relationship type (rel IN ...) to use them too.
     Index("ix_edges_incoming", "tenant", "rel", "dst", "src"),
-    Index("ix_edges_by_src", "tenant", "src"),
-    Index("ix_edges_by_dst", "tenant", "dst"),
 )

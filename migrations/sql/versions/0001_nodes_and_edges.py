@@ -49,8 +49,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant", "rel", "src", "dst", name="pk_edges"),
     )
     op.create_index("ix_edges_incoming", "edges", ["tenant", "rel", "dst", "src"])
-    op.create_index("ix_edges_by_src", "edges", ["tenant", "src"])
-    op.create_index("ix_edges_by_dst", "edges", ["tenant", "dst"])
 
 
 def downgrade() -> None:
