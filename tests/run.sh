@@ -25,9 +25,9 @@ stop_all() {
 trap stop_all EXIT
 
 start() {  # start NAME SCRIPT VAR: run SCRIPT start, export its last line as VAR
-  local name=$1 script=$2 var=$3 out
+  local name=$1 script=$2 var=$3 out  # $4: extra arguments for start
   say "starting $name"
-  if out=$(bash "$script" start | tail -n 1) && [ -n "$out" ]; then
+  if out=$(bash "$script" start $4 | tail -n 1) && [ -n "$out" ]; then
     export "$var=$out"
     echo "$name at $out" >&2
   elif [ "$ci" = "true" ]; then
@@ -41,7 +41,7 @@ start() {  # start NAME SCRIPT VAR: run SCRIPT start, export its last line as VA
 start PostgreSQL tests/services/postgres.sh MAESTRO_TEST_PG_URL
 export MAESTRO_NEO4J_PASSWORD=${MAESTRO_NEO4J_PASSWORD:-maestro-test-pw}
 export MAESTRO_TEST_NEO4J_PASSWORD=$MAESTRO_NEO4J_PASSWORD
-start Neo4j deploy/neo4j/neo4j-local.sh MAESTRO_TEST_NEO4J_URL
+start Neo4j deploy/neo4j/neo4j-local.sh MAESTRO_TEST_NEO4J_URL --fresh  # each run on an empty store
 
 say "running the tests"
 set +e
