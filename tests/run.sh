@@ -27,7 +27,7 @@ trap stop_all EXIT
 start() {  # start NAME SCRIPT VAR: run SCRIPT start, export its last line as VAR
   local name=$1 script=$2 var=$3 out  # $4: extra arguments for start
   say "starting $name"
-  if out=$(bash "$script" start $4 | tail -n 1) && [ -n "$out" ]; then
+  if out=$(bash "$script" start ${4:-} | tail -n 1) && [ -n "$out" ]; then
     export "$var=$out"
     echo "$name at $out" >&2
   elif [ "$ci" = "true" ]; then
