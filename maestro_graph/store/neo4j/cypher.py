@@ -1,0 +1,178 @@
+"""Every Cypher statement the Neo4j store runs, as named constants and templates.
+
+Values always travel as parameters. Labels and relationship types cannot be parameters, so the
+templates take them through `%(label)s`/`%(rel)s`/`%(types)s` slots that only `for_label`,
+`for_rel` and `for_rels` fill, and only from the `Label`/`Rel` enums (a whitelist). `%`-style
+slots are used because Cypher maps already use braces.
+
+Every node pattern carries `{tenant: $tenant}`, on both ends of a relationship.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from maestro_graph.domain.graph import Label, Rel
+from maestro_graph.types import Direction
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+assert all(_IDENTIFIER.match(x.value) for x in (*Label, *Rel)), "labels and types must be plain identifiers"
+
+# (left, right) arrow pieces around a relationship, seen from the start node `s`.
+_ARROWS = {Direction.OUT: ("-", "->"), Direction.IN: ("<-", "-")}
+
+
+def for_label(template: str, label: Label) -> str:
+    if not isinstance(label, Label):
+        raise TypeError(f"not a Label: {label!r}")
+    return template % {"label": label.value}
+
+
+def for_rel(template: str, rel: Rel) -> str:
+    if not isinstance(rel, Rel):
+        raise TypeError(f"not a Rel: {rel!r}")
+    return template % {"rel": rel.value}
+
+
+def for_rels(template: str, rels: Iterable[Rel], direction: Direction) -> str:
+    rels = list(rels)
+    if not rels or not all(isinstance(r, Rel) for r in rels):
+        raise TypeError(f"not a non-empty list of Rel: {rels!r}")
+    left, right = _ARROWS[Direction(direction)]
+    return template % {"types": "|".join(r.value for r in rels), "left": left, "right": right}
+
+
+PING = "RETURN 1 AS ok"
+
+# -- node reads: the (tenant, id) constraint on :Node and (tenant, key) per label are the indexes --
+GET_NODES = """
+UNWIND $ids AS id
+MATCH (n:Node {tenant: $tenant, id: id})
+RETURN properties(n) AS props
+"""
+
+GET_BY_KEYS = """
+UNWIND $keys AS key
+MATCH (n:%(label)s {tenant: $tenant, key: key})
+RETURN properties(n) AS props
+"""
+
+# `n.id IS NOT NULL` (always true) lets the planner seek the composite (tenant, id) index.
+COUNT_BY_LABEL = """
+MATCH (n:Node {tenant: $tenant})
+WHERE n.id IS NOT NULL
+RETURN n.label AS label, count(*) AS total
+"""
+
+# find_nodes: FIND_MATCH + the filters in use, joined by AND, then FIND_PAGE or FIND_COUNT.
+# `n._name IS NOT NULL` (always true) lets the planner seek (tenant, _name) and read it in order.
+FIND_MATCH = """
+MATCH (n:%(label)s)
+WHERE n.tenant = $tenant AND n._name IS NOT NULL
+"""
+FIND_TEXT = "toLower(n._name) CONTAINS $text"  # CONTAINS: a plain substring, no wildcards
+FIND_KINDS = "n._kind IN $kinds"
+FIND_TAGS = "all(tag IN $tags WHERE tag IN n._tags)"
+FIND_MIN_SCORE = "n._score >= $min_score"
+# Keyset: (name, id) > (after_name, after_id), written so the name part is an index range.
+FIND_AFTER = "n._name >= $after_name AND (n._name > $after_name OR n.id > $after_id)"
+FIND_PAGE = """
+RETURN properties(n) AS props
+ORDER BY n._name, n.id
+LIMIT $limit
+"""
+FIND_COUNT = "RETURN count(n) AS total"
+
+# -- relationship reads --------------------------------------------------------------------------
+NEIGHBOURS = """
+UNWIND $ids AS id
+MATCH (s:Node {tenant: $tenant, id: id})%(left)s[r:%(types)s]%(right)s(o:Node {tenant: $tenant})
+RETURN id AS start, properties(r) AS edge, properties(o) AS props
+ORDER BY o._name, o.id
+"""
+
+EXPAND = """
+UNWIND $ids AS id
+MATCH (s:Node {tenant: $tenant, id: id})%(left)s[r:%(types)s]%(right)s(o:Node {tenant: $tenant})
+RETURN type(r) AS rel, startNode(r).id AS src, endNode(r).id AS dst,
+       CASE WHEN $with_props THEN properties(r) END AS edge
+"""
+
+# -- writes (inside apply's one transaction) -----------------------------------------------------
+# Reads the nodes and write-locks them until commit (Neo4j reads take no locks; a write does),
+# so a concurrent apply cannot patch the same node between our read and our write.
+LOCK_NODES = """
+UNWIND $ids AS id
+MATCH (n:Node {tenant: $tenant, id: id})
+SET n._lock = true
+REMOVE n._lock
+RETURN properties(n) AS props
+"""
+
+NODE_LABELS = """
+UNWIND $ids AS id
+MATCH (n:Node {tenant: $tenant, id: id})
+RETURN n.id AS id, n.label AS label
+"""
+
+TAKEN_KEYS = """
+UNWIND $keys AS key
+MATCH (n:%(label)s {tenant: $tenant, key: key})
+RETURN n.key AS key, n.id AS id
+"""
+
+# Rows carry every property (system, index copies, domain), built by codec.node_properties.
+CREATE_NODES = """
+UNWIND $rows AS row
+CREATE (n:Node:%(label)s)
+SET n = row
+"""
+
+# `SET n = row` replaces every property: a prop gone from the row (None in a patch, or a
+# value that moved between native and `__json` form) is removed with it.
+REWRITE_NODES = """
+UNWIND $rows AS row
+MATCH (n:Node {tenant: $tenant, id: row.id})
+SET n = row
+"""
+
+DELETE_NODES = """
+UNWIND $ids AS id
+MATCH (n:Node {tenant: $tenant, id: id})
+DETACH DELETE n
+"""
+
+# One relationship per (type, src, dst). A new one gets row.props; an existing one is rewritten
+# only if its domain props differ, so relinking with the same props writes nothing.
+LINK = """
+UNWIND $rows AS row
+MATCH (s:Node {tenant: $tenant, id: row.src})
+MATCH (d:Node {tenant: $tenant, id: row.dst})
+MERGE (s)-[r:%(rel)s]->(d)
+ON CREATE SET r = row.props, r.tenant = $tenant, r.created_at = $stamp, r.updated_at = $stamp
+WITH r, row, r.created_at AS created_at
+WHERE any(k IN keys(r) + keys(row.props)
+          WHERE NOT k IN $system AND NOT coalesce(r[k] = row.props[k], false))
+SET r = row.props
+SET r += {tenant: $tenant, created_at: created_at, updated_at: $stamp}
+"""
+
+UNLINK = """
+UNWIND $pairs AS pair
+MATCH (:Node {tenant: $tenant, id: pair.src})-[r:%(rel)s]->(:Node {tenant: $tenant, id: pair.dst})
+DELETE r
+"""
+
+# -- migrations ----------------------------------------------------------------------------------
+RECORDED_MIGRATIONS = "MATCH (m:_MaestroMigration) RETURN m.version AS version"
+
+# MERGE (with the version's uniqueness constraint) so two migrating processes record a version
+# once; `created` tells this call whether it was the one that did.
+RECORD_MIGRATION = """
+MERGE (m:_MaestroMigration {version: $version})
+ON CREATE SET m.applied_at = $applied_at
+RETURN m.applied_at = $applied_at AS created
+"""
+
+AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"

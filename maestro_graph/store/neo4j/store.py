@@ -1,0 +1,431 @@
+"""GraphStore on Neo4j 5, through the official async driver.
+
+Storage model (what a Neo4j user browsing the data sees):
+  * a node is `(:Node:<Label> {id, tenant, label, key, created_at, updated_at, ...})`; ids are
+    unique per tenant, natural keys per (tenant, label) (constraints in migrations/neo4j);
+  * its domain props are native properties under their own names; a dict (or a list that
+    Neo4j cannot hold as an array) is a JSON string under `<name>__json` (see codec.py);
+  * `_name`, `_kind`, `_score`, `_tags` copy `index_values` for listings and their indexes;
+  * a relationship has type `Rel.value` and props = its domain props (same rule) plus
+    `tenant, created_at, updated_at`; there is at most one per (type, src, dst);
+  * every statement matches `{tenant: $tenant}` on every node it touches.
+
+One ChangeSet is one managed write transaction (retried by the driver on transient errors);
+every step is a fixed number of UNWIND statements whatever the number of items. All Cypher
+lives in cypher.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, AsyncSession
+from neo4j.exceptions import (
+    ConnectionPoolError,
+    ConstraintError,
+    DatabaseUnavailable,
+    IncompleteCommit,
+    ServiceUnavailable,
+    SessionExpired,
+)
+
+from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.schemas import natural_key, now
+from maestro_graph.domain.walk import Walk, bfs
+from maestro_graph.store.neo4j import cypher
+from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, edge_properties, node_properties, to_edge, to_node
+from maestro_graph.store.neo4j.migrate import upgrade
+from maestro_graph.types import Direction, NodeId, Props, Tenant
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the server cannot be reached right now" rather than "this request is wrong".
+UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError, DatabaseUnavailable, OSError)
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Connection failures -> StoreUnavailable. Domain errors raised in a tx function pass unchanged."""
+    try:
+        yield
+    except IncompleteCommit as err:
+        raise StoreUnavailable(
+            f"the connection to Neo4j broke while committing ({what}): the write may or may not have been applied"
+        ) from err
+    except UNREACHABLE as err:
+        raise StoreUnavailable(f"the Neo4j store is unavailable ({what}): {err}") from err
+
+
+def _patched(props: Props, patch: Props) -> Props:
+    merged = {**props, **patch}
+    return {k: v for k, v in merged.items() if v is not None}  # None in a patch removes a prop
+
+
+async def _records(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:
+    result = await tx.run(query, params)
+    return [record async for record in result]
+
+
+class Neo4jStore:
+    backend = "neo4j"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        user: str = "neo4j",
+        password: str = "",
+        database: str | None = None,
+        pool_size: int = 50,
+        acquisition_timeout: float = 10.0,
+        connection_timeout: float = 5.0,
+        retry_time: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.database = database or None  # None: the server's default database
+        self._auth = (user, password)
+        self._config = {
+            "max_connection_pool_size": pool_size,
+            "connection_acquisition_timeout": acquisition_timeout,
+            "connection_timeout": connection_timeout,
+            # How long managed transactions retry transient errors (deadlocks, a connection the
+            # server dropped) before giving up. Short: with the server down, a request must fail
+            # with StoreUnavailable in a few seconds (3 attempts, ~3 s), not hang.
+            "max_transaction_retry_time": retry_time,
+            # "label/type does not exist" is normal on a young graph (a walk over DERIVES before
+            # any column lineage): without this the driver logs a warning for every such query.
+            "notifications_disabled_classifications": ["UNRECOGNIZED"],
+        }
+        self._driver: AsyncDriver | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        # The driver connects lazily and replaces broken connections itself, so the same
+        # store keeps working after the server restarts.
+        if self._driver is None:
+            self._driver = AsyncGraphDatabase.driver(self.url, auth=self._auth, **self._config)
+
+    async def close(self) -> None:
+        if self._driver is not None:
+            driver, self._driver = self._driver, None
+            await driver.close()
+
+    def _session(self) -> AsyncSession:
+        assert self._driver is not None, "call open() first"
+        # The driver-wide bookmark manager chains every session of this store, so a read
+        # (on any cluster member) sees the store's own earlier writes.
+        return self._driver.session(
+            database=self.database, bookmark_manager=self._driver.execute_query_bookmark_manager
+        )
+
+    async def _read(self, what: str, work: Any) -> Any:
+        with _translated(what):
+            async with self._session() as session:
+                return await session.execute_read(work)
+
+    async def migrate(self) -> list[str]:
+        with _translated("migrate"):
+            async with self._session() as session:
+                applied = await upgrade(session)
+        if applied:
+            log.info("neo4j migrations applied: %s", ", ".join(applied))
+        return applied
+
+    async def ping(self) -> None:
+        async def work(tx: AsyncManagedTransaction) -> None:
+            await _records(tx, cypher.PING)
+
+        await self._read("ping", work)
+
+    # -- writes -------------------------------------------------------------------------------
+    async def apply(self, tenant: Tenant, changes: ChangeSet) -> dict[NodeId, Node]:
+        if not changes:
+            return {}
+
+        async def work(tx: AsyncManagedTransaction) -> dict[NodeId, Node]:
+            return await _Apply(tx, tenant).run(changes)  # fresh state for each retry
+
+        with _translated("write"):
+            try:
+                async with self._session() as session:
+                    return await session.execute_write(work)
+            except ConstraintError as err:  # a concurrent writer took the key (or id) after our check
+                raise Conflict("a node with the same natural key was written concurrently; retry") from err
+
+    # -- reads --------------------------------------------------------------------------------
+    async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
+        async def work(tx: AsyncManagedTransaction) -> dict[NodeId, Node]:
+            rows = await _records(tx, cypher.GET_NODES, tenant=tenant, ids=list(dict.fromkeys(ids)))
+            return {(n := to_node(r["props"])).id: n for r in rows}
+
+        return await self._read("get_nodes", work) if ids else {}
+
+    async def get_by_keys(self, tenant: Tenant, label: Label, keys: Sequence[str]) -> dict[str, Node]:
+        query = cypher.for_label(cypher.GET_BY_KEYS, label)
+
+        async def work(tx: AsyncManagedTransaction) -> dict[str, Node]:
+            rows = await _records(tx, query, tenant=tenant, keys=list(dict.fromkeys(keys)))
+            return {(n := to_node(r["props"])).key: n for r in rows}
+
+        return await self._read("get_by_keys", work) if keys else {}
+
+    async def find_nodes(self, tenant: Tenant, query: NodeQuery) -> Page:
+        where, params = _find_filters(query)
+        match = cypher.for_label(cypher.FIND_MATCH, query.label) + "".join(f"AND {w}\n" for w in where)
+        page_match = match + (f"AND {cypher.FIND_AFTER}\n" if query.after is not None else "")
+        if query.after is not None:
+            params["after_name"], params["after_id"] = query.after
+
+        async def work(tx: AsyncManagedTransaction) -> Page:
+            rows = await _records(tx, page_match + cypher.FIND_PAGE, tenant=tenant, limit=query.first + 1, **params)
+            (count,) = await _records(tx, match + cypher.FIND_COUNT, tenant=tenant, **params)
+            nodes = [to_node(r["props"]) for r in rows]
+            return Page(nodes[: query.first], count["total"], len(nodes) > query.first)
+
+        return await self._read("find_nodes", work)
+
+    async def neighbours(
+        self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction
+    ) -> dict[NodeId, list[Neighbour]]:
+        result: dict[NodeId, list[Neighbour]] = {i: [] for i in ids}
+        query = cypher.for_rels(cypher.NEIGHBOURS, [rel], direction)
+
+        async def work(tx: AsyncManagedTransaction) -> None:
+            for r in await _records(tx, query, tenant=tenant, ids=list(result)):
+                other = to_node(r["props"])
+                src, dst = (r["start"], other.id) if direction is Direction.OUT else (other.id, r["start"])
+                result[r["start"]].append(Neighbour(to_edge(rel, src, dst, r["edge"]), other))
+
+        if result:
+            await self._read("neighbours", work)
+        return result
+
+    async def expand(
+        self, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, *, with_props: bool = False
+    ) -> list[Edge]:
+        if not ids or not rels:
+            return []
+
+        async def work(tx: AsyncManagedTransaction) -> list[Edge]:
+            return await _expand(tx, tenant, ids, rels, direction, with_props)
+
+        return await self._read("expand", work)
+
+    async def walk(
+        self, tenant: Tenant, starts: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, depth: int, cap: int,
+        *, with_props: bool = False,
+    ) -> Walk:
+        async def work(tx: AsyncManagedTransaction) -> Walk:
+            steps = bfs(starts, direction, depth, cap)  # a fresh walk if the driver retries
+            try:
+                frontier = next(steps)
+                while True:
+                    found = await _expand(tx, tenant, frontier, rels, direction, with_props) if rels else []
+                    frontier = steps.send(found)
+            except StopIteration as done:
+                return done.value
+
+        return await self._read("walk", work)
+
+    async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
+        async def work(tx: AsyncManagedTransaction) -> dict[Label, int]:
+            rows = await _records(tx, cypher.COUNT_BY_LABEL, tenant=tenant)
+            return {Label(r["label"]): r["total"] for r in rows}
+
+        return await self._read("count_by_label", work)
+
+
+async def _expand(
+    tx: AsyncManagedTransaction, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction,
+    with_props: bool,
+) -> list[Edge]:
+    """One EXPAND statement: the rels of these types at these ids, as stored (src -> dst)."""
+    query = cypher.for_rels(cypher.EXPAND, rels, direction)
+    rows = await _records(tx, query, tenant=tenant, ids=list(dict.fromkeys(ids)), with_props=with_props)
+    return [to_edge(Rel(r["rel"]), r["src"], r["dst"], r["edge"]) for r in rows]
+
+
+def _find_filters(query: NodeQuery) -> tuple[list[str], dict[str, Any]]:
+    """The WHERE fragments (constants from cypher.py) and parameters of a listing's filters."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if query.text:
+        where.append(cypher.FIND_TEXT)
+        params["text"] = query.text.lower()
+    if query.kinds:
+        where.append(cypher.FIND_KINDS)
+        params["kinds"] = list(query.kinds)
+    if query.tags:
+        where.append(cypher.FIND_TAGS)
+        params["tags"] = [t.lower() for t in query.tags]
+    if query.min_score is not None:
+        where.append(cypher.FIND_MIN_SCORE)
+        params["min_score"] = float(query.min_score)
+    return where, params
+
+
+def _by_label(pairs: Iterable[tuple[str, str]]) -> dict[Label, list[str]]:
+    """(label value, key) pairs grouped as {Label: [keys]}."""
+    grouped: dict[Label, list[str]] = defaultdict(list)
+    for label, key in pairs:
+        grouped[Label(label)].append(key)
+    return grouped
+
+
+class _Apply:
+    """One ChangeSet inside one managed write transaction. Mirrors the SQL store step by step."""
+
+    def __init__(self, tx: AsyncManagedTransaction, tenant: Tenant) -> None:
+        self.tx, self.tenant = tx, tenant
+        self.written: dict[NodeId, Node] = {}
+
+    async def run(self, cs: ChangeSet) -> dict[NodeId, Node]:
+        await self._create(cs.create)
+        await self._merge(cs.merge)
+        await self._update(cs.update)
+        await self._delete(cs.delete)
+        await self._link(cs.link)
+        await self._unlink(cs.unlink)
+        return self.written
+
+    async def _query(self, query: str, **params: Any) -> list[Any]:
+        return await _records(self.tx, query, tenant=self.tenant, **params)
+
+    async def _locked(self, ids: Iterable[NodeId]) -> dict[NodeId, Node]:
+        """Current nodes for ids, write-locked against concurrent writers until commit."""
+        rows = await self._query(cypher.LOCK_NODES, ids=list(dict.fromkeys(ids)))
+        return {(n := to_node(r["props"])).id: n for r in rows}
+
+    async def _taken_keys(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], NodeId]:
+        """Which (label, key) pairs are held in this tenant, and by which id (a statement per label)."""
+        taken: dict[tuple[str, str], NodeId] = {}
+        for label, keys in _by_label(wanted).items():
+            for r in await self._query(cypher.for_label(cypher.TAKEN_KEYS, label), keys=keys):
+                taken[(label.value, r["key"])] = r["id"]
+        return taken
+
+    async def _write_nodes(self, template: str, nodes: list[Node]) -> None:
+        rows = [node_properties(n, self.tenant) for n in nodes]
+        await self._query(template, rows=rows)
+
+    async def _create(self, new: list[Node], *, keys_checked: bool = False) -> None:
+        if not new:
+            return
+        wanted: dict[tuple[str, str], NodeId] = {}
+        for node in new:
+            pair = (node.label.value, node.key)
+            if pair in wanted:
+                raise Conflict(f"two new {node.label.value} nodes share the key {node.key}", field="key")
+            wanted[pair] = node.id
+        taken = {} if keys_checked else await self._taken_keys(wanted)
+        if taken:
+            (label, key), other = sorted(taken.items())[0]
+            raise Conflict(f"a {label} with key {key} already exists (id {other})", field="key", existing_id=other)
+        by_label: dict[Label, list[Node]] = defaultdict(list)
+        for node in new:
+            by_label[node.label].append(node)
+        for label, nodes in by_label.items():  # labels can't be parameters: one statement per label
+            await self._write_nodes(cypher.for_label(cypher.CREATE_NODES, label), nodes)
+        self.written.update((n.id, n) for n in new)
+
+    async def _merge(self, incoming: list[Node]) -> None:
+        if not incoming:
+            return
+        combined: dict[NodeId, Node] = {}
+        for node in incoming:  # the same node twice in one batch: later props win
+            prev = combined.get(node.id)
+            combined[node.id] = node if prev is None else Node(
+                node.id, node.label, node.key, _patched(prev.props, node.props), prev.created_at, node.updated_at
+            )
+        current = await self._locked(combined)
+        fresh = [n for i, n in combined.items() if i not in current]
+        changed = []
+        for i, node in combined.items():
+            if i in current:
+                old = current[i]
+                props = _patched(old.props, node.props)
+                if props != old.props:
+                    self.written[i] = merged = Node(i, old.label, old.key, props, old.created_at, node.updated_at)
+                    changed.append(merged)
+                else:
+                    self.written[i] = old  # nothing new: keep updated_at, so a replay changes nothing
+        if fresh:
+            # Merged nodes are identity-keyed: their id is derived from their key, so the id
+            # lookup above already proved the key free (a concurrent create still hits the
+            # uniqueness constraint and becomes a Conflict).
+            await self._create(fresh, keys_checked=True)
+        if changed:
+            await self._write_nodes(cypher.REWRITE_NODES, changed)
+
+    async def _update(self, patches: list[tuple[NodeId, Props]]) -> None:
+        if not patches:
+            return
+        current = await self._locked(i for i, _ in patches)
+        missing = [i for i, _ in patches if i not in current]
+        if missing:
+            raise NotFound(f"no node with id {missing[0]}", field="id")
+        stamp = now()
+        rewritten: dict[NodeId, Node] = {}
+        for i, patch in patches:
+            old = rewritten.get(i, current[i])
+            props = _patched(old.props, patch)
+            rewritten[i] = Node(i, old.label, natural_key(old.label, props, i), props, old.created_at, stamp)
+        rekeyed: dict[tuple[str, str], NodeId] = {}
+        for i, n in rewritten.items():
+            pair = (n.label.value, n.key)
+            if n.key != current[i].key:
+                if pair in rekeyed:
+                    raise Conflict(f"two updated {pair[0]} nodes would share the key {pair[1]}", field="key")
+                rekeyed[pair] = i
+        for pair, other in (await self._taken_keys(rekeyed)).items():
+            if other != rekeyed[pair]:
+                raise Conflict(f"a {pair[0]} with key {pair[1]} already exists (id {other})", field="key")
+        await self._write_nodes(cypher.REWRITE_NODES, list(rewritten.values()))
+        self.written.update(rewritten)
+
+    async def _delete(self, ids: list[NodeId]) -> None:
+        if not ids:
+            return
+        current = await self._locked(ids)
+        missing = [i for i in ids if i not in current]
+        if missing:
+            raise NotFound(f"no node with id {missing[0]}", field="id")
+        await self._query(cypher.DELETE_NODES, ids=list(current))  # DETACH: relationships go too
+        for i in current:
+            self.written.pop(i, None)
+
+    async def _link(self, links: list[Edge]) -> None:
+        if not links:
+            return
+        ends = {e.src for e in links} | {e.dst for e in links}
+        labels = {i: n.label for i, n in self.written.items() if i in ends}
+        unknown = [i for i in ends if i not in labels]
+        if unknown:
+            rows = await self._query(cypher.NODE_LABELS, ids=unknown)
+            labels.update((r["id"], Label(r["label"])) for r in rows)
+        for e in links:
+            for end in ("src", "dst"):
+                if getattr(e, end) not in labels:
+                    raise NotFound(f"no node with id {getattr(e, end)} to link", field=end)
+            check_endpoints(e.rel, labels[e.src], labels[e.dst])
+        latest = {(e.rel, e.src, e.dst): e for e in links}  # the same link twice: last props win
+        by_rel: dict[Rel, list[dict[str, Any]]] = defaultdict(list)
+        for (rel, src, dst), e in latest.items():
+            by_rel[rel].append({"src": src, "dst": dst, "props": edge_properties(e)})
+        stamp = now()
+        for rel, rows in by_rel.items():  # types can't be parameters: one statement per type
+            await self._query(cypher.for_rel(cypher.LINK, rel), rows=rows, stamp=stamp, system=sorted(EDGE_SYSTEM))
+
+    async def _unlink(self, links: list[Edge]) -> None:
+        if not links:
+            return
+        by_rel: dict[Rel, list[dict[str, str]]] = defaultdict(list)
+        for e in links:
+            by_rel[e.rel].append({"src": e.src, "dst": e.dst})
+        for rel, pairs in by_rel.items():
+            await self._query(cypher.for_rel(cypher.UNLINK, rel), pairs=pairs)
