@@ -71,6 +71,12 @@ async def _records(tx: AsyncManagedTransaction, query: str, **params: Any) -> li
     return [record async for record in result]
 
 
+async def _collected(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:
+    """The `rows` list of a query that returns one record of `collect(...) AS rows`."""
+    record = await (await tx.run(query, params)).single()
+    return record["rows"] if record is not None else []
+
+
 class Neo4jStore:
     backend = "neo4j"
 
@@ -160,8 +166,8 @@ class Neo4jStore:
     # -- reads --------------------------------------------------------------------------------
     async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
         async def work(tx: AsyncManagedTransaction) -> dict[NodeId, Node]:
-            rows = await _records(tx, cypher.GET_NODES, tenant=tenant, ids=list(dict.fromkeys(ids)))
-            return {(n := to_node(r["props"])).id: n for r in rows}
+            rows = await _collected(tx, cypher.GET_NODES, tenant=tenant, ids=list(dict.fromkeys(ids)))
+            return {(n := to_node(props)).id: n for props in rows}
 
         return await self._read("get_nodes", work) if ids else {}
 
@@ -196,10 +202,10 @@ class Neo4jStore:
         query = cypher.for_rels(cypher.NEIGHBOURS, [rel], direction)
 
         async def work(tx: AsyncManagedTransaction) -> None:
-            for r in await _records(tx, query, tenant=tenant, ids=list(result)):
-                other = to_node(r["props"])
-                src, dst = (r["start"], other.id) if direction is Direction.OUT else (other.id, r["start"])
-                result[r["start"]].append(Neighbour(to_edge(rel, src, dst, r["edge"]), other))
+            for start, edge, props in await _collected(tx, query, tenant=tenant, ids=list(result)):
+                other = to_node(props)
+                src, dst = (start, other.id) if direction is Direction.OUT else (other.id, start)
+                result[start].append(Neighbour(to_edge(rel, src, dst, edge), other))
 
         if result:
             await self._read("neighbours", work)
@@ -246,8 +252,8 @@ async def _expand(
 ) -> list[Edge]:
     """One EXPAND statement: the rels of these types at these ids, as stored (src -> dst)."""
     query = cypher.for_rels(cypher.EXPAND, rels, direction)
-    rows = await _records(tx, query, tenant=tenant, ids=list(dict.fromkeys(ids)), with_props=with_props)
-    return [to_edge(Rel(r["rel"]), r["src"], r["dst"], r["edge"]) for r in rows]
+    rows = await _collected(tx, query, tenant=tenant, ids=list(dict.fromkeys(ids)), with_props=with_props)
+    return [to_edge(Rel(rel), src, dst, edge) for rel, src, dst, edge in rows]
 
 
 def _find_filters(query: NodeQuery) -> tuple[list[str], dict[str, Any]]:
