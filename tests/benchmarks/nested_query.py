@@ -1,5 +1,6 @@
-"""Latency and throughput of the nested query (projects -> members -> their projects -> artifacts)
-on the demo graph, against a real server process per backend.
+"""Latency and throughput of two queries on the demo graph, against a real server process per backend:
+  nested:    projects -> members -> their projects -> artifacts (~8,100 objects, 33,000 fields);
+  dashboard: 20 projects with members, artifacts and metric summaries (a front-end page).
 
     .venv/bin/python tests/benchmarks/nested_query.py                       # SQLite
     .venv/bin/python tests/benchmarks/nested_query.py --store sqlite --store "$MAESTRO_TEST_PG_URL" \
@@ -31,6 +32,12 @@ NESTED = """{ projects(first: 50) { totalCount edges { node { name
   members(first: 10) { edges { role node { name
     projects(first: 10) { edges { node { name
       artifacts(first: 10) { edges { impactScore node { name type } } } } } } } } } } } } }"""
+# What a project dashboard asks for: one page of projects with their people, artifacts and metrics.
+DASHBOARD = """{ projects(first: 20) { totalCount edges { node { name successScore
+  members(first: 10) { edges { role node { name } } }
+  artifacts(first: 10) { edges { impactScore node { name type } } }
+  metricsSummary { type latest mean } } } } }"""
+QUERIES = {"nested": NESTED, "dashboard": DASHBOARD}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -67,11 +74,11 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-async def run(url: str, requests: int, concurrency: int, seconds: float) -> dict[str, float]:
+async def run(url: str, query: str, requests: int, concurrency: int, seconds: float) -> dict[str, float]:
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         async def one() -> float:
             t = time.perf_counter()
-            r = await client.post("/graphql", json={"query": NESTED})
+            r = await client.post("/graphql", json={"query": query})
             body = r.json()
             assert r.status_code == 200 and "errors" not in body, body
             assert body["data"]["projects"]["totalCount"] > 0
@@ -102,21 +109,23 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300, help="sequential requests for latency (default 300)")
     ap.add_argument("--concurrency", type=int, default=8, help="clients for throughput (default 8)")
     ap.add_argument("--seconds", type=float, default=10, help="throughput window (default 10)")
+    ap.add_argument("--query", action="append", choices=sorted(QUERIES), help="which queries (default both)")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"{args.requests} sequential requests, {args.concurrency} clients x {args.seconds:.0f} s", flush=True)
-    print(f"{'backend':<12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}", flush=True)
+    print(f"{'backend':<12} {'query':<10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}", flush=True)
     for store in args.store or ["sqlite"]:
         with tempfile.TemporaryDirectory() as tmp:
             url_store = f"sqlite:///{tmp}/bench.db" if store == "sqlite" else store
             proc, url = start_server(url_store, tmp)
+            name = url_store.split(":", 1)[0].split("+")[0]
             try:
-                r = asyncio.run(run(url, args.requests, args.concurrency, args.seconds))
+                for q in args.query or ["nested", "dashboard"]:
+                    r = asyncio.run(run(url, QUERIES[q], args.requests, args.concurrency, args.seconds))
+                    print(f"{name:<12} {q:<10} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['p99']:>8.1f} {r['rps']:>8.1f}", flush=True)
             finally:
                 proc.terminate()
                 proc.wait(20)
-            name = url_store.split(":", 1)[0].split("+")[0]
-            print(f"{name:<12} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['p99']:>8.1f} {r['rps']:>8.1f}", flush=True)
 
 
 if __name__ == "__main__":
