@@ -42,7 +42,21 @@ class Settings:
     graphiql: bool = True
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
-    tenant: str = "default"  # the tenant every request uses until authentication assigns one
+    introspection: bool = True
+    tenant: str = "default"  # the tenant of --no-auth requests and of the printed local admin token
+    # Authentication: one of jwt_secret (HS256), jwt_public_key (PEM or a path) or jwt_jwks_url.
+    # None of them: serve keeps a generated secret in <data_dir>/jwt-secret.
+    jwt_secret: str = field(default="", repr=False)
+    jwt_public_key: str = ""
+    jwt_jwks_url: str = ""
+    jwt_algorithms: str = ""  # comma-separated; default HS256 for a secret, RS256,ES256 for keys
+    jwt_issuer: str = ""  # checked against `iss` when set
+    jwt_audience: str = ""  # checked against `aud` when set
+    no_auth: bool = False  # every request is an admin of `tenant`; loopback hosts only
+    # Limits, all refused with LIMIT_EXCEEDED before any work.
+    max_cost: int = 50_000
+    max_body_bytes: int = 1024 * 1024
+    rate_limit_per_minute: int = 1000
 
     @property
     def store(self) -> str:

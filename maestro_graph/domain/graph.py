@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.types import Cursor, NodeId, Props
 
@@ -152,6 +153,8 @@ class ChangeSet:
     delete: node ids; their relationships go with them.
     link:   relationships created, or their props replaced if they exist.
     unlink: relationships removed (props ignored); a missing one is not an error.
+    audit:  audit records written in the same transaction, so a change and its record of who
+            made it are stored together or not at all.
     """
 
     create: list[Node] = field(default_factory=list)
@@ -160,6 +163,13 @@ class ChangeSet:
     delete: list[NodeId] = field(default_factory=list)
     link: list[Edge] = field(default_factory=list)
     unlink: list[Edge] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return any((self.create, self.merge, self.update, self.delete, self.link, self.unlink))
+        return any((self.create, self.merge, self.update, self.delete, self.link, self.unlink, self.audit))
+
+    def touched(self) -> list[NodeId]:
+        """Every node id this ChangeSet writes, in order, once: what its audit record names."""
+        ids = [n.id for n in (*self.create, *self.merge)] + [i for i, _ in self.update] + list(self.delete)
+        ids += [x for e in (*self.link, *self.unlink) for x in (e.src, e.dst)]
+        return list(dict.fromkeys(ids))

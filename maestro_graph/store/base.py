@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from maestro_graph.domain.audit import AuditPage, AuditQuery
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.walk import Walk
 from maestro_graph.types import Direction, NodeId, Tenant
@@ -43,6 +44,8 @@ class GraphStore(Protocol):
           NotFound  — an updated or deleted id, or a linked endpoint, does not exist in
                       this tenant (nodes created or merged by the same ChangeSet exist);
           BadInput  — a link joins labels the graph model does not allow.
+        `changes.audit` records are written in the same transaction (an audit-only ChangeSet
+        just writes them).
         Created nodes keep the id, key and timestamps they carry; merged nodes keep their
         stored created_at and get their props patched; updates bump updated_at.
         """
@@ -98,3 +101,10 @@ class GraphStore(Protocol):
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""
+
+    async def audit_log(self, tenant: Tenant, query: AuditQuery) -> AuditPage:
+        """One page of this tenant's audit records matching every filter (actor, operation and
+        outcome equal; since <= at < until), newest first: ordered by (at, id) descending.
+
+        `after` is the (at, id) of the last record of the previous page; `total` counts every
+        match regardless of paging."""

@@ -177,3 +177,28 @@ RETURN m.applied_at = $applied_at AS created
 """
 
 AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
+
+# -- audit log: (:_AuditEntry) nodes, never :Node, so no graph read can reach them --
+WRITE_AUDIT = """
+UNWIND $rows AS row
+CREATE (a:_AuditEntry)
+SET a = row, a.tenant = $tenant
+"""
+
+# AUDIT_MATCH + the filters in use (AND-joined), then AUDIT_PAGE or AUDIT_COUNT.
+AUDIT_MATCH = """
+MATCH (a:_AuditEntry {tenant: $tenant})
+WHERE a.at IS NOT NULL
+"""
+AUDIT_ACTOR = "a.actor = $actor"
+AUDIT_OPERATION = "a.operation = $operation"
+AUDIT_OUTCOME = "a.outcome = $outcome"
+AUDIT_SINCE = "a.at >= $since"
+AUDIT_UNTIL = "a.at < $until"
+AUDIT_AFTER = "(a.at < $after_at OR (a.at = $after_at AND a.id < $after_id))"
+AUDIT_PAGE = """
+RETURN a {.id, .at, .actor, .operation, .ids, .outcome} AS row
+ORDER BY a.at DESC, a.id DESC
+LIMIT $limit
+"""
+AUDIT_COUNT = "RETURN count(a) AS total"

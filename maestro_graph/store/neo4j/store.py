@@ -33,6 +33,7 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
+from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.schemas import natural_key, now
@@ -245,6 +246,24 @@ class Neo4jStore:
 
         return await self._read("count_by_label", work)
 
+    async def audit_log(self, tenant: Tenant, query: AuditQuery) -> AuditPage:
+        filters = {"actor": cypher.AUDIT_ACTOR, "operation": cypher.AUDIT_OPERATION, "outcome": cypher.AUDIT_OUTCOME,
+                   "since": cypher.AUDIT_SINCE, "until": cypher.AUDIT_UNTIL}
+        params: dict[str, Any] = {k: getattr(query, k) for k in filters if getattr(query, k) is not None}
+        match = cypher.AUDIT_MATCH + "".join(f"AND {filters[k]}\n" for k in params)
+        page_match = match + (f"AND {cypher.AUDIT_AFTER}\n" if query.after is not None else "")
+        if query.after is not None:
+            params["after_at"], params["after_id"] = query.after
+
+        async def work(tx: AsyncManagedTransaction) -> AuditPage:
+            rows = await _records(tx, page_match + cypher.AUDIT_PAGE, tenant=tenant, limit=query.first + 1, **params)
+            (count,) = await _records(tx, match + cypher.AUDIT_COUNT, tenant=tenant, **params)
+            records = [AuditRecord(r["row"]["id"], r["row"]["at"], r["row"]["actor"], r["row"]["operation"],
+                                   tuple(r["row"]["ids"] or ()), r["row"]["outcome"]) for r in rows]
+            return AuditPage(records[: query.first], count["total"], len(records) > query.first)
+
+        return await self._read("audit_log", work)
+
 
 async def _expand(
     tx: AsyncManagedTransaction, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction,
@@ -297,6 +316,10 @@ class _Apply:
         await self._delete(cs.delete)
         await self._link(cs.link)
         await self._unlink(cs.unlink)
+        if cs.audit:
+            rows = [{"id": r.id, "at": r.at, "actor": r.actor, "operation": r.operation, "ids": list(r.ids),
+                     "outcome": r.outcome} for r in cs.audit]
+            await self._query(cypher.WRITE_AUDIT, rows=rows)
         return self.written
 
     async def _query(self, query: str, **params: Any) -> list[Any]:

@@ -23,12 +23,13 @@ from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delet
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.schemas import index_values, natural_key, now
 from maestro_graph.domain.walk import Walk, bfs
 from maestro_graph.store.sql.migrate import upgrade
-from maestro_graph.store.sql.tables import edges, nodes
+from maestro_graph.store.sql.tables import audit_log, edges, nodes
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,24 @@ def _row(node: Node, tenant: Tenant) -> dict[str, Any]:
         "name": name, "kind": kind, "score": score, "tags": "," + ",".join(tags) + "," if tags else "",
         "props": node.props, "created_at": node.created_at, "updated_at": node.updated_at,
     }
+
+
+def _split_search_path(url: str) -> tuple[str, str | None]:
+    """A PostgreSQL URL may name the schema to keep the tables in (`?search_path=name`), so two
+    deployments (or test runs) can share one database; asyncpg takes it as a server setting.
+
+    >>> _split_search_path("postgresql+asyncpg://h/db?search_path=maestro")
+    ('postgresql+asyncpg://h/db', 'maestro')
+    """
+    from sqlalchemy.engine import make_url
+
+    if not url.startswith("postgres"):
+        return url, None
+    parsed = make_url(url)
+    path = parsed.query.get("search_path")
+    if path is None:
+        return url, None
+    return parsed.difference_update_query(["search_path"]).render_as_string(hide_password=False), str(path)
 
 
 LABELS = {label.value: label for label in Label}
@@ -75,7 +94,7 @@ NODE_COLS = (nodes.c.id, nodes.c.label, nodes.c.key, nodes.c.props, nodes.c.crea
 
 class SqlStore:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.url = url
+        self.url, self._search_path = _split_search_path(url)
         self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
         self._pool_size = pool_size
         self.engine: Engine | AsyncEngine | None = None  # reads
@@ -97,8 +116,10 @@ class SqlStore:
             _sqlite_pragmas(self.engine, "BEGIN")
             _sqlite_pragmas(self._writer, "BEGIN IMMEDIATE")
         else:
+            settings = {"search_path": self._search_path} if self._search_path else {}
             self.engine = create_async_engine(
                 self.url, pool_size=self._pool_size, max_overflow=self._pool_size, pool_pre_ping=True,
+                connect_args={"server_settings": settings} if settings else {},
                 json_serializer=_json_dumps, json_deserializer=orjson.loads,
             )
             self._writer = self.engine
@@ -240,6 +261,37 @@ class SqlStore:
 
         return await self._run(q, write=False)
 
+    async def audit_log(self, tenant: Tenant, query: AuditQuery) -> AuditPage:
+        where = [audit_log.c.tenant == tenant]
+        for column, value in ((audit_log.c.actor, query.actor), (audit_log.c.operation, query.operation),
+                              (audit_log.c.outcome, query.outcome)):
+            if value is not None:
+                where.append(column == value)
+        if query.since is not None:
+            where.append(audit_log.c.at >= query.since)
+        if query.until is not None:
+            where.append(audit_log.c.at < query.until)
+        page_where = list(where)
+        if query.after is not None:
+            page_where.append(tuple_(audit_log.c.at, audit_log.c.id) < tuple_(*query.after))
+
+        def q(conn: Connection) -> AuditPage:
+            rows = conn.execute(select(*AUDIT_COLS).where(*page_where)
+                                .order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(query.first + 1)).all()
+            total = conn.execute(select(func.count()).select_from(audit_log).where(*where)).scalar_one()
+            records = [AuditRecord(i, at, actor, op, tuple(ids), outcome) for i, at, actor, op, ids, outcome in rows]
+            return AuditPage(records[: query.first], total, len(records) > query.first)
+
+        return await self._run(q, write=False)
+
+
+AUDIT_COLS = (audit_log.c.id, audit_log.c.at, audit_log.c.actor, audit_log.c.operation, audit_log.c.ids, audit_log.c.outcome)
+
+
+def _audit_row(r: AuditRecord, tenant: Tenant) -> dict[str, Any]:
+    return {"tenant": tenant, "id": r.id, "at": r.at, "actor": r.actor, "operation": r.operation,
+            "ids": list(r.ids), "outcome": r.outcome}
+
 
 def _expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction,
             with_props: bool) -> list[Edge]:
@@ -270,6 +322,8 @@ class _Apply:
         self._delete(cs.delete)
         self._link(cs.link)
         self._unlink(cs.unlink)
+        if cs.audit:
+            self.conn.execute(insert(audit_log), [_audit_row(r, self.tenant) for r in cs.audit])
         return self.written
 
     def _locked(self, ids: Iterable[NodeId]) -> dict[NodeId, Node]:

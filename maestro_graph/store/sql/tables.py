@@ -51,3 +51,17 @@ edges = Table(
     # deletes name every relationship type (rel IN ...) to use them too.
     Index("ix_edges_incoming", "tenant", "rel", "dst", "src"),
 )
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("operation", String(100), nullable=False),
+    Column("ids", Json, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    PrimaryKeyConstraint("tenant", "id", name="pk_audit_log"),
+    Index("ix_audit_log_at", "tenant", "at", "id"),  # newest-first pages, since/until
+)
