@@ -13,8 +13,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 
-from maestro_graph.domain.errors import StoreUnavailable
+from maestro_graph.auth.principal import Role
+from maestro_graph.auth.ratelimit import RateLimiter
+from maestro_graph.auth.setup import LOCAL_ADMIN_SUB, Auth, auth_from_settings
+from maestro_graph.auth.tokens import bearer
+from maestro_graph.domain.errors import StoreUnavailable, Unauthenticated
+from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
 from maestro_graph.routes import lineage_endpoint
 from maestro_graph.services import Services
@@ -22,32 +28,67 @@ from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
 from maestro_graph.store.factory import create_store
 from resolvers.context import Context
-from resolvers.loaders import Loaders
+from resolvers.limits import Limits
 from resolvers.schema import build_schema
 
 log = logging.getLogger("maestro_graph")
+LOCAL_TOKEN_TTL = 30 * 86400  # the token `serve` prints for local use
 
 
 class GraphQLApp(GraphQL):
-    def __init__(self, services: Services, tenant: str, **kwargs: Any) -> None:
+    def __init__(self, services: Services, auth: Auth, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.services, self.tenant = services, tenant
+        self.services, self.auth = services, auth
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
-        tenant = self.tenant  # one tenant per server until authentication assigns one per token
-        return Context(services=self.services, tenant=tenant, loaders=Loaders(self.services, tenant),
-                       request=request, response=response)
+        context = Context(services=self.services, request=request, response=response)
+        principal = request.scope.get(PRINCIPAL)  # HTTP: set by the guard; WebSocket: on_ws_connect
+        if principal is not None:
+            context.authenticate(principal)
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """graphql-transport-ws: the token travels in connection_init {"Authorization": "Bearer ..."};
+        a missing or bad one closes the socket with 4403 before any operation can run."""
+        principal = self.auth.anonymous
+        if self.auth.verifier is not None:
+            params = context.connection_params if isinstance(context.connection_params, dict) else {}
+            header = params.get("Authorization") or params.get("authorization")
+            try:
+                principal = await self.auth.verifier.verify(bearer(header) if isinstance(header, str) else None)
+            except Unauthenticated:
+                raise ConnectionRejectionError() from None
+        assert principal is not None
+        context.authenticate(principal)
+        return await super().on_ws_connect(context)
+
+
+def local_admin_banner(settings: Settings, auth: Auth) -> str:
+    """What `serve` prints: where it listens and, when the secret is our own, a ready admin token."""
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    if auth.verifier is None:
+        return (f"Maestro Graph is serving GraphQL at {url}\n"
+                f"  authentication is OFF (--no-auth): every request is an admin of tenant {settings.tenant!r}")
+    if auth.minter is None or not auth.generated_secret:
+        return f"Maestro Graph is serving GraphQL at {url} (send Authorization: Bearer <token>)"
+    token = auth.minter.mint(LOCAL_ADMIN_SUB, settings.tenant, [Role.ADMIN], LOCAL_TOKEN_TTL)
+    return (f"Maestro Graph is serving GraphQL at {url}\n"
+            f"  admin token for tenant {settings.tenant!r} (30 days; secret in {settings.data_dir / 'jwt-secret'}):\n"
+            f"    {token}\n"
+            f"  send it as the header  Authorization: Bearer {token[:16]}...  (GraphiQL: Headers tab)")
 
 
 def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo: bool = False,
                announce: bool = False) -> Starlette:
+    auth = auth_from_settings(settings)  # refuses --no-auth off loopback, conflicting key settings
     owns_store = store is None  # a store handed in (tests, embedding) is the caller's to close
     store = store or create_store(settings)
-    services = Services.build(store)
+    services = Services.build(store, auth.minter)
+    limits = Limits(max_page=settings.max_page_size, max_depth=settings.max_depth, max_cost=settings.max_cost)
     graphql = GraphQLApp(
         services,
-        settings.tenant,
-        schema=build_schema(max_page=settings.max_page_size, max_depth=settings.max_depth),
+        auth,
+        schema=build_schema(limits=limits, introspection=settings.introspection),
         graphql_ide="graphiql" if settings.graphiql else None,
     )
 
@@ -61,8 +102,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
 
             await load(services, settings.tenant)
         if announce:
-            print(f"Maestro Graph is serving GraphQL at http://{settings.host}:{settings.port}/graphql "
-                  f"(store: {store.backend})", flush=True)
+            print(local_admin_banner(settings, auth) + f"\n  store: {store.backend}", flush=True)
         yield
         if owns_store:
             await store.close()
@@ -82,10 +122,14 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/api/v1/lineage", lineage_endpoint(services, settings.tenant), methods=["POST"]),
+            Route("/api/v1/lineage", lineage_endpoint(services), methods=["POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(AccessLog)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(Guard, auth=auth, limiter=RateLimiter(settings.rate_limit_per_minute),
+                       max_body=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.services = services

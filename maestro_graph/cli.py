@@ -1,4 +1,4 @@
-"""The `maestro-graph` command: serve, migrate, demo, export-schema."""
+"""The `maestro-graph` command: serve, token, migrate, demo, export-schema."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ from maestro_graph.domain.errors import MaestroError
 from maestro_graph.settings import Settings
 
 
+# CLI flags that override a Settings field of the same name (None: not given, keep env/default).
+FLAG_SETTINGS = ("host", "port", "no_auth", "jwt_public_key", "jwt_jwks_url", "jwt_algorithms", "jwt_issuer",
+                 "jwt_audience", "introspection", "graphiql", "max_cost", "max_body_bytes", "rate_limit_per_minute")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(store_url=getattr(args, "store", None), data_dir=getattr(args, "data_dir", None),
-                             host=getattr(args, "host", None), port=getattr(args, "port", None))
+    flags = {name: getattr(args, name, None) for name in FLAG_SETTINGS}
+    return Settings.from_env(store_url=getattr(args, "store", None), data_dir=getattr(args, "data_dir", None), **flags)
 
 
 async def _with_store(settings: Settings, work) -> None:  # type: ignore[no-untyped-def]
@@ -39,6 +44,25 @@ def cmd_serve(args: argparse.Namespace) -> None:
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings, load_demo=args.demo, announce=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, ws="websockets-sansio")
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    from maestro_graph.auth.principal import Role
+    from maestro_graph.auth.setup import auth_from_settings
+    from maestro_graph.auth.tokens import parse_ttl
+
+    settings = _settings(args)
+    if settings.no_auth:
+        sys.exit("maestro-graph: token: authentication is off (MAESTRO_NO_AUTH): no token is needed or checked")
+    auth = auth_from_settings(settings)
+    if auth.minter is None:
+        sys.exit("maestro-graph: token: this server checks tokens from an identity provider "
+                 "(MAESTRO_JWT_PUBLIC_KEY or MAESTRO_JWT_JWKS_URL): mint tokens there")
+    try:
+        role = Role.parse(args.role)
+    except ValueError as err:
+        sys.exit(f"maestro-graph: token: --role: {err}")
+    print(auth.minter.mint(args.sub, args.tenant or settings.tenant, [role], parse_ttl(args.ttl)))
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -87,7 +111,32 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", help="address to listen on (default 127.0.0.1) [MAESTRO_HOST]")
     s.add_argument("--port", type=int, help="port (default 8000) [MAESTRO_PORT]")
     s.add_argument("--demo", action="store_true", help="load the demo graph first (if not loaded yet)")
+    on = {"action": "store_const", "const": True}
+    off = {"action": "store_const", "const": False}
+    s.add_argument("--no-auth", dest="no_auth", **on,  # type: ignore[arg-type]
+                   help="no tokens: every request is an admin of the default tenant; loopback hosts only [MAESTRO_NO_AUTH]")
+    s.add_argument("--jwt-public-key", help="PEM public key (or its path) for RS256/ES256 tokens [MAESTRO_JWT_PUBLIC_KEY]; "
+                                            "an HS256 secret is set by MAESTRO_JWT_SECRET only (not on the command line)")
+    s.add_argument("--jwt-jwks-url", help="JWKS URL of your identity provider [MAESTRO_JWT_JWKS_URL]")
+    s.add_argument("--jwt-algorithms", help="accepted algorithms, comma-separated [MAESTRO_JWT_ALGORITHMS]")
+    s.add_argument("--jwt-issuer", help="required `iss` [MAESTRO_JWT_ISSUER]")
+    s.add_argument("--jwt-audience", help="required `aud` [MAESTRO_JWT_AUDIENCE]")
+    s.add_argument("--no-introspection", dest="introspection", **off,  # type: ignore[arg-type]
+                   help="refuse schema introspection [MAESTRO_INTROSPECTION=false]")
+    s.add_argument("--no-graphiql", dest="graphiql", **off,  # type: ignore[arg-type]
+                   help="do not serve GraphiQL on GET /graphql [MAESTRO_GRAPHIQL=false]")
+    s.add_argument("--max-cost", type=int, help="largest query cost (default 50000) [MAESTRO_MAX_COST]")
+    s.add_argument("--max-body-bytes", type=int, help="largest GraphQL request body (default 1 MiB) [MAESTRO_MAX_BODY_BYTES]")
+    s.add_argument("--rate-limit", dest="rate_limit_per_minute", type=int,
+                   help="requests a minute per token (default 1000) [MAESTRO_RATE_LIMIT_PER_MINUTE]")
     s.set_defaults(func=cmd_serve)
+    t = sub.add_parser("token", help="mint a bearer token with the server's secret (MAESTRO_JWT_SECRET or <data dir>/jwt-secret)")
+    t.add_argument("--sub", required=True, help="who the token is for")
+    t.add_argument("--tenant", help="the tenant it may see (default: default)")
+    t.add_argument("--role", default="viewer", help="viewer, editor or admin (default viewer)")
+    t.add_argument("--ttl", default="8h", help="lifetime: 30m, 8h, 7d, ... (default 8h)")
+    t.add_argument("--data-dir", type=Path, help="where serve keeps its generated secret [MAESTRO_DATA_DIR]")
+    t.set_defaults(func=cmd_token)
     with_store(sub.add_parser("migrate", help="bring the store's schema up to date")).set_defaults(func=cmd_migrate)
     d = with_store(sub.add_parser("demo", help="load the demo graph into the store"))
     d.add_argument("--tenant", help="tenant to load into (default: default)")

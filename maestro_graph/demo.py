@@ -9,6 +9,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from maestro_graph.auth.principal import system
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.services import Services
 from maestro_graph.types import Tenant
@@ -147,7 +148,7 @@ async def load_demo(services: Services, tenant: Tenant, progress: Callable[[str]
     progress("demo: artifact usage")
     for project in projects:
         for artifact in rnd.sample(artifacts, rnd.randint(2, 6)):
-            await services.artifacts.log_usage(tenant, project.id, artifact.id, round(rnd.uniform(2, 10), 1),
+            await services.artifacts.log_usage(system(tenant, "demo"), project.id, artifact.id, round(rnd.uniform(2, 10), 1),
                                                project.props["started_at"])  # type: ignore[arg-type]
 
     progress("demo: datasets, columns, jobs and column lineage")

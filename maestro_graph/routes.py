@@ -1,8 +1,7 @@
-"""Plain HTTP endpoints beside GraphQL: health, readiness, and the OpenLineage HTTP transport path."""
+"""Plain HTTP endpoints beside GraphQL: the OpenLineage HTTP transport path."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import zlib
@@ -10,54 +9,42 @@ import zlib
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from maestro_graph.domain.errors import BadInput, LimitExceeded, MaestroError, StoreUnavailable
+from maestro_graph.auth.tokens import INVALID_TOKEN
+from maestro_graph.domain.errors import BadInput, MaestroError, Unauthenticated
+from maestro_graph.guard import PRINCIPAL, inflate, read_body
 from maestro_graph.services import Services
 
 log = logging.getLogger("maestro_graph.openlineage")
-MAX_BODY = 16 * 1024 * 1024  # an OpenLineage batch bigger than this should be split by the producer
+MAX_BODY = 16 * 1024 * 1024  # an OpenLineage batch bigger than this (inflated) should be split by the producer
+STATUS = {"BAD_USER_INPUT": 400, "UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409,
+          "LIMIT_EXCEEDED": 413, "SERVICE_UNAVAILABLE": 503}
 
 
 def _error(status: int, err: MaestroError) -> JSONResponse:
     return JSONResponse({"error": {"message": err.message, **err.extensions}}, status_code=status)
 
 
-async def _body(request: Request) -> bytes:
-    size = int(request.headers.get("content-length") or 0)
-    if size > MAX_BODY:
-        raise LimitExceeded("the request body is larger than 16 MiB: send smaller batches", field="body")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise LimitExceeded("the request body is larger than 16 MiB: send smaller batches", field="body")
-    encoding = request.headers.get("content-encoding", "").lower()
-    if encoding == "gzip":
-        raw = gzip.decompress(raw)
-    elif encoding == "deflate":
-        raw = zlib.decompress(raw)
-    return raw
-
-
-def lineage_endpoint(services: Services, tenant: str):  # type: ignore[no-untyped-def]
-    """POST /api/v1/lineage: one OpenLineage event, or a JSON array of them (all or none)."""
+def lineage_endpoint(services: Services):  # type: ignore[no-untyped-def]
+    """POST /api/v1/lineage: one OpenLineage event, or a JSON array of them (all or none), stored
+    in the caller's tenant (the guard in front has authenticated the caller)."""
 
     async def receive(request: Request) -> JSONResponse:
+        principal = request.scope.get(PRINCIPAL)
         try:
-            raw = await _body(request)
-            body = json.loads(raw)
-        except (ValueError, OSError, zlib.error):
-            return _error(400, BadInput("the body is not JSON (or not the gzip it claims to be)", field="body"))
-        except LimitExceeded as err:
-            return _error(413, err)
-        try:
-            result = await services.lineage.ingest(tenant, body)
-        except StoreUnavailable as err:
-            return _error(503, err)
+            if principal is None:
+                raise Unauthenticated(INVALID_TOKEN)
+            try:
+                raw = await read_body(request.receive, MAX_BODY, int(request.headers.get("content-length") or 0))
+                body = json.loads(inflate(raw, request.headers.get("content-encoding", ""), MAX_BODY))
+            except (ValueError, OSError, zlib.error):
+                raise BadInput("the body is not JSON (or not the gzip it claims to be)", field="body") from None
+            result = await services.lineage.ingest(principal, body, operation="postLineageEvents")
         except MaestroError as err:
-            status = {"BAD_USER_INPUT": 400, "NOT_FOUND": 404, "CONFLICT": 409, "LIMIT_EXCEEDED": 413}.get(err.code, 500)
-            return _error(status, err)
+            return _error(STATUS.get(err.code, 500), err)
         log.info("lineage ingested", extra={"events": result.events, "nodes": result.nodes, "relationships": result.relationships})
         return JSONResponse({"events": result.events, "nodes": result.nodes, "relationships": result.relationships},
                             status_code=201)
 
     return receive
+
+

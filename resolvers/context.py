@@ -7,6 +7,9 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from maestro_graph.auth.principal import Principal
+from maestro_graph.auth.tokens import INVALID_TOKEN
+from maestro_graph.domain.errors import Unauthenticated
 from maestro_graph.services import Services
 from maestro_graph.types import Tenant
 from resolvers.loaders import Loaders
@@ -14,12 +17,27 @@ from resolvers.loaders import Loaders
 
 @dataclass
 class Context:
+    """principal is None until authenticated: HTTP requests arrive authenticated (app.py's
+    guard); a WebSocket is authenticated by its connection_init payload."""
+
     services: Services
-    tenant: Tenant
-    loaders: Loaders
+    principal: Principal | None = None
+    loaders: Loaders | None = None  # type: ignore[assignment]
     request: Any = None
     response: Any = None
+    connection_params: Any = None  # graphql-transport-ws connection_init payload
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def authenticate(self, principal: Principal) -> None:
+        self.principal = principal
+        self.loaders = Loaders(self.services, principal.tenant)
+
+    @property
+    def tenant(self) -> Tenant:
+        """The caller's tenant: every store call of this request is scoped by it."""
+        if self.principal is None:
+            raise Unauthenticated(INVALID_TOKEN)
+        return self.principal.tenant
 
 
 Info = StrawberryInfo[Context, None]

@@ -6,18 +6,21 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import DisableIntrospection, MaskErrors
 from strawberry.schema.config import StrawberryConfig
+from strawberry.permission import PermissionExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from maestro_graph.domain.errors import MaestroError
+from resolvers.admin.mutations import AdminMutation
+from resolvers.admin.queries import AdminQuery
 from resolvers.artifacts.mutations import ArtifactMutation
 from resolvers.errors import add_code
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.graph.types import TYPES
-from resolvers.limits import QueryLimits
+from resolvers.limits import Limits, QueryLimits
 from resolvers.lineage.mutations import LineageMutation
 from resolvers.lineage.queries import LineageQuery
 from resolvers.scalars import SCALAR_MAP
@@ -25,8 +28,8 @@ from resolvers.projects.mutations import ProjectMutation
 
 log = logging.getLogger("maestro_graph.graphql")
 
-Query = merge_types("Query", (GraphQuery, LineageQuery))
-Mutation = merge_types("Mutation", (GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation))
+Query = merge_types("Query", (GraphQuery, LineageQuery, AdminQuery))
+Mutation = merge_types("Mutation", (GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -42,11 +45,27 @@ class Schema(strawberry.Schema):
         super().process_errors(errors, execution_context)
 
 
-def build_schema(*, max_page: int = 100, max_depth: int = 12) -> strawberry.Schema:
-    return Schema(
+def unguarded_fields(schema: strawberry.Schema) -> list[str]:
+    """Root fields without a permission class: must be none (checked when the schema is built)."""
+    missing = []
+    for root in (Query, Mutation):
+        for f in root.__strawberry_definition__.fields:
+            if not any(isinstance(e, PermissionExtension) for e in f.extensions):
+                missing.append(f"{root.__name__}.{f.python_name}")
+    return missing
+
+
+def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> strawberry.Schema:
+    extensions: list = [lambda: QueryLimits(limits), lambda: MaskErrors(should_mask_error=should_mask)]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         types=list(TYPES.values()),
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        extensions=[lambda: QueryLimits(max_page=max_page, max_depth=max_depth), lambda: MaskErrors(should_mask_error=should_mask)],
+        extensions=extensions,
     )
+    missing = unguarded_fields(schema)
+    assert not missing, f"every root field needs a permission class (IsViewer/IsEditor/IsAdmin): {', '.join(missing)}"
+    return schema

@@ -1,13 +1,18 @@
-"""Business rules. Each service takes a GraphStore (through GraphService) and nothing from GraphQL."""
+"""Business rules. Each service takes a GraphStore (through GraphService) and nothing from GraphQL.
+
+Writes take the caller (auth.principal.Principal), check its role themselves and are audited."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from maestro_graph.auth.tokens import TokenMinter
 from maestro_graph.services.artifacts import ArtifactService
+from maestro_graph.services.audit import AuditService
 from maestro_graph.services.graph import GraphService
 from maestro_graph.services.lineage import LineageService
 from maestro_graph.services.projects import ProjectService
+from maestro_graph.services.tokens import TokenService
 from maestro_graph.store.base import GraphStore
 
 
@@ -18,8 +23,12 @@ class Services:
     projects: ProjectService
     artifacts: ArtifactService
     lineage: LineageService
+    audit: AuditService
+    tokens: TokenService
 
     @classmethod
-    def build(cls, store: GraphStore) -> "Services":
-        graph = GraphService(store)
-        return cls(store, graph, ProjectService(graph), ArtifactService(graph), LineageService(store))
+    def build(cls, store: GraphStore, minter: TokenMinter | None = None) -> "Services":
+        audit = AuditService(store)
+        graph = GraphService(store, audit)
+        return cls(store, graph, ProjectService(graph), ArtifactService(graph), LineageService(store, graph), audit,
+                   TokenService(audit, minter))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.schemas import now, validate_rel_props
 from maestro_graph.services.graph import GraphService
@@ -12,31 +13,35 @@ class ArtifactService:
     def __init__(self, graph: GraphService) -> None:
         self.graph = graph
 
-    async def register(self, tenant: Tenant, props: Props, created_by: NodeId | None = None) -> Node:
-        artifact = self.graph.build(tenant, Label.ARTIFACT, props)
-        links = []
-        if created_by is not None:
-            await self.graph.require(tenant, [created_by], Label.PERSON, field="createdBy")
-            links.append(Edge(Rel.CREATED_BY, artifact.id, created_by))
-        written = await self.graph.store.apply(tenant, ChangeSet(create=[artifact], link=links))
-        return written[artifact.id]
+    async def register(self, actor: Principal, props: Props, created_by: NodeId | None = None) -> Node:
+        async with self.graph.audit.operation(actor, "registerArtifact", ids=[created_by] if created_by else []) as op:
+            tenant = actor.tenant
+            artifact = self.graph.build(tenant, Label.ARTIFACT, props)
+            links = []
+            if created_by is not None:
+                await self.graph.require(tenant, [created_by], Label.PERSON, field="createdBy")
+                links.append(Edge(Rel.CREATED_BY, artifact.id, created_by))
+            written = await self.graph.store.apply(tenant, op.stamp(ChangeSet(create=[artifact], link=links)))
+            return written[artifact.id]
 
     async def search(self, tenant: Tenant, query: NodeQuery) -> Page:
         assert query.label is Label.ARTIFACT, "search() lists artifacts"
         return await self.graph.find(tenant, query)
 
-    async def log_usage(self, tenant: Tenant, project_id: NodeId, artifact_id: NodeId,
+    async def log_usage(self, actor: Principal, project_id: NodeId, artifact_id: NodeId,
                         impact_score: float, at: str | None = None) -> Node:
         """Record that a project uses an artifact, and refresh the artifact's usage count and
         impact score (the mean over the projects using it). Logging the same pair again replaces
         that project's score rather than counting it twice."""
-        usage = validate_rel_props(Rel.USES, {"impact_score": impact_score, "at": at or now()})
-        nodes = await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
-        nodes |= await self.graph.require(tenant, [artifact_id], Label.ARTIFACT, field="artifactId")
-        users = (await self.graph.neighbours(tenant, [artifact_id], Rel.USES, Direction.IN))[artifact_id]
-        scores = {nb.node.id: float(nb.edge.props.get("impact_score", 0.0)) for nb in users}  # type: ignore[arg-type]
-        scores[project_id] = float(usage["impact_score"])  # type: ignore[arg-type]
-        patch = {"usage_count": len(scores), "impact_score": round(sum(scores.values()) / len(scores), 4)}
-        written = await self.graph.store.apply(tenant, ChangeSet(
-            link=[Edge(Rel.USES, project_id, artifact_id, usage)], update=[(artifact_id, patch)]))
-        return written[artifact_id]
+        async with self.graph.audit.operation(actor, "logArtifactUsage", ids=[project_id, artifact_id]) as op:
+            tenant = actor.tenant
+            usage = validate_rel_props(Rel.USES, {"impact_score": impact_score, "at": at or now()})
+            await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
+            await self.graph.require(tenant, [artifact_id], Label.ARTIFACT, field="artifactId")
+            users = (await self.graph.neighbours(tenant, [artifact_id], Rel.USES, Direction.IN))[artifact_id]
+            scores = {nb.node.id: float(nb.edge.props.get("impact_score", 0.0)) for nb in users}  # type: ignore[arg-type]
+            scores[project_id] = float(usage["impact_score"])  # type: ignore[arg-type]
+            patch = {"usage_count": len(scores), "impact_score": round(sum(scores.values()) / len(scores), 4)}
+            written = await self.graph.store.apply(tenant, op.stamp(ChangeSet(
+                link=[Edge(Rel.USES, project_id, artifact_id, usage)], update=[(artifact_id, patch)])))
+            return written[artifact_id]

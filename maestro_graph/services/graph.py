@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.schemas import SPECS, natural_key, new_id, now, validate_props, validate_rel_props
+from maestro_graph.services.audit import AuditService
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
@@ -52,8 +54,12 @@ def parent_edge(label: Label, node_id: NodeId, props: Props) -> Edge | None:
 
 
 class GraphService:
-    def __init__(self, store: GraphStore) -> None:
+    """Reads take the caller's tenant; writes take the caller (a Principal), check its role and
+    are audited in their own transaction (services/audit.py)."""
+
+    def __init__(self, store: GraphStore, audit: AuditService | None = None) -> None:
         self.store = store
+        self.audit = audit or AuditService(store)
 
     # -- reads ---------------------------------------------------------------------------------
     async def get(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
@@ -99,56 +105,69 @@ class GraphService:
                 raise NotFound(f"no {p.label.value} with id {pid}", field=p.prop)
         return [e for n, _ in children if (e := parent_edge(n.label, n.id, n.props)) is not None]
 
-    async def create(self, tenant: Tenant, label: Label, items: Sequence[Props], links: Sequence[Edge] = ()) -> list[Node]:
+    async def create(self, actor: Principal, label: Label, items: Sequence[Props], links: Sequence[Edge] = ()) -> list[Node]:
         """Create nodes of one label (and extra links) in one transaction; CONFLICT on a taken key."""
-        new = [self.build(tenant, label, p) for p in items]
-        cs = ChangeSet(create=new, link=await self.parent_links(tenant, new) + self.checked_links(links))
-        written = await self.store.apply(tenant, cs)
-        return [written[n.id] for n in new]
+        async with self.audit.operation(actor, f"create{label.value}") as op:
+            tenant = actor.tenant
+            new = [self.build(tenant, label, p) for p in items]
+            cs = ChangeSet(create=new, link=await self.parent_links(tenant, new) + self.checked_links(links))
+            written = await self.store.apply(tenant, op.stamp(cs))
+            return [written[n.id] for n in new]
 
-    async def update(self, tenant: Tenant, label: Label, patches: Sequence[tuple[NodeId, Props]]) -> list[Node]:
+    async def update(self, actor: Principal, label: Label, patches: Sequence[tuple[NodeId, Props]]) -> list[Node]:
         """Patch nodes of one label: a None value removes a property; the result must be valid."""
-        current = await self.require(tenant, [i for i, _ in patches], label)
-        spec, parent = SPECS[label], PARENTS.get(label)
-        frozen = set(spec.key if spec.identity else ()) | ({parent.prop} if parent else set())
-        clean_patches: list[tuple[NodeId, Props]] = []
-        for node_id, patch in patches:
-            for prop in sorted(frozen & set(patch)):
-                if patch[prop] != current[node_id].props.get(prop):
-                    raise BadInput(f"{label.value}.{prop} cannot be changed: it is part of the node's identity", field=prop)
-            merged = {k: v for k, v in {**current[node_id].props, **patch}.items() if v is not None}
-            valid = validate_props(label, merged)
-            clean_patches.append((node_id, {k: valid.get(k) for k in patch}))
-        written = await self.store.apply(tenant, ChangeSet(update=clean_patches))
-        return [written[i] for i, _ in patches]
+        async with self.audit.operation(actor, f"update{label.value}", ids=[i for i, _ in patches]) as op:
+            tenant = actor.tenant
+            current = await self.require(tenant, [i for i, _ in patches], label)
+            spec, parent = SPECS[label], PARENTS.get(label)
+            frozen = set(spec.key if spec.identity else ()) | ({parent.prop} if parent else set())
+            clean_patches: list[tuple[NodeId, Props]] = []
+            for node_id, patch in patches:
+                for prop in sorted(frozen & set(patch)):
+                    if patch[prop] != current[node_id].props.get(prop):
+                        raise BadInput(f"{label.value}.{prop} cannot be changed: it is part of the node's identity", field=prop)
+                merged = {k: v for k, v in {**current[node_id].props, **patch}.items() if v is not None}
+                valid = validate_props(label, merged)
+                clean_patches.append((node_id, {k: valid.get(k) for k in patch}))
+            written = await self.store.apply(tenant, op.stamp(ChangeSet(update=clean_patches)))
+            return [written[i] for i, _ in patches]
 
-    async def delete(self, tenant: Tenant, label: Label, ids: Sequence[NodeId]) -> list[Node]:
+    async def delete(self, actor: Principal, label: Label, ids: Sequence[NodeId]) -> list[Node]:
         """Delete nodes (and what hangs off them, see CASCADES) with their relationships."""
-        found = await self.require(tenant, ids, label)
-        doomed = {i: found[i] for i in ids}
-        if label in CASCADES:
-            rel, direction = CASCADES[label]
-            children = await self.store.neighbours(tenant, list(doomed), rel, direction)
-            doomed |= {nb.node.id: nb.node for i in ids for nb in children[i]}
-        await self.store.apply(tenant, ChangeSet(delete=list(doomed)))
-        return list(doomed.values())
+        async with self.audit.operation(actor, f"delete{label.value}", ids=ids) as op:
+            tenant = actor.tenant
+            found = await self.require(tenant, ids, label)
+            doomed = {i: found[i] for i in ids}
+            if label in CASCADES:
+                rel, direction = CASCADES[label]
+                children = await self.store.neighbours(tenant, list(doomed), rel, direction)
+                doomed |= {nb.node.id: nb.node for i in ids for nb in children[i]}
+            await self.store.apply(tenant, op.stamp(ChangeSet(delete=list(doomed))))
+            return list(doomed.values())
 
     # -- relationship writes -------------------------------------------------------------------
     def checked_links(self, links: Sequence[Edge]) -> list[Edge]:
         return [Edge(e.rel, e.src, e.dst, validate_rel_props(e.rel, e.props)) for e in links]
 
-    async def link(self, tenant: Tenant, links: Sequence[Edge]) -> list[Edge]:
-        """Create relationships (or replace their props); both ends must exist and fit the model."""
+    async def link_changes(self, tenant: Tenant, links: Sequence[Edge]) -> ChangeSet:
+        """The ChangeSet making these relationships, once both ends exist and fit the model."""
         clean = self.checked_links(links)
         ends = await self.require(tenant, [x for e in clean for x in (e.src, e.dst)], None)
         for e in clean:
             check_endpoints(e.rel, ends[e.src].label, ends[e.dst].label)
-        await self.store.apply(tenant, ChangeSet(link=clean))
-        return clean
+        return ChangeSet(link=clean)
 
-    async def unlink(self, tenant: Tenant, links: Sequence[Edge]) -> None:
-        for e in links:
-            if e.rel in {p.rel for p in PARENTS.values()}:
-                raise BadInput(f"{e.rel.value} is removed by deleting the child node, not by unlinking", field="relationship")
-        await self.require(tenant, [x for e in links for x in (e.src, e.dst)], None)
-        await self.store.apply(tenant, ChangeSet(unlink=list(links)))
+    async def link(self, actor: Principal, links: Sequence[Edge], operation: str = "link") -> list[Edge]:
+        """Create relationships (or replace their props); both ends must exist and fit the model."""
+        async with self.audit.operation(actor, operation, ids=[x for e in links for x in (e.src, e.dst)]) as op:
+            cs = await self.link_changes(actor.tenant, links)
+            await self.store.apply(actor.tenant, op.stamp(cs))
+            return cs.link
+
+    async def unlink(self, actor: Principal, links: Sequence[Edge]) -> None:
+        async with self.audit.operation(actor, "unlink", ids=[x for e in links for x in (e.src, e.dst)]) as op:
+            for e in links:
+                if e.rel in {p.rel for p in PARENTS.values()}:
+                    raise BadInput(f"{e.rel.value} is removed by deleting the child node, not by unlinking", field="relationship")
+            await self.require(actor.tenant, [x for e in links for x in (e.src, e.dst)], None)
+            await self.store.apply(actor.tenant, op.stamp(ChangeSet(unlink=list(links))))

@@ -13,10 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from maestro_graph.auth.principal import Principal
+from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schemas import validate_props
 from maestro_graph.integrations.openlineage import Translation, fold_run, parse_events, translate
+from maestro_graph.services.graph import GraphService
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import Direction, Granularity, LineageDirection, NodeId, Props, Tenant
 
@@ -74,25 +77,28 @@ class LineageService:
 
     MAX_BATCH = 500  # requests per shared transaction
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, graph: GraphService | None = None) -> None:
         self.store = store
-        self._pending: list[tuple[Tenant, Translation, asyncio.Future[None]]] = []
+        self.graph = graph or GraphService(store)
+        self._pending: list[tuple[Tenant, Translation, AuditRecord, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     # -- ingestion -----------------------------------------------------------------------------
-    async def ingest(self, tenant: Tenant, body: Any) -> IngestResult:
-        """Store OpenLineage events (one, or a JSON array): all of them or, on any error, none.
+    async def ingest(self, actor: Principal, body: Any, operation: str = "ingestLineageEvents") -> IngestResult:
+        """Store OpenLineage events (one, or a JSON array) in the actor's tenant: all of them or,
+        on any error, none. Editors and admins only; audited with the nodes written.
 
         Idempotent: the same event again changes nothing; events of one run in any order end in
         the same run state (a terminal state stands over START/RUNNING)."""
-        events = parse_events(body)
-        t = translate(tenant, events)
-        await self._commit(tenant, t)
-        return IngestResult(len(events), len(t.nodes), len(t.links))
+        async with self.graph.audit.operation(actor, operation) as op:
+            events = parse_events(body)
+            t = translate(actor.tenant, events)
+            await self._commit(actor.tenant, t, op.record(list(t.nodes)))
+            return IngestResult(len(events), len(t.nodes), len(t.links))
 
-    async def _commit(self, tenant: Tenant, t: Translation) -> None:
+    async def _commit(self, tenant: Tenant, t: Translation, audit: AuditRecord) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((tenant, t, done))
+        self._pending.append((tenant, t, audit, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
@@ -100,25 +106,25 @@ class LineageService:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
-            by_tenant: dict[Tenant, list[tuple[Translation, asyncio.Future[None]]]] = {}
-            for tenant, t, done in batch:
-                by_tenant.setdefault(tenant, []).append((t, done))
+            by_tenant: dict[Tenant, list[tuple[Translation, AuditRecord, asyncio.Future[None]]]] = {}
+            for tenant, t, audit, done in batch:
+                by_tenant.setdefault(tenant, []).append((t, audit, done))
             for tenant, items in by_tenant.items():
                 try:
-                    await self._apply(tenant, [t for t, _ in items])
+                    await self._apply(tenant, [(t, a) for t, a, _ in items])
                     outcomes: list[BaseException | None] = [None] * len(items)
                 except Exception as err:  # noqa: BLE001 - handed to the waiting requests
                     if len(items) == 1:
                         outcomes = [err]
                     else:  # keep one request's failure from failing the others: apply each alone
                         outcomes = []
-                        for t, _ in items:
+                        for t, a, _ in items:
                             try:
-                                await self._apply(tenant, [t])
+                                await self._apply(tenant, [(t, a)])
                                 outcomes.append(None)
                             except Exception as one:  # noqa: BLE001
                                 outcomes.append(one)
-                for (_, done), outcome in zip(items, outcomes):
+                for (_, _, done), outcome in zip(items, outcomes):
                     if done.done():  # the client went away
                         continue
                     if outcome is None:
@@ -126,8 +132,10 @@ class LineageService:
                     else:
                         done.set_exception(outcome)
 
-    async def _apply(self, tenant: Tenant, translations: list[Translation]) -> None:
-        """One transaction for these translations, in arrival order (later props win)."""
+    async def _apply(self, tenant: Tenant, requests: list[tuple[Translation, AuditRecord]]) -> None:
+        """One transaction for these translations, in arrival order (later props win), with
+        each request's audit record."""
+        translations = [t for t, _ in requests]
         nodes: dict[NodeId, Node] = {}
         links: dict[tuple[Rel, NodeId, NodeId], Edge] = {}
         runs: list[tuple[NodeId, Props]] = []
@@ -148,7 +156,19 @@ class LineageService:
                 clean = validate_props(Label.RUN, props)
                 nodes[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
                                   node.created_at, node.updated_at)
-        await self.store.apply(tenant, ChangeSet(merge=list(nodes.values()), link=list(links.values())))
+        await self.store.apply(tenant, ChangeSet(merge=list(nodes.values()), link=list(links.values()),
+                                                 audit=[a for _, a in requests]))
+
+    async def link_inputs(self, actor: Principal, model_version: NodeId, datasets: Sequence[NodeId],
+                          features: Sequence[NodeId]) -> None:
+        """What a model version was trained on (TRAINED_ON) and which columns it uses (USES_FEATURE)."""
+        links = [Edge(Rel.TRAINED_ON, model_version, d) for d in datasets]
+        links += [Edge(Rel.USES_FEATURE, model_version, f) for f in features]
+        await self.graph.link(actor, links, operation="linkModelVersionInputs")
+
+    async def deploy(self, actor: Principal, deployment: NodeId, model_version: NodeId) -> None:
+        """A deployment serves a model version (SERVES)."""
+        await self.graph.link(actor, [Edge(Rel.SERVES, deployment, model_version)], operation="deployModelVersion")
 
     # -- reads -----------------------------------------------------------------------------------
     async def _root(self, tenant: Tenant, node_id: NodeId) -> Node:

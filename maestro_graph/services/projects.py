@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schemas import validate_rel_props
 from maestro_graph.services.graph import GraphService
@@ -79,33 +80,43 @@ class ProjectService:
     def __init__(self, graph: GraphService) -> None:
         self.graph = graph
 
-    async def create(self, tenant: Tenant, props: Props, members: Sequence[tuple[NodeId, str]] = ()) -> Node:
+    async def create(self, actor: Principal, props: Props, members: Sequence[tuple[NodeId, str]] = ()) -> Node:
         """A project and its memberships, in one transaction."""
-        project = self.graph.build(tenant, Label.PROJECT, props)
-        links = [Edge(Rel.MEMBER_OF, pid, project.id, validate_rel_props(Rel.MEMBER_OF, {"role": role}))
-                 for pid, role in members]
-        await self.graph.require(tenant, [pid for pid, _ in members], Label.PERSON, field="members")
-        written = await self.graph.store.apply(tenant, ChangeSet(create=[project], link=links))
-        return written[project.id]
+        async with self.graph.audit.operation(actor, "createProject", ids=[pid for pid, _ in members]) as op:
+            tenant = actor.tenant
+            project = self.graph.build(tenant, Label.PROJECT, props)
+            links = [Edge(Rel.MEMBER_OF, pid, project.id, validate_rel_props(Rel.MEMBER_OF, {"role": role}))
+                     for pid, role in members]
+            await self.graph.require(tenant, [pid for pid, _ in members], Label.PERSON, field="members")
+            written = await self.graph.store.apply(tenant, op.stamp(ChangeSet(create=[project], link=links)))
+            return written[project.id]
 
-    async def add_members(self, tenant: Tenant, project_id: NodeId, members: Sequence[tuple[NodeId, str]]) -> None:
-        await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
-        await self.graph.require(tenant, [pid for pid, _ in members], Label.PERSON, field="personId")
-        await self.graph.link(tenant, [Edge(Rel.MEMBER_OF, pid, project_id, {"role": role}) for pid, role in members])
+    async def add_members(self, actor: Principal, project_id: NodeId, members: Sequence[tuple[NodeId, str]]) -> None:
+        ids = [project_id] + [pid for pid, _ in members]
+        async with self.graph.audit.operation(actor, "addProjectMembers", ids=ids) as op:
+            tenant = actor.tenant
+            await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
+            await self.graph.require(tenant, [pid for pid, _ in members], Label.PERSON, field="personId")
+            cs = await self.graph.link_changes(tenant, [Edge(Rel.MEMBER_OF, pid, project_id, {"role": role}) for pid, role in members])
+            await self.graph.store.apply(tenant, op.stamp(cs))
 
-    async def attach(self, tenant: Tenant, project_id: NodeId, label: Label, rel: Rel, items: Sequence[Props]) -> list[Node]:
+    async def attach(self, actor: Principal, operation: str, project_id: NodeId, label: Label, rel: Rel,
+                     items: Sequence[Props]) -> list[Node]:
         """Nodes that only exist under a project (metrics, predictions), created with their link
         in one transaction."""
-        await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
-        new = [self.graph.build(tenant, label, p) for p in items]
-        written = await self.graph.store.apply(tenant, ChangeSet(create=new, link=[Edge(rel, project_id, n.id) for n in new]))
-        return [written[n.id] for n in new]
+        async with self.graph.audit.operation(actor, operation, ids=[project_id]) as op:
+            tenant = actor.tenant
+            await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
+            new = [self.graph.build(tenant, label, p) for p in items]
+            cs = ChangeSet(create=new, link=[Edge(rel, project_id, n.id) for n in new])
+            written = await self.graph.store.apply(tenant, op.stamp(cs))
+            return [written[n.id] for n in new]
 
-    async def record_metrics(self, tenant: Tenant, project_id: NodeId, items: Sequence[Props]) -> list[Node]:
-        return await self.attach(tenant, project_id, Label.METRIC, Rel.HAS_METRIC, items)
+    async def record_metrics(self, actor: Principal, project_id: NodeId, items: Sequence[Props]) -> list[Node]:
+        return await self.attach(actor, "recordProjectMetrics", project_id, Label.METRIC, Rel.HAS_METRIC, items)
 
-    async def add_predictions(self, tenant: Tenant, project_id: NodeId, items: Sequence[Props]) -> list[Node]:
-        return await self.attach(tenant, project_id, Label.PREDICTION, Rel.HAS_PREDICTION, items)
+    async def add_predictions(self, actor: Principal, project_id: NodeId, items: Sequence[Props]) -> list[Node]:
+        return await self.attach(actor, "createPrediction", project_id, Label.PREDICTION, Rel.HAS_PREDICTION, items)
 
     async def metrics(self, tenant: Tenant, project_ids: Sequence[NodeId]) -> dict[NodeId, list[Node]]:
         found = await self.graph.neighbours(tenant, project_ids, Rel.HAS_METRIC, Direction.OUT)

@@ -7,6 +7,7 @@ import strawberry
 
 from maestro_graph.domain.graph import Label
 from resolvers.context import Info
+from resolvers.permissions import EDITOR
 from resolvers.graph.inputs import CreateArtifactInput, to_props
 from resolvers.graph.types import Artifact, to_type
 from resolvers.relay import from_global_id
@@ -14,20 +15,20 @@ from resolvers.relay import from_global_id
 
 @strawberry.type
 class ArtifactMutation:
-    @strawberry.mutation(description="Register a reusable artifact. CONFLICT if the same name and version exist.")
+    @strawberry.mutation(description="Register a reusable artifact. CONFLICT if the same name and version exist.", permission_classes=EDITOR)
     async def register_artifact(self, info: Info, input: CreateArtifactInput) -> Artifact:
         ctx = info.context
         author = from_global_id(input.created_by, Label.PERSON, field="createdBy")[1] if input.created_by else None
-        node = await ctx.services.artifacts.register(ctx.tenant, to_props(Label.ARTIFACT, input), author)
+        node = await ctx.services.artifacts.register(ctx.principal, to_props(Label.ARTIFACT, input), author)
         ctx.loaders.forget()
         return to_type(node)
 
-    @strawberry.mutation(description="Record that a project uses an artifact; updates the artifact's usage count and mean impact score.")
+    @strawberry.mutation(description="Record that a project uses an artifact; updates the artifact's usage count and mean impact score.", permission_classes=EDITOR)
     async def log_artifact_usage(self, info: Info, project_id: strawberry.ID, artifact_id: strawberry.ID,
                                  impact_score: float, at: Optional[datetime] = None) -> Artifact:
         ctx = info.context
         pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]
         aid = from_global_id(artifact_id, Label.ARTIFACT, field="artifactId")[1]
-        node = await ctx.services.artifacts.log_usage(ctx.tenant, pid, aid, impact_score, at.isoformat() if at else None)
+        node = await ctx.services.artifacts.log_usage(ctx.principal, pid, aid, impact_score, at.isoformat() if at else None)
         ctx.loaders.forget()
         return to_type(node)

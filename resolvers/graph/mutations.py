@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 
 from maestro_graph.domain.graph import Edge, Label, Rel
 from resolvers.context import Info
+from resolvers.permissions import EDITOR
 from resolvers.graph.enums import Relationship
 from resolvers.graph.inputs import CREATE_INPUTS, UPDATE_INPUTS, to_props
 from resolvers.graph.types import TYPES, to_type
@@ -46,37 +47,37 @@ class Link:
 def _create(label: Label) -> Any:
     async def resolve(info: Info, input: Any) -> Any:
         ctx = info.context
-        node = (await ctx.services.graph.create(ctx.tenant, label, [to_props(label, input)]))[0]
+        node = (await ctx.services.graph.create(ctx.principal, label, [to_props(label, input)]))[0]
         ctx.loaders.forget()
         return to_type(node)
 
     resolve.__annotations__.update(input=CREATE_INPUTS[label], info=Info)
     resolve.__annotations__["return"] = TYPES[label]
-    return strawberry.mutation(resolver=resolve, description=f"Create a {label.value}. CONFLICT if its natural key is taken.")
+    return strawberry.mutation(resolver=resolve, description=f"Create a {label.value}. CONFLICT if its natural key is taken.", permission_classes=EDITOR)
 
 
 def _update(label: Label) -> Any:
     async def resolve(info: Info, id: strawberry.ID, input: Any) -> Any:
         ctx = info.context
         _, node_id = from_global_id(id, label)
-        node = (await ctx.services.graph.update(ctx.tenant, label, [(node_id, to_props(label, input, partial=True))]))[0]
+        node = (await ctx.services.graph.update(ctx.principal, label, [(node_id, to_props(label, input, partial=True))]))[0]
         ctx.loaders.forget()
         return to_type(node)
 
     resolve.__annotations__.update(input=UPDATE_INPUTS[label], info=Info)
     resolve.__annotations__["return"] = TYPES[label]
-    return strawberry.mutation(resolver=resolve, description=f"Change fields of a {label.value}; null removes an optional field.")
+    return strawberry.mutation(resolver=resolve, description=f"Change fields of a {label.value}; null removes an optional field.", permission_classes=EDITOR)
 
 
 def _delete(label: Label) -> Any:
     async def resolve(info: Info, id: strawberry.ID) -> DeletePayload:
         ctx = info.context
         _, node_id = from_global_id(id, label)
-        gone = await ctx.services.graph.delete(ctx.tenant, label, [node_id])
+        gone = await ctx.services.graph.delete(ctx.principal, label, [node_id])
         ctx.loaders.forget()
         return DeletePayload(deleted_ids=[strawberry.ID(to_global_id(n.label, n.id)) for n in gone])
 
-    return strawberry.mutation(resolver=resolve, description=f"Delete a {label.value} and its relationships.")
+    return strawberry.mutation(resolver=resolve, description=f"Delete a {label.value} and its relationships.", permission_classes=EDITOR)
 
 
 fields: dict[str, Any] = {}
@@ -92,7 +93,7 @@ async def link(info: Info, input: LinkInput) -> Link:
     ctx = info.context
     rel = Rel(input.relationship.value)
     (src_label, src), (dst_label, dst) = from_global_id(input.source_id, field="sourceId"), from_global_id(input.target_id, field="targetId")
-    edge = (await ctx.services.graph.link(ctx.tenant, [Edge(rel, src, dst, dict(input.properties or {}))]))[0]
+    edge = (await ctx.services.graph.link(ctx.principal, [Edge(rel, src, dst, dict(input.properties or {}))]))[0]
     ctx.loaders.forget()
     ends = await ctx.loaders.node.load_many([src, dst])
     return Link(relationship=input.relationship, source=to_type(ends[0]), target=to_type(ends[1]), properties=edge.props)
@@ -102,12 +103,12 @@ async def unlink(info: Info, relationship: Relationship, source_id: strawberry.I
     """Remove a relationship. True whether or not it existed (the ends must exist)."""
     ctx = info.context
     src, dst = from_global_id(source_id, field="sourceId")[1], from_global_id(target_id, field="targetId")[1]
-    await ctx.services.graph.unlink(ctx.tenant, [Edge(Rel(relationship.value), src, dst)])
+    await ctx.services.graph.unlink(ctx.principal, [Edge(Rel(relationship.value), src, dst)])
     ctx.loaders.forget()
     return True
 
 
-fields["link"] = strawberry.mutation(resolver=link)
-fields["unlink"] = strawberry.mutation(resolver=unlink)
+fields["link"] = strawberry.mutation(resolver=link, permission_classes=EDITOR)
+fields["unlink"] = strawberry.mutation(resolver=unlink, permission_classes=EDITOR)
 
 GraphMutation = strawberry.type(type("GraphMutation", (), fields))

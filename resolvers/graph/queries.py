@@ -8,6 +8,7 @@ from strawberry import relay
 from maestro_graph.domain.errors import LimitExceeded
 from maestro_graph.domain.graph import Label, NodeQuery
 from resolvers.context import Info
+from resolvers.permissions import VIEWER
 from resolvers.graph.enums import ArtifactType, ProblemClass
 from resolvers.graph.types import TYPES, to_type
 from resolvers.relay import DEFAULT_PAGE, Connection, connection_from_page, decode_cursor, from_global_id
@@ -66,7 +67,7 @@ def _listing(label: Label, filter_cls: type) -> Any:
 
     resolve.__annotations__.update(info=Info, filter=Optional[filter_cls])
     resolve.__annotations__["return"] = Connection[TYPES[label]]  # type: ignore[valid-type]
-    return strawberry.field(resolver=resolve, description=f"{label.value} nodes, ordered by name.")
+    return strawberry.field(resolver=resolve, description=f"{label.value} nodes, ordered by name.", permission_classes=VIEWER)
 
 
 LISTINGS = {
@@ -101,6 +102,7 @@ async def node_counts(info: Info) -> list[LabelCount]:
 
 
 _fields: dict[str, Any] = {name: _listing(label, f) for name, (label, f) in LISTINGS.items()}
-_fields |= {"node": strawberry.field(resolver=node), "nodes": strawberry.field(resolver=nodes),
-            "node_counts": strawberry.field(resolver=node_counts)}
+_fields |= {"node": strawberry.field(resolver=node, permission_classes=VIEWER),
+            "nodes": strawberry.field(resolver=nodes, permission_classes=VIEWER),
+            "node_counts": strawberry.field(resolver=node_counts, permission_classes=VIEWER)}
 GraphQuery = strawberry.type(type("GraphQuery", (), _fields))

@@ -7,13 +7,14 @@ import strawberry
 from maestro_graph.services.lineage import DEFAULT_IMPACT_CAP, DEFAULT_LINEAGE_CAP, MAX_IMPACT_DEPTH
 from maestro_graph.types import Granularity as G, LineageDirection as D
 from resolvers.context import Info
+from resolvers.permissions import VIEWER
 from resolvers.lineage.types import Granularity, ImpactReport, LineageDirection, LineageGraph
 from resolvers.relay import from_global_id
 
 
 @strawberry.type
 class LineageQuery:
-    @strawberry.field(description="The lineage subgraph around a dataset or field (depth at most 20), ready to draw.")
+    @strawberry.field(description="The lineage subgraph around a dataset or field (depth at most 20), ready to draw.", permission_classes=VIEWER)
     async def lineage(self, info: Info, id: strawberry.ID, direction: LineageDirection = D.BOTH,  # type: ignore[valid-type, assignment]
                       depth: int = 3, granularity: Granularity = G.FIELD,  # type: ignore[valid-type, assignment]
                       limit: int = DEFAULT_LINEAGE_CAP) -> LineageGraph:
@@ -22,7 +23,7 @@ class LineageQuery:
         graph = await ctx.services.lineage.lineage(ctx.tenant, node_id, D(direction.value), depth, G(granularity.value), limit)
         return LineageGraph.of(graph)
 
-    @strawberry.field(description="If this field or dataset changes, what breaks and who to tell. Depth defaults to the whole downstream closure.")
+    @strawberry.field(description="If this field or dataset changes, what breaks and who to tell. Depth defaults to the whole downstream closure.", permission_classes=VIEWER)
     async def impact_analysis(self, info: Info, id: strawberry.ID, depth: Optional[int] = None,
                               limit: int = DEFAULT_IMPACT_CAP) -> ImpactReport:
         ctx = info.context

@@ -6,6 +6,7 @@ import strawberry
 
 from maestro_graph.domain.graph import Label
 from resolvers.context import Info
+from resolvers.permissions import EDITOR
 from resolvers.graph.inputs import CreateMetricInput, CreatePredictionInput, CreateProjectInput, MemberInput, to_props
 from resolvers.graph.types import Metric, Prediction, Project, to_type
 from resolvers.relay import from_global_id
@@ -17,33 +18,33 @@ def _members(members: Optional[list[MemberInput]]) -> list[tuple[str, str]]:
 
 @strawberry.type
 class ProjectMutation:
-    @strawberry.mutation(description="Create a project, with its members, in one transaction.")
+    @strawberry.mutation(description="Create a project, with its members, in one transaction.", permission_classes=EDITOR)
     async def create_project(self, info: Info, input: CreateProjectInput) -> Project:
         ctx = info.context
-        node = await ctx.services.projects.create(ctx.tenant, to_props(Label.PROJECT, input), _members(input.members))
+        node = await ctx.services.projects.create(ctx.principal, to_props(Label.PROJECT, input), _members(input.members))
         ctx.loaders.forget()
         return to_type(node)
 
-    @strawberry.mutation(description="Add people to a project (or change their role).")
+    @strawberry.mutation(description="Add people to a project (or change their role).", permission_classes=EDITOR)
     async def add_project_members(self, info: Info, project_id: strawberry.ID, members: list[MemberInput]) -> Project:
         ctx = info.context
         pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]
-        await ctx.services.projects.add_members(ctx.tenant, pid, _members(members))
+        await ctx.services.projects.add_members(ctx.principal, pid, _members(members))
         ctx.loaders.forget()
         return to_type(await ctx.loaders.node.load(pid))
 
-    @strawberry.mutation(description="Record process metrics (commits_per_week, avg_pr_merge_hours, ...) for a project.")
+    @strawberry.mutation(description="Record process metrics (commits_per_week, avg_pr_merge_hours, ...) for a project.", permission_classes=EDITOR)
     async def record_project_metrics(self, info: Info, project_id: strawberry.ID, metrics: list[CreateMetricInput]) -> list[Metric]:
         ctx = info.context
         pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]
-        nodes = await ctx.services.projects.record_metrics(ctx.tenant, pid, [to_props(Label.METRIC, m) for m in metrics])
+        nodes = await ctx.services.projects.record_metrics(ctx.principal, pid, [to_props(Label.METRIC, m) for m in metrics])
         ctx.loaders.forget()
         return [to_type(n) for n in nodes]
 
-    @strawberry.mutation(description="Store a prediction for a project.")
+    @strawberry.mutation(description="Store a prediction for a project.", permission_classes=EDITOR)
     async def create_prediction(self, info: Info, project_id: strawberry.ID, input: CreatePredictionInput) -> Prediction:
         ctx = info.context
         pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]
-        node = (await ctx.services.projects.add_predictions(ctx.tenant, pid, [to_props(Label.PREDICTION, input)]))[0]
+        node = (await ctx.services.projects.add_predictions(ctx.principal, pid, [to_props(Label.PREDICTION, input)]))[0]
         ctx.loaders.forget()
         return to_type(node)

@@ -19,8 +19,22 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
 from maestro_graph.app import create_app
+from maestro_graph.auth.principal import Role
+from maestro_graph.auth.tokens import TokenMinter
 from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
+
+SECRET = "e2e-test-secret-that-is-long-enough-for-hs256"
+MINTER = TokenMinter(SECRET)
+
+
+def token(tenant: str, role: Role = Role.ADMIN, sub: str = "tester") -> str:
+    return MINTER.mint(sub, tenant, [role], 3600)
+
+
+def server_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """What every e2e server runs with: a known secret (tests mint tokens with it), limits as shipped."""
+    return Settings(data_dir=tmp_path, jwt_secret=SECRET, **overrides)
 
 
 class CountingStore:
@@ -50,17 +64,32 @@ def free_port() -> int:
 
 @dataclass
 class Server:
+    """A running server and a client of it: an admin of `tenant` unless `bearer` says otherwise."""
+
     url: str
     store: CountingStore
     tenant: str
+    bearer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.bearer is None:
+            self.bearer = token(self.tenant)
 
     @property
     def graphql_url(self) -> str:
         return self.url + "/graphql"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.bearer}"} if self.bearer else {}
+
+    def as_(self, role: Role, tenant: str | None = None, sub: str = "tester") -> "Server":
+        """The same server, called with a token of another role (or tenant)."""
+        return Server(self.url, self.store, tenant or self.tenant, token(tenant or self.tenant, role, sub))
+
     async def execute(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run a document with gql; raises TransportQueryError when the answer has errors."""
-        transport = HTTPXAsyncTransport(url=self.graphql_url, timeout=30)
+        transport = HTTPXAsyncTransport(url=self.graphql_url, timeout=30, headers=self.headers)
         async with Client(transport=transport, fetch_schema_from_transport=False) as session:
             request = gql(document)
             request.variable_values = variables
@@ -73,7 +102,7 @@ class Server:
         return caught.value.errors[0]  # type: ignore[index]
 
     async def post(self, body: dict[str, Any]) -> httpx.Response:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=self.headers) as client:
             return await client.post(self.graphql_url, json=body)
 
 
@@ -96,10 +125,17 @@ async def running(app: Any) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 30)
 
 
-@pytest.fixture
-async def server(store: GraphStore, tenant: str, tmp_path: Path) -> AsyncIterator[Server]:
+@contextlib.asynccontextmanager
+async def serve(store: GraphStore, tenant: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[Server]:
+    """A server on `store` (counted), with the test's settings plus `overrides`, as an admin of `tenant`."""
     counting = CountingStore(store)
-    app = create_app(Settings(data_dir=tmp_path, tenant=tenant), store=counting)  # type: ignore[arg-type]
+    app = create_app(server_settings(tmp_path, **overrides), store=counting)  # type: ignore[arg-type]
     async with running(app) as url:
         counting.calls.clear()
         yield Server(url, counting, tenant)
+
+
+@pytest.fixture
+async def server(store: GraphStore, tenant: str, tmp_path: Path) -> AsyncIterator[Server]:
+    async with serve(store, tenant, tmp_path) as s:
+        yield s

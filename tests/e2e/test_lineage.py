@@ -12,7 +12,7 @@ import httpx
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import column_lineage_dataset as cl, schema_dataset as sd
-from openlineage.client.transport.http import HttpConfig, HttpTransport
+from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from openlineage_sql import parse as parse_sql
 
 NS = "postgres://prod:5432"
@@ -41,7 +41,8 @@ def run_event(job: str, inputs: list[str], output: str, out_cols: list[str], map
 
 
 async def emit(server, *events) -> None:
-    client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=server.url, timeout=30)))
+    config = HttpConfig(url=server.url, timeout=30, auth=ApiKeyTokenProvider({"apiKey": server.bearer}))
+    client = OpenLineageClient(transport=HttpTransport(config))
     for ev in events:  # the client is synchronous: keep the server's event loop free
         await asyncio.to_thread(client.emit, ev)
 
@@ -127,7 +128,7 @@ async def test_invalid_events_are_refused_naming_the_field_and_store_nothing(ser
     bad["run"]["runId"] = "not-a-uuid"
     worse = copy.deepcopy(body)
     del worse["job"]["name"]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers) as client:
         r = await client.post("/api/v1/lineage", json=bad)
         assert r.status_code == 400 and r.json()["error"]["field"] == "event.run.runId", r.json()
         r = await client.post("/api/v1/lineage", json=[body, worse])  # one bad event refuses the batch
@@ -157,7 +158,7 @@ async def test_older_facet_shape_dataset_wide_inputs_and_dataset_events(server):
                      "dataset": {"namespace": NS, "name": "shop.orders", "facets": {
                          "documentation": {"description": "All orders"},
                          "schema": {"fields": [{"name": "address", "type": "struct", "fields": [{"name": "city", "type": "string"}]}]}}}}
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers) as client:
         assert (await client.post("/api/v1/lineage", json=[ev, dataset_event])).status_code == 201
     ids = await ids_by_name(server)
     assert "shop.orders/address.city" in ids

@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from maestro_graph.app import create_app
-from maestro_graph.settings import Settings
 from tests.conftest import IN_CI, selected_backends
-from tests.e2e.conftest import Server, running
+from tests.e2e.conftest import Server, running, server_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "neo4j" / "neo4j-local.sh"
@@ -48,7 +47,7 @@ PEOPLE = "{ people(first: 100) { totalCount edges { node { name } } } }"
 
 async def test_api_server_survives_a_neo4j_restart(own_neo4j, tmp_path):
     url, home = own_neo4j
-    settings = Settings(data_dir=tmp_path, store_url=url, tenant="outage",
+    settings = server_settings(tmp_path, store_url=url,
                         neo4j_password=os.environ.get("MAESTRO_NEO4J_PASSWORD", "maestro-test-pw"))
     async with running(create_app(settings)) as base:
         api = Server(base, None, "outage")  # type: ignore[arg-type]
