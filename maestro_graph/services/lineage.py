@@ -164,7 +164,12 @@ class LineageService:
         """What a model version was trained on (TRAINED_ON) and which columns it uses (USES_FEATURE)."""
         links = [Edge(Rel.TRAINED_ON, model_version, d) for d in datasets]
         links += [Edge(Rel.USES_FEATURE, model_version, f) for f in features]
-        await self.graph.link(actor, links, operation="linkModelVersionInputs")
+        async with self.graph.audit.operation(actor, "linkModelVersionInputs",
+                                              ids=[model_version, *datasets, *features]) as op:
+            # The version must exist even when there is nothing to link to it.
+            await self.graph.require(actor.tenant, [model_version], Label.MODEL_VERSION, field="modelVersionId")
+            cs = await self.graph.link_changes(actor.tenant, links)
+            await self.store.apply(actor.tenant, op.stamp(cs))
 
     async def deploy(self, actor: Principal, deployment: NodeId, model_version: NodeId) -> None:
         """A deployment serves a model version (SERVES)."""

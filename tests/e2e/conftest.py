@@ -34,7 +34,7 @@ def token(tenant: str, role: Role = Role.ADMIN, sub: str = "tester") -> str:
 
 def server_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """What every e2e server runs with: a known secret (tests mint tokens with it), limits as shipped."""
-    return Settings(data_dir=tmp_path, jwt_secret=SECRET, **overrides)
+    return Settings(**{"data_dir": tmp_path, "jwt_secret": SECRET, **overrides})
 
 
 class CountingStore:

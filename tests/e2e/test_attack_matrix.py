@@ -1,0 +1,279 @@
+"""Every query and mutation of the schema, tried over real HTTP with every way of being the wrong
+caller: no token, a tampered one, an expired one, one not valid yet, `alg: none`, a wrong issuer
+or audience, missing claims, the wrong role, another tenant's ids; and algorithm confusion on a
+server configured for RS256. Each must be refused, and the store must not change.
+
+The fields come from the schema (schema_matrix.root_fields), so a new field is tried too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from graphql import OperationType
+
+from maestro_graph.auth.principal import Role
+from maestro_graph.auth.tokens import INVALID_TOKEN, TokenMinter
+from maestro_graph.domain.audit import OK, AuditQuery
+from maestro_graph.domain.graph import Label
+from resolvers.relay import from_global_id, to_global_id
+from resolvers.schema import build_schema
+from tests.e2e.conftest import SECRET, serve
+from tests.e2e.schema_matrix import RootField, document, root_fields
+
+ISS, AUD = "maestro-test-issuer", "maestro-graph-api"
+MINTER = TokenMinter(SECRET, ISS, AUD)
+SCHEMA = build_schema()
+GQL = SCHEMA._schema
+FIELDS = root_fields(SCHEMA)
+BY_NAME = {f.name: f for f in FIELDS}
+# How to make a node of each label through the API (in dependency order); every label has one.
+CREATORS = {
+    Label.PERSON: "createPerson", Label.TEAM: "createTeam", Label.PROJECT: "createProject",
+    Label.ARTIFACT: "registerArtifact", Label.DATASET: "createDataset", Label.FIELD: "createField",
+    Label.JOB: "createJob", Label.RUN: "createRun", Label.MODEL: "createModel",
+    Label.MODEL_VERSION: "createModelVersion", Label.TRAINING_JOB: "createTrainingJob",
+    Label.DEPLOYMENT: "createDeployment", Label.METRIC: "recordProjectMetrics", Label.PREDICTION: "createPrediction",
+}
+LIMITS = {"jwt_issuer": ISS, "jwt_audience": AUD, "rate_limit_per_minute": 1_000_000}
+
+
+def test_every_label_has_a_creator_and_every_field_a_role():
+    assert set(CREATORS) == set(Label)
+    assert {f.role for f in FIELDS} == {Role.VIEWER, Role.EDITOR, Role.ADMIN}
+    assert all(f.role > Role.VIEWER for f in FIELDS if f.operation is OperationType.MUTATION)
+    assert len(FIELDS) == len(GQL.query_type.fields) + len(GQL.mutation_type.fields)
+    assert GQL.subscription_type is None, "subscriptions exist now: add them to this matrix over WebSocket"
+
+
+# -- tokens ------------------------------------------------------------------------------------
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def handmade(header: dict[str, Any], claims: dict[str, Any], key: bytes | None) -> str:
+    """A JWT built by hand: pyjwt refuses to make the bad ones (alg none, HMAC with a PEM key)."""
+    signing_input = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+    signature = b"" if key is None else hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(signature)
+
+
+def claims(tenant: str, role: Role = Role.ADMIN, **change: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {"sub": "mallory", "tenant": tenant, "roles": [role.label], "iat": now, "exp": now + 3600, "iss": ISS, "aud": AUD}
+    base.update(change)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def tampered(token: str) -> str:
+    head, body, sig = token.split(".")
+    i = len(sig) // 2  # a middle character: all six of its bits are signature bits
+    return f"{head}.{body}.{sig[:i]}{'A' if sig[i] != 'A' else 'B'}{sig[i + 1:]}"
+
+
+def bad_tokens(tenant: str) -> dict[str, str | None]:
+    """Every way an admin token for `tenant` can be wrong, by name."""
+    good = jwt.encode(claims(tenant), SECRET, algorithm="HS256")
+    head, body, sig = good.split(".")
+    other_body = b64(json.dumps(claims(tenant + "-x")).encode())
+    out: dict[str, str | None] = {
+        "no token": None,
+        "not a JWT": "not-a-jwt",
+        "tampered signature": tampered(good),
+        "tampered claims": f"{head}.{other_body}.{sig}",
+        "wrong secret": jwt.encode(claims(tenant), SECRET + "-not-ours", algorithm="HS256"),
+        "expired": jwt.encode(claims(tenant, exp=int(time.time()) - 3600), SECRET, algorithm="HS256"),
+        "not yet valid": jwt.encode(claims(tenant, nbf=int(time.time()) + 3600), SECRET, algorithm="HS256"),
+        "alg none": handmade({"alg": "none", "typ": "JWT"}, claims(tenant), None),
+        "alg None": handmade({"alg": "None", "typ": "JWT"}, claims(tenant), None),
+        "wrong issuer": jwt.encode(claims(tenant, iss="https://evil.example"), SECRET, algorithm="HS256"),
+        "wrong audience": jwt.encode(claims(tenant, aud="another-api"), SECRET, algorithm="HS256"),
+        "unknown role": jwt.encode(claims(tenant, roles=["root"]), SECRET, algorithm="HS256"),
+        "bad tenant": jwt.encode(claims("../" + tenant), SECRET, algorithm="HS256"),
+    }
+    for claim in ("sub", "tenant", "roles", "exp", "iss", "aud"):
+        missing = {k: v for k, v in claims(tenant).items() if k != claim}
+        out[f"no {claim}"] = jwt.encode(missing, SECRET, algorithm="HS256")
+    return out
+
+
+def token(tenant: str, role: Role = Role.ADMIN, sub: str = "tester") -> str:
+    return MINTER.mint(sub, tenant, [role], 3600)
+
+
+# -- talking to the server ------------------------------------------------------------------------
+CLIENT: httpx.AsyncClient | None = None
+
+
+async def post(url: str, query: str, bearer: str | None) -> httpx.Response:
+    """POST a document; one pooled client for the whole module (a client per request costs more
+    than the request)."""
+    global CLIENT
+    if CLIENT is None or CLIENT.is_closed:
+        CLIENT = httpx.AsyncClient(timeout=30)
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+    return await CLIENT.post(url + "/graphql", json={"query": query}, headers=headers)
+
+
+async def seed(url: str, tenant: str) -> dict[Label, str]:
+    """One node of every label in `tenant`, made through the API by its admin; their global ids."""
+    ids: dict[Label, str] = {}
+    admin = token(tenant)
+    for label, name in CREATORS.items():
+        missing = {lb: f"<{lb.value}>" for lb in Label if lb not in ids}
+        doc = document(GQL, BY_NAME[name], {**missing, **ids}, selection=" { id }")
+        answer = (await post(url, doc, admin)).json()
+        assert "errors" not in answer, (name, answer)
+        made = answer["data"][name]
+        ids[label] = (made[0] if isinstance(made, list) else made)["id"]
+    return ids
+
+
+async def snapshot(store, tenant: str, ids: dict[Label, str]) -> dict[str, Any]:
+    """What must not change: counts per label, every seeded node as stored, the OK audit records."""
+    raw = [from_global_id(g)[1] for g in ids.values()]
+    audit = await store.audit_log(tenant, AuditQuery(first=100))
+    return {"counts": await store.count_by_label(tenant), "nodes": await store.get_nodes(tenant, raw),
+            "ok": [r for r in audit.records if r.outcome == OK]}
+
+
+async def all_audit(store, tenant: str) -> list:
+    return (await store.audit_log(tenant, AuditQuery(first=100))).records
+
+
+# -- the matrix -----------------------------------------------------------------------------------
+async def test_every_field_refuses_every_bad_token_before_touching_the_store(store, tenant, tmp_path):
+    async with serve(store, tenant, tmp_path, **LIMITS) as srv:
+        ids = await seed(srv.url, tenant)
+        before, audit_before = await snapshot(store, tenant, ids), await all_audit(store, tenant)
+        srv.store.calls.clear()
+        tokens = bad_tokens(tenant)
+        for rf in FIELDS:
+            doc = document(GQL, rf, ids)
+            for case, bearer in tokens.items():
+                r = await post(srv.url, doc, bearer)
+                assert r.status_code == 401, (rf.name, case, r.text)
+                assert r.headers["www-authenticate"].startswith("Bearer"), (rf.name, case)
+                # The same answer whatever the reason: nothing for an attacker to learn from it.
+                assert r.json() == {"errors": [{"message": INVALID_TOKEN, "extensions": {"code": "UNAUTHENTICATED"}}]}, \
+                    (rf.name, case, r.text)
+            if rf.operation is OperationType.QUERY:  # GraphQL over GET is guarded the same way
+                async with httpx.AsyncClient() as client:
+                    r = await client.get(srv.url + "/graphql", params={"query": doc})
+                assert r.status_code == 401, (rf.name, r.text)
+        assert srv.store.calls == [], "an unauthenticated request reached the store"
+        assert await snapshot(store, tenant, ids) == before
+        assert await all_audit(store, tenant) == audit_before
+
+
+async def test_every_field_refuses_every_role_below_its_own(store, tenant, tmp_path):
+    async with serve(store, tenant, tmp_path, **LIMITS) as srv:
+        ids = await seed(srv.url, tenant)
+        before, audit_before = await snapshot(store, tenant, ids), await all_audit(store, tenant)
+        expected_records = []
+        for rf in FIELDS:
+            for role in (r for r in Role if r < rf.role):
+                sub = f"{role.label}-{uuid.uuid4().hex[:6]}"
+                r = await post(srv.url, document(GQL, rf, ids), token(tenant, role, sub))
+                assert r.status_code == 200, (rf.name, role, r.text)
+                error = r.json()["errors"][0]
+                assert error["extensions"]["code"] == "FORBIDDEN", (rf.name, role, error)
+                assert error["path"] == [rf.name] and rf.name in error["message"], (rf.name, error)
+                assert rf.role.label in error["message"], error  # names the role it needs
+                if rf.operation is OperationType.MUTATION:
+                    expected_records.append((sub, rf.name))
+        assert await snapshot(store, tenant, ids) == before  # no node changed, no OK record
+        new = [r for r in await all_audit(store, tenant) if r not in audit_before]
+        assert sorted((r.actor, r.operation) for r in new) == sorted(expected_records)
+        assert {r.outcome for r in new} == {"FORBIDDEN"}
+
+
+def _placeholders() -> dict[Label, str]:
+    return {label: f"<{label.value}>" for label in Label}
+
+
+def _fill(doc: str, ids: dict[Label, str]) -> str:
+    for label, gid in ids.items():
+        doc = doc.replace(f'"<{label.value}>"', json.dumps(gid))
+    return doc
+
+
+def _normalised(text: str, *id_maps: dict[Label, str]) -> str:
+    for ids in id_maps:
+        for label, gid in ids.items():
+            text = text.replace(gid, f"<{label.value}>").replace(from_global_id(gid)[1], f"<{label.value}>")
+    return text
+
+
+async def test_another_tenants_ids_behave_exactly_like_unknown_ids(store, tenant, tmp_path):
+    victim = tenant + "-victim"
+    async with serve(store, tenant, tmp_path, **LIMITS) as srv:
+        mine, theirs = await seed(srv.url, tenant), await seed(srv.url, victim)
+        unknown = {label: to_global_id(label, str(uuid.uuid4())) for label in Label}
+        mine_before, theirs_before = await snapshot(store, tenant, mine), await snapshot(store, victim, theirs)
+        victim_audit = await all_audit(store, victim)
+        admin = token(tenant)  # the strongest role there is, in the wrong tenant
+        tried = 0
+        for rf in FIELDS:
+            template = document(GQL, rf, _placeholders())
+            if "<" not in template:
+                continue  # no id argument: nothing of another tenant to name
+            tried += 1
+            theirs_answer = await post(srv.url, _fill(template, theirs), admin)
+            unknown_answer = await post(srv.url, _fill(template, unknown), admin)
+            assert theirs_answer.status_code == unknown_answer.status_code == 200
+            assert _normalised(theirs_answer.text, theirs) == _normalised(unknown_answer.text, unknown), rf.name
+            body = theirs_answer.json()
+            if "errors" in body:
+                assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", (rf.name, body)
+            else:
+                assert body["data"][rf.name] in (None, [None]), (rf.name, body)
+        assert tried >= 40
+        # An admin mints tokens for its own tenant only.
+        forged = await post(srv.url, document(GQL, BY_NAME["mintToken"], {}, tenant=victim), admin)
+        assert forged.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert await snapshot(store, victim, theirs) == theirs_before
+        assert await all_audit(store, victim) == victim_audit  # not even a refusal lands in their log
+        assert await snapshot(store, tenant, mine) == mine_before
+
+
+def rsa_pem() -> tuple[Any, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key, pem.decode()
+
+
+async def test_rs256_server_refuses_algorithm_confusion_none_and_foreign_keys(store, tenant, tmp_path):
+    key, pem = rsa_pem()
+    stranger, _ = rsa_pem()
+    async with serve(store, tenant, tmp_path, jwt_secret="", jwt_public_key=pem, rate_limit_per_minute=1_000_000) as srv:
+        good = jwt.encode(claims(tenant, iss=None, aud=None), key, algorithm="RS256")
+        ok = await post(srv.url, "{ nodeCounts { label } }", good)
+        assert ok.status_code == 200 and "errors" not in ok.json(), ok.text  # the key works: refusals below mean something
+        bad = {
+            # HS256 with the server's own public key as the HMAC secret: the classic confusion attack.
+            "HS256 signed with the RSA public key": handmade({"alg": "HS256", "typ": "JWT"}, claims(tenant, iss=None, aud=None), pem.encode()),
+            "alg none": handmade({"alg": "none", "typ": "JWT"}, claims(tenant, iss=None, aud=None), None),
+            "RS256 from another key": jwt.encode(claims(tenant, iss=None, aud=None), stranger, algorithm="RS256"),
+            "HS256 with the old shared secret": jwt.encode(claims(tenant, iss=None, aud=None), SECRET, algorithm="HS256"),
+        }
+        srv.store.calls.clear()
+        for rf in FIELDS:
+            doc = document(GQL, rf, {label: to_global_id(label, str(uuid.uuid4())) for label in Label})
+            for case, bearer in bad.items():
+                r = await post(srv.url, doc, bearer)
+                assert r.status_code == 401 and r.json()["errors"][0]["message"] == INVALID_TOKEN, (rf.name, case, r.text)
+        assert srv.store.calls == []
+        assert (await post(srv.url, document(GQL, BY_NAME["mintToken"], {}), good)).json()["errors"][0]["extensions"]["code"] \
+            == "BAD_USER_INPUT"  # a server that only holds a public key cannot sign tokens
