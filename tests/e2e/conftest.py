@@ -20,21 +20,15 @@ from gql.transport.httpx import HTTPXAsyncTransport
 
 from maestro_graph.app import create_app
 from maestro_graph.auth.principal import Role
-from maestro_graph.auth.tokens import TokenMinter
 from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
-
-SECRET = "e2e-test-secret-that-is-long-enough-for-hs256"
-MINTER = TokenMinter(SECRET)
-
-
-def token(tenant: str, role: Role = Role.ADMIN, sub: str = "tester") -> str:
-    return MINTER.mint(sub, tenant, [role], 3600)
+from tests.e2e.tokens import AUD, ISS, SECRET, token
 
 
 def server_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """What every e2e server runs with: a known secret (tests mint tokens with it), limits as shipped."""
-    return Settings(**{"data_dir": tmp_path, "jwt_secret": SECRET, **overrides})
+    """What every e2e server runs with: a known secret (tests mint tokens with it), issuer and
+    audience checked, limits as shipped."""
+    return Settings(**{"data_dir": tmp_path, "jwt_secret": SECRET, "jwt_issuer": ISS, "jwt_audience": AUD, **overrides})
 
 
 class CountingStore:

@@ -8,32 +8,25 @@ The fields come from the schema (schema_matrix.root_fields), so a new field is t
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import time
 import uuid
 from typing import Any
 
 import httpx
 import jwt
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from graphql import OperationType
 
 from maestro_graph.auth.principal import Role
-from maestro_graph.auth.tokens import INVALID_TOKEN, TokenMinter
+from maestro_graph.auth.tokens import INVALID_TOKEN
 from maestro_graph.domain.audit import OK, AuditQuery
 from maestro_graph.domain.graph import Label
 from resolvers.relay import from_global_id, to_global_id
 from resolvers.schema import build_schema
-from tests.e2e.conftest import SECRET, serve
-from tests.e2e.schema_matrix import RootField, document, root_fields
-
-ISS, AUD = "maestro-test-issuer", "maestro-graph-api"
-MINTER = TokenMinter(SECRET, ISS, AUD)
+from tests.e2e.conftest import serve
+from tests.e2e.schema_matrix import document, root_fields
+from tests.e2e.tokens import SECRET, bad_tokens, claims, handmade, token
 SCHEMA = build_schema()
 GQL = SCHEMA._schema
 FIELDS = root_fields(SCHEMA)
@@ -46,7 +39,7 @@ CREATORS = {
     Label.MODEL_VERSION: "createModelVersion", Label.TRAINING_JOB: "createTrainingJob",
     Label.DEPLOYMENT: "createDeployment", Label.METRIC: "recordProjectMetrics", Label.PREDICTION: "createPrediction",
 }
-LIMITS = {"jwt_issuer": ISS, "jwt_audience": AUD, "rate_limit_per_minute": 1_000_000}
+LIMITS = {"rate_limit_per_minute": 1_000_000}
 
 
 def test_every_label_has_a_creator_and_every_field_a_role():
@@ -55,61 +48,6 @@ def test_every_label_has_a_creator_and_every_field_a_role():
     assert all(f.role > Role.VIEWER for f in FIELDS if f.operation is OperationType.MUTATION)
     assert len(FIELDS) == len(GQL.query_type.fields) + len(GQL.mutation_type.fields)
     assert GQL.subscription_type is None, "subscriptions exist now: add them to this matrix over WebSocket"
-
-
-# -- tokens ------------------------------------------------------------------------------------
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def handmade(header: dict[str, Any], claims: dict[str, Any], key: bytes | None) -> str:
-    """A JWT built by hand: pyjwt refuses to make the bad ones (alg none, HMAC with a PEM key)."""
-    signing_input = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
-    signature = b"" if key is None else hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return signing_input + "." + b64(signature)
-
-
-def claims(tenant: str, role: Role = Role.ADMIN, **change: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {"sub": "mallory", "tenant": tenant, "roles": [role.label], "iat": now, "exp": now + 3600, "iss": ISS, "aud": AUD}
-    base.update(change)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def tampered(token: str) -> str:
-    head, body, sig = token.split(".")
-    i = len(sig) // 2  # a middle character: all six of its bits are signature bits
-    return f"{head}.{body}.{sig[:i]}{'A' if sig[i] != 'A' else 'B'}{sig[i + 1:]}"
-
-
-def bad_tokens(tenant: str) -> dict[str, str | None]:
-    """Every way an admin token for `tenant` can be wrong, by name."""
-    good = jwt.encode(claims(tenant), SECRET, algorithm="HS256")
-    head, body, sig = good.split(".")
-    other_body = b64(json.dumps(claims(tenant + "-x")).encode())
-    out: dict[str, str | None] = {
-        "no token": None,
-        "not a JWT": "not-a-jwt",
-        "tampered signature": tampered(good),
-        "tampered claims": f"{head}.{other_body}.{sig}",
-        "wrong secret": jwt.encode(claims(tenant), SECRET + "-not-ours", algorithm="HS256"),
-        "expired": jwt.encode(claims(tenant, exp=int(time.time()) - 3600), SECRET, algorithm="HS256"),
-        "not yet valid": jwt.encode(claims(tenant, nbf=int(time.time()) + 3600), SECRET, algorithm="HS256"),
-        "alg none": handmade({"alg": "none", "typ": "JWT"}, claims(tenant), None),
-        "alg None": handmade({"alg": "None", "typ": "JWT"}, claims(tenant), None),
-        "wrong issuer": jwt.encode(claims(tenant, iss="https://evil.example"), SECRET, algorithm="HS256"),
-        "wrong audience": jwt.encode(claims(tenant, aud="another-api"), SECRET, algorithm="HS256"),
-        "unknown role": jwt.encode(claims(tenant, roles=["root"]), SECRET, algorithm="HS256"),
-        "bad tenant": jwt.encode(claims("../" + tenant), SECRET, algorithm="HS256"),
-    }
-    for claim in ("sub", "tenant", "roles", "exp", "iss", "aud"):
-        missing = {k: v for k, v in claims(tenant).items() if k != claim}
-        out[f"no {claim}"] = jwt.encode(missing, SECRET, algorithm="HS256")
-    return out
-
-
-def token(tenant: str, role: Role = Role.ADMIN, sub: str = "tester") -> str:
-    return MINTER.mint(sub, tenant, [role], 3600)
 
 
 # -- talking to the server ------------------------------------------------------------------------
@@ -257,16 +195,16 @@ def rsa_pem() -> tuple[Any, str]:
 async def test_rs256_server_refuses_algorithm_confusion_none_and_foreign_keys(store, tenant, tmp_path):
     key, pem = rsa_pem()
     stranger, _ = rsa_pem()
-    async with serve(store, tenant, tmp_path, jwt_secret="", jwt_public_key=pem, rate_limit_per_minute=1_000_000) as srv:
-        good = jwt.encode(claims(tenant, iss=None, aud=None), key, algorithm="RS256")
+    async with serve(store, tenant, tmp_path, jwt_secret="", jwt_public_key=pem, **LIMITS) as srv:
+        good = jwt.encode(claims(tenant), key, algorithm="RS256")
         ok = await post(srv.url, "{ nodeCounts { label } }", good)
         assert ok.status_code == 200 and "errors" not in ok.json(), ok.text  # the key works: refusals below mean something
         bad = {
             # HS256 with the server's own public key as the HMAC secret: the classic confusion attack.
-            "HS256 signed with the RSA public key": handmade({"alg": "HS256", "typ": "JWT"}, claims(tenant, iss=None, aud=None), pem.encode()),
-            "alg none": handmade({"alg": "none", "typ": "JWT"}, claims(tenant, iss=None, aud=None), None),
-            "RS256 from another key": jwt.encode(claims(tenant, iss=None, aud=None), stranger, algorithm="RS256"),
-            "HS256 with the old shared secret": jwt.encode(claims(tenant, iss=None, aud=None), SECRET, algorithm="HS256"),
+            "HS256 signed with the RSA public key": handmade({"alg": "HS256", "typ": "JWT"}, claims(tenant), pem.encode()),
+            "alg none": handmade({"alg": "none", "typ": "JWT"}, claims(tenant), None),
+            "RS256 from another key": jwt.encode(claims(tenant), stranger, algorithm="RS256"),
+            "HS256 with the old shared secret": jwt.encode(claims(tenant), SECRET, algorithm="HS256"),
         }
         srv.store.calls.clear()
         for rf in FIELDS:

@@ -1,0 +1,104 @@
+"""Authentication on the two other ways in: the GraphQL WebSocket (graphql-transport-ws) and
+POST /api/v1/lineage (OpenLineage producers)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from gql import Client, gql
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from maestro_graph.auth.principal import Role
+from maestro_graph.domain.audit import AuditQuery
+from maestro_graph.domain.graph import Label
+from tests.e2e.schema_matrix import EVENT
+from tests.e2e.tokens import bad_tokens, token
+
+PROTOCOL = "graphql-transport-ws"
+
+
+def ws_url(server) -> str:
+    return server.url.replace("http://", "ws://") + "/graphql"
+
+
+async def close_code(server, init: dict | None, subscribe_first: bool = False) -> int:
+    """Open a socket, send connection_init (or subscribe without it); the code the server closes with."""
+    async with connect(ws_url(server), subprotocols=[PROTOCOL]) as ws:
+        if subscribe_first:
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ nodeCounts { label } }"}}))
+        else:
+            await ws.send(json.dumps({"type": "connection_init", "payload": init or {}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                message = json.loads(await ws.recv())
+                assert message["type"] != "connection_ack", f"acknowledged with {init}"
+        return closed.value.rcvd.code  # type: ignore[union-attr]
+
+
+async def test_websocket_refuses_missing_and_bad_tokens_at_connection_init(server):
+    bad = bad_tokens(server.tenant)
+    for case, bearer in bad.items():
+        init = {} if bearer is None else {"Authorization": f"Bearer {bearer}"}
+        assert await close_code(server, init) == 4403, case
+    assert await close_code(server, {"Authorization": "Basic dXNlcjpwdw=="}) == 4403
+    assert await close_code(server, None, subscribe_first=True) == 4401  # no operation before init
+    assert server.store.calls == []
+
+
+async def test_websocket_with_a_token_answers_in_the_tokens_tenant(server):
+    await server.execute('mutation { createPerson(input: {name: "Ada", email: "ada@example.com"}) { id } }')
+    other = server.as_(Role.VIEWER, tenant=server.tenant + "-other")
+    for who, expected in ((server, [{"label": "Person", "count": 1}]), (other, [])):
+        transport = WebsocketsTransport(url=ws_url(who), init_payload={"Authorization": f"Bearer {who.bearer}"},
+                                        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL])
+        async with Client(transport=transport) as session:
+            got = await session.execute(gql("{ nodeCounts { label count } }"))
+        assert got["nodeCounts"] == expected
+
+
+async def test_websocket_viewer_cannot_write(server):
+    viewer = server.as_(Role.VIEWER)
+    transport = WebsocketsTransport(url=ws_url(viewer), init_payload={"Authorization": f"Bearer {viewer.bearer}"},
+                                    subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL])
+    async with Client(transport=transport) as session:
+        with pytest.raises(TransportQueryError) as refused:
+            await session.execute(gql('mutation { createTeam(input: {name: "T"}) { id } }'))
+    assert refused.value.errors[0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
+    assert await server.store.inner.count_by_label(server.tenant) == {}
+
+
+def event() -> dict:
+    return {**EVENT, "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "auth", "name": f"job-{uuid.uuid4().hex[:6]}"}}
+
+
+async def test_lineage_endpoint_needs_an_editor_token_and_writes_into_its_tenant(server):
+    store, other = server.store.inner, server.tenant + "-other"
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for case, bearer in bad_tokens(server.tenant).items():
+            headers = {} if bearer is None else {"Authorization": f"Bearer {bearer}"}
+            r = await client.post("/api/v1/lineage", json=event(), headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED", (case, r.text)
+            assert r.headers["www-authenticate"].startswith("Bearer")
+        assert server.store.calls == []
+
+        viewer = {"Authorization": f"Bearer {token(server.tenant, Role.VIEWER, 'viewer-bot')}"}
+        r = await client.post("/api/v1/lineage", json=event(), headers=viewer)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN", r.text
+        assert await store.count_by_label(server.tenant) == {}
+
+        editor = {"Authorization": f"Bearer {token(server.tenant, Role.EDITOR, 'airflow')}"}
+        r = await client.post("/api/v1/lineage", json=event(), headers=editor)
+        assert r.status_code == 201, r.text
+    counts = await store.count_by_label(server.tenant)
+    assert counts[Label.JOB] == 1 and counts[Label.RUN] == 1 and counts[Label.DATASET] == 1
+    assert await store.count_by_label(other) == {}
+    log = (await store.audit_log(server.tenant, AuditQuery())).records
+    assert [(r.actor, r.operation, r.outcome) for r in log] == [
+        ("airflow", "postLineageEvents", "OK"), ("viewer-bot", "postLineageEvents", "FORBIDDEN")]
+    assert len(log[0].ids) == 3  # the job, the run and the dataset it wrote
