@@ -93,10 +93,13 @@ def _limit(message: str, limit: int, field: str | None = None) -> GraphQLError:
 
 
 def check_limits(document: Any, variables: dict[str, Any] | None, limits: Limits) -> GraphQLError | None:
+    """The first limit the document breaks, or None. Depth and page sizes name a field, so they are
+    reported before cost (which a too-deep query usually breaks too)."""
     variables = variables or {}
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     for op in (d for d in document.definitions if isinstance(d, OperationDefinitionNode)):
         cost = visits = 0
+        too_costly: GraphQLError | None = None
         for v in _walk(op.selection_set, fragments, 1, 1, variables):
             name = v.field.name.value
             if v.depth > limits.max_depth:
@@ -106,12 +109,16 @@ def check_limits(document: Any, variables: dict[str, Any] | None, limits: Limits
                 if isinstance(value, int) and value > limits.max_page:
                     return _limit(f"{name}({arg}: {value}): at most {limits.max_page} per page", limits.max_page, arg)
             cost += v.weight
-            if cost > limits.max_cost:
-                return _limit(f"query cost exceeds {limits.max_cost} at field {name} (each field costs 1, times the "
-                              f"page sizes around it): ask for smaller pages or fewer nested lists", limits.max_cost)
+            if cost > limits.max_cost and too_costly is None:
+                too_costly = _limit(f"query cost exceeds {limits.max_cost} at field {name} (each field costs 1, "
+                                    f"times the page sizes around it): ask for smaller pages or fewer nested lists",
+                                    limits.max_cost)
             visits += 1
             if visits > MAX_VISITS:
-                return _limit(f"query has more than {MAX_VISITS} fields once fragments are expanded", MAX_VISITS)
+                return too_costly or _limit(f"query has more than {MAX_VISITS} fields once fragments are expanded",
+                                            MAX_VISITS)
+        if too_costly is not None:
+            return too_costly
     return None
 
 
