@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# GraphQL over plain HTTP with curl. Usage: bash client-examples/curl.sh [http://127.0.0.1:8000]
+# GraphQL over plain HTTP with curl. Usage: MAESTRO_TOKEN=<token> bash client-examples/curl.sh [http://127.0.0.1:8000]
+# (serve prints an admin token; `maestro-graph token --sub me --role editor` mints another)
 set -euo pipefail
 base=${1:-http://127.0.0.1:8000}
-q() { curl -sS "$base/graphql" -H 'content-type: application/json' -d "$1"; echo; }
+: "${MAESTRO_TOKEN:?set MAESTRO_TOKEN to a bearer token}"
+q() { curl -sS "$base/graphql" -H 'content-type: application/json' -H "Authorization: Bearer $MAESTRO_TOKEN" -d "$1"; echo; }
 
 curl -sS "$base/readyz"; echo
 q '{"query":"{ nodeCounts { label count } }"}'

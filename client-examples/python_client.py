@@ -1,10 +1,11 @@
 """A Python client with gql: create a project with a member, log artifact usage, read it back.
 
     .venv/bin/pip install "gql[httpx]"
-    .venv/bin/python client-examples/python_client.py [http://127.0.0.1:8000/graphql]
+    MAESTRO_TOKEN=<editor token> .venv/bin/python client-examples/python_client.py [http://127.0.0.1:8000/graphql]
 """
 
 import asyncio
+import os
 import sys
 import uuid
 
@@ -16,7 +17,8 @@ URL = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000/graphql"
 
 async def main() -> None:
     suffix = uuid.uuid4().hex[:6]
-    async with Client(transport=HTTPXAsyncTransport(url=URL), fetch_schema_from_transport=False) as session:
+    transport = HTTPXAsyncTransport(url=URL, headers={"Authorization": f"Bearer {os.environ['MAESTRO_TOKEN']}"})
+    async with Client(transport=transport, fetch_schema_from_transport=False) as session:
         async def run(doc: str, **variables):  # type: ignore[no-untyped-def]
             request = gql(doc)
             request.variable_values = variables
