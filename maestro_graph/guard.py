@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -79,7 +80,8 @@ class Guard:
         if scope["type"] != "http" or path not in (GRAPHQL_PATH, LINEAGE_PATH):
             return await self.app(scope, receive, send)
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if scope["method"] == "GET" and b"query=" not in scope.get("query_string", b""):
+        if scope["method"] == "GET" and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"),
+                                                                keep_blank_values=True):
             return await self.app(scope, receive, send)  # the GraphiQL page: no data in it
         principal = self.auth.anonymous
         if self.auth.verifier is not None:
