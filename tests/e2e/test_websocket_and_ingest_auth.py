@@ -102,3 +102,18 @@ async def test_lineage_endpoint_needs_an_editor_token_and_writes_into_its_tenant
     assert [(r.actor, r.operation, r.outcome) for r in log] == [
         ("airflow", "postLineageEvents", "OK"), ("viewer-bot", "postLineageEvents", "FORBIDDEN")]
     assert len(log[0].ids) == 3  # the job, the run and the dataset it wrote
+
+
+async def test_legacy_graphql_ws_protocol_is_guarded_too(server):
+    """graphql-ws (the legacy protocol): a bad token in connection_init gets connection_error, and an
+    operation started without init closes the socket with 4401; no store call either way."""
+    async with connect(ws_url(server), subprotocols=["graphql-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}}))
+        answer = json.loads(await ws.recv())
+        assert answer["type"] == "connection_error", answer
+    async with connect(ws_url(server), subprotocols=["graphql-ws"]) as ws:
+        await ws.send(json.dumps({"type": "start", "id": "1", "payload": {"query": "{ nodeCounts { label } }"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd.code == 4401  # type: ignore[union-attr]
+    assert server.store.calls == []
