@@ -9,7 +9,6 @@ nodes a walk may reach turns a huge answer into a `truncated` one instead of a t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 

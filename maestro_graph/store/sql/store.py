@@ -23,9 +23,10 @@ from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delet
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from maestro_graph.domain import changes
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
-from maestro_graph.domain.schemas import index_values, natural_key, now
+from maestro_graph.domain.schemas import index_values, now
 from maestro_graph.domain.walk import Walk, bfs
 from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import edges, nodes
@@ -37,8 +38,11 @@ T = TypeVar("T")
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    """>>> list(chunks([1, 2, 3], 2))
-    [[1, 2], [3]]"""
+    """Slices of at most `size` items.
+
+    >>> list(chunks([1, 2, 3], 2))
+    [[1, 2], [3]]
+    """
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -63,11 +67,6 @@ def _node(row: Any) -> Node:
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _patched(props: Props, patch: Props) -> Props:
-    merged = {**props, **patch}
-    return {k: v for k, v in merged.items() if v is not None}  # None in a patch removes a prop
 
 
 NODE_COLS = (nodes.c.id, nodes.c.label, nodes.c.key, nodes.c.props, nodes.c.created_at, nodes.c.updated_at)
@@ -329,16 +328,9 @@ class _Apply:
     def _create(self, new: list[Node], *, keys_checked: bool = False) -> None:
         if not new:
             return
-        wanted: dict[tuple[str, str], NodeId] = {}
-        for node in new:
-            pair = (node.label.value, node.key)
-            if pair in wanted:
-                raise Conflict(f"two new {node.label.value} nodes share the key {node.key}", field="key")
-            wanted[pair] = node.id
-        taken = {} if keys_checked else self._taken_keys(wanted)
-        if taken:
-            (label, key), other = sorted(taken.items())[0]
-            raise Conflict(f"a {label} with key {key} already exists (id {other})", field="key", existing_id=other)
+        wanted = changes.new_keys(new)
+        if not keys_checked:
+            changes.refuse_taken(self._taken_keys(wanted))
         rows = [_row(n, self.tenant) for n in new]
         if self.backend == "sqlite":
             self.conn.exec_driver_sql(_SQLITE_INSERT_NODES, [tuple(_sqlite_value(r[c]) for c in NODE_ROW) for r in rows])
@@ -349,54 +341,21 @@ class _Apply:
     def _merge(self, incoming: list[Node]) -> None:
         if not incoming:
             return
-        combined: dict[NodeId, Node] = {}
-        for node in incoming:  # the same node twice in one batch: later props win
-            prev = combined.get(node.id)
-            combined[node.id] = node if prev is None else Node(
-                node.id, node.label, node.key, _patched(prev.props, node.props), prev.created_at, node.updated_at
-            )
-        current = self._locked(combined)
-        fresh = [n for i, n in combined.items() if i not in current]
-        changed = []
-        for i, node in combined.items():
-            if i in current:
-                old = current[i]
-                props = _patched(old.props, node.props)
-                if props != old.props:
-                    self.written[i] = merged = Node(i, old.label, old.key, props, old.created_at, node.updated_at)
-                    changed.append(merged)
-                else:
-                    self.written[i] = old  # nothing new: keep updated_at, so a replay changes nothing
-        if fresh:
+        combined = changes.combine(incoming)
+        plan = changes.plan_merge(combined, self._locked(combined))
+        self.written.update(plan.result)
+        if plan.fresh:
             # Merged nodes are identity-keyed: their id is derived from their key, so the id
             # lookup above already proved the key free (a concurrent insert still hits the
             # unique constraint and becomes a Conflict).
-            self._create(fresh, keys_checked=True)
-        self._rewrite(changed)
+            self._create(plan.fresh, keys_checked=True)
+        self._rewrite(plan.changed)
 
     def _update(self, patches: list[tuple[NodeId, Props]]) -> None:
         if not patches:
             return
-        current = self._locked(i for i, _ in patches)
-        missing = [i for i, _ in patches if i not in current]
-        if missing:
-            raise NotFound(f"no node with id {missing[0]}", field="id")
-        stamp = now()
-        rewritten: dict[NodeId, Node] = {}
-        for i, patch in patches:
-            old = rewritten.get(i, current[i])
-            props = _patched(old.props, patch)
-            rewritten[i] = Node(i, old.label, natural_key(old.label, props, i), props, old.created_at, stamp)
-        rekeyed: dict[tuple[str, str], NodeId] = {}
-        for i, n in rewritten.items():
-            pair = (n.label.value, n.key)
-            if n.key != current[i].key:
-                if pair in rekeyed:
-                    raise Conflict(f"two updated {pair[0]} nodes would share the key {pair[1]}", field="key")
-                rekeyed[pair] = i
-        for pair, other in self._taken_keys(rekeyed).items():
-            if other != rekeyed[pair]:
-                raise Conflict(f"a {pair[0]} with key {pair[1]} already exists (id {other})", field="key")
+        rewritten, rekeyed = changes.plan_update(patches, self._locked(i for i, _ in patches))
+        changes.refuse_rekeyed(rekeyed, self._taken_keys(rekeyed))
         self._rewrite(list(rewritten.values()))
         self.written.update(rewritten)
 
