@@ -12,8 +12,11 @@ VALUE_ERRORS = re.compile(r"cannot represent|invalid value|of required type|was 
 
 
 def camel(name: str) -> str:
-    """>>> camel("complexity_score")
-    'complexityScore'"""
+    """A snake_case name as the API spells it.
+
+    >>> camel("complexity_score")
+    'complexityScore'
+    """
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 

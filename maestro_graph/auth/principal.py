@@ -26,8 +26,11 @@ class Role(enum.IntEnum):
 
     @classmethod
     def parse(cls, value: str) -> "Role":
-        """>>> Role.parse("editor")
-        <Role.EDITOR: 2>"""
+        """A role by name, any case.
+
+        >>> Role.parse("editor")
+        <Role.EDITOR: 2>
+        """
         try:
             return cls[value.strip().upper()]
         except KeyError:

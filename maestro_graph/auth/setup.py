@@ -17,8 +17,11 @@ LOCAL_ADMIN_SUB = "local-admin"
 
 
 def is_loopback(host: str) -> bool:
-    """>>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.0.0.1")]
-    [True, True, True, False, False]"""
+    """Whether a listen address is reachable from this machine only.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.0.0.1")]
+    [True, True, True, False, False]
+    """
     if host.strip().lower() == "localhost":
         return True
     try:

@@ -14,6 +14,8 @@ from maestro_graph.types import Cursor, NodeId, Props
 
 
 class Label(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash is Python code, hot in ingestion
+
     PERSON = "Person"
     TEAM = "Team"
     PROJECT = "Project"
@@ -31,6 +33,8 @@ class Label(enum.Enum):
 
 
 class Rel(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash is Python code, hot in ingestion
+
     MEMBER_OF = "MEMBER_OF"
     IN_TEAM = "IN_TEAM"
     OWNS = "OWNS"

@@ -5,6 +5,7 @@ Every write passes through `validate_props`, whichever API or importer it came f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -215,6 +216,7 @@ SPECS: dict[Label, LabelSpec] = {
     )
 }
 assert set(SPECS) == set(Label), "every label needs a LabelSpec"
+_PLAIN_DEFAULTS: dict[Label, Props] = {}  # filled below, once the schemas' defaults are known
 
 # Relationship props: a schema where a relationship carries any.
 class MemberOfProps(_Props):
@@ -268,12 +270,56 @@ def _bad_input(what: str, err: ValidationError) -> BadInput:
     return BadInput(f"{what}.{loc}: {msg}", field=loc)
 
 
+# Lineage ingestion validates tens of nodes per event, mostly plain strings. For these labels a
+# plain-string property set is checked by hand (same rules as the schemas above); anything else,
+# and anything the hand check refuses, goes through pydantic, which also words the error.
+_PLAIN_LIMITS: dict[Label, dict[str, tuple[int, int]]] = {  # prop -> (min, max) length after strip
+    Label.DATASET: {"namespace": (1, 300), "name": (1, 300), "description": (0, 10_000)},
+    Label.JOB: {"namespace": (1, 300), "name": (1, 300), "description": (0, 10_000)},
+    Label.FIELD: {"dataset_id": (1, 300), "path": (1, 1000), "name": (1, 300), "type": (0, 200),
+                  "description": (0, 10_000)},
+}
+_PLAIN_REQUIRED = {Label.DATASET: ("namespace", "name"), Label.JOB: ("namespace", "name"),
+                   Label.FIELD: ("dataset_id", "path")}
+
+
+def _plain(label: Label, props: Props) -> Props | None:
+    limits = _PLAIN_LIMITS[label]
+    out: Props = {}
+    for k, v in props.items():
+        if v is None:
+            continue
+        if type(v) is not str or k not in limits:
+            return None
+        v = v.strip()
+        lo, hi = limits[k]
+        if not lo <= len(v) <= hi:
+            return None
+        out[k] = v
+    if label is Label.FIELD and "path" in out and not out.get("name"):
+        out["name"] = out["path"].rsplit(".", 1)[-1].strip()  # as FieldProps._name_from_path
+        if not 1 <= len(out["name"]) <= 300:
+            return None
+    if not all(k in out for k in _PLAIN_REQUIRED[label]):
+        return None
+    return out
+
+
 def validate_props(label: Label, props: Props) -> Props:
     """Validate a label's full property set and return it in stored (JSON) form.
 
     >>> validate_props(Label.TEAM, {"name": " ml-platform "})
     {'name': 'ml-platform'}
+    >>> validate_props(Label.FIELD, {"dataset_id": "d1", "path": "address.city"})
+    {'dataset_id': 'd1', 'path': 'address.city', 'name': 'city'}
     """
+    if label in _PLAIN_LIMITS and (plain := _plain(label, props)) is not None:
+        return {**_PLAIN_DEFAULTS[label], **plain}
+    return schema_validate(label, props)
+
+
+def schema_validate(label: Label, props: Props) -> Props:
+    """validate_props without the plain-string shortcut (tests hold the two to the same answers)."""
     try:
         return _to_json(SPECS[label].schema.model_validate(props))
     except ValidationError as err:
@@ -306,14 +352,40 @@ def natural_key(label: Label, props: Props, node_id: NodeId | None = None) -> st
     if not fields:
         assert node_id is not None, f"{label.value} has no natural key: pass its id"
         return node_id
-    return json.dumps([props[f] for f in fields], ensure_ascii=False)
+    values = [props[f] for f in fields]
+    if all(type(v) is str and v.isprintable() and '"' not in v and "\\" not in v for v in values):
+        return '["' + '", "'.join(values) + '"]'  # what json.dumps gives when nothing needs escaping
+    return _KEY_JSON(values)
+
+
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds an encoder per call
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
+def uuid5(name: str) -> str:
+    """str(uuid.uuid5(uuid.NAMESPACE_URL, name)), without building UUID objects (ingestion makes
+    tens of ids per event).
+
+    >>> uuid5("maestro:t:Dataset:x") == str(uuid.uuid5(uuid.NAMESPACE_URL, "maestro:t:Dataset:x"))
+    True
+    """
+    h = bytearray(hashlib.sha1(_URL_NAMESPACE + name.encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def new_id(tenant: Tenant, label: Label, props: Props) -> NodeId:
     """Identity-keyed labels get a stable id from their key, so every writer agrees on it."""
     if SPECS[label].identity:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"maestro:{tenant}:{label.value}:{natural_key(label, props)}"))
+        return identity_id(tenant, label, natural_key(label, props))
     return str(uuid.uuid4())
+
+
+def identity_id(tenant: Tenant, label: Label, key: str) -> NodeId:
+    """The id of an identity-keyed node with this natural key."""
+    return uuid5(f"maestro:{tenant}:{label.value}:{key}")
 
 
 def index_values(label: Label, props: Props) -> tuple[str, str | None, float | None, list[str]]:
@@ -330,3 +402,5 @@ def now() -> str:
     """UTC timestamps as fixed-width ISO strings: they sort the same in every store."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+
+_PLAIN_DEFAULTS.update({label: _to_json(SPECS[label].schema.model_construct()) for label in _PLAIN_LIMITS})

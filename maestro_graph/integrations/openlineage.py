@@ -20,7 +20,7 @@ from typing_extensions import Annotated
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Edge, Label, Node, Rel
-from maestro_graph.domain.schemas import natural_key, new_id, now, validate_props, validate_rel_props
+from maestro_graph.domain.schemas import identity_id, natural_key, now, validate_props, validate_rel_props
 from maestro_graph.types import NodeId, Props, Tenant
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -160,8 +160,8 @@ def _validate_node(tenant: Tenant, label: Label, props: Props) -> tuple[NodeId, 
     # Merge only what the event says: schema defaults must not wipe what users set (tags...).
     valid = validate_props(label, props)
     clean = {k: v for k, v in valid.items() if k in props or k == "name"}
-    node_id = new_id(tenant, label, clean)
-    return node_id, natural_key(label, clean, node_id), clean
+    key = natural_key(label, clean)  # every label an event names is identity-keyed
+    return identity_id(tenant, label, key), key, clean
 
 
 @lru_cache(maxsize=200_000)
@@ -186,8 +186,8 @@ class Translation:
     runs: list[tuple[NodeId, Props]] = field(default_factory=list)  # run id, run props from one event (in order)
 
     def node(self, label: Label, props: Props) -> Node:
-        if all(isinstance(v, (str, int, float, bool)) for v in props.values()):
-            node_id, key, clean = _validated_node(self.tenant, label, tuple(sorted(props.items())))
+        if all(type(v) is str for v in props.values()):  # hashable: validate each distinct node once
+            node_id, key, clean = _validated_node(self.tenant, label, tuple(props.items()))
         else:
             node_id, key, clean = _validate_node(self.tenant, label, props)
         prev = self.nodes.get(node_id)

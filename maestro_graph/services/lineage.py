@@ -9,7 +9,7 @@ nodes a walk may reach turns a huge answer into a `truncated` one instead of a t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schemas import validate_props
+from maestro_graph.domain.walk import Walk
 from maestro_graph.integrations.openlineage import Translation, fold_run, parse_events, translate
 from maestro_graph.services.graph import GraphService
 from maestro_graph.store.base import GraphStore
@@ -225,9 +226,12 @@ class LineageService:
         check_cap(cap)
         root = await self._root(tenant, node_id)
         field_starts = await self._starts(tenant, root, Granularity.FIELD)
-        dataset_starts = await self._starts(tenant, root, Granularity.DATASET)
         fw = await self.store.walk(tenant, field_starts, [Rel.DERIVES], Direction.OUT, depth, cap)
-        dw = await self.store.walk(tenant, dataset_starts, [Rel.FEEDS], Direction.OUT, depth, cap)
+        # From a field, column lineage says exactly what a change reaches; a table's FEEDS would
+        # name every table downstream of any of its columns. From a dataset, every column changes,
+        # and FEEDS also covers jobs that report no column lineage.
+        dataset_starts = [root.id] if root.label is Label.DATASET else []
+        dw = await self.store.walk(tenant, dataset_starts, [Rel.FEEDS], Direction.OUT, depth, cap) if dataset_starts else Walk({})
         report = ImpactReport(root, depth, truncated=fw.truncated or dw.truncated)
         reach: dict[NodeId, tuple[int, list[NodeId]]] = {}  # node -> (distance, a shortest path)
 

@@ -92,7 +92,7 @@ async def link(info: Info, input: LinkInput) -> Link:
     """Create a relationship (or replace its properties). Both ends must exist and fit the graph model."""
     ctx = info.context
     rel = Rel(input.relationship.value)
-    (src_label, src), (dst_label, dst) = from_global_id(input.source_id, field="sourceId"), from_global_id(input.target_id, field="targetId")
+    (_, src), (_, dst) = from_global_id(input.source_id, field="sourceId"), from_global_id(input.target_id, field="targetId")
     edge = (await ctx.services.graph.link(ctx.principal, [Edge(rel, src, dst, dict(input.properties or {}))]))[0]
     ctx.loaders.forget()
     ends = await ctx.loaders.node.load_many([src, dst])

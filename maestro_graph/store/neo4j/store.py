@@ -33,10 +33,11 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
+from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
-from maestro_graph.domain.schemas import natural_key, now
+from maestro_graph.domain.schemas import now
 from maestro_graph.domain.walk import Walk, bfs
 from maestro_graph.store.neo4j import cypher
 from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, edge_properties, node_properties, to_edge, to_node
@@ -60,11 +61,6 @@ def _translated(what: str) -> Iterator[None]:
         ) from err
     except UNREACHABLE as err:
         raise StoreUnavailable(f"the Neo4j store is unavailable ({what}): {err}") from err
-
-
-def _patched(props: Props, patch: Props) -> Props:
-    merged = {**props, **patch}
-    return {k: v for k, v in merged.items() if v is not None}  # None in a patch removes a prop
 
 
 async def _records(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:
@@ -345,16 +341,9 @@ class _Apply:
     async def _create(self, new: list[Node], *, keys_checked: bool = False) -> None:
         if not new:
             return
-        wanted: dict[tuple[str, str], NodeId] = {}
-        for node in new:
-            pair = (node.label.value, node.key)
-            if pair in wanted:
-                raise Conflict(f"two new {node.label.value} nodes share the key {node.key}", field="key")
-            wanted[pair] = node.id
-        taken = {} if keys_checked else await self._taken_keys(wanted)
-        if taken:
-            (label, key), other = sorted(taken.items())[0]
-            raise Conflict(f"a {label} with key {key} already exists (id {other})", field="key", existing_id=other)
+        wanted = changes.new_keys(new)
+        if not keys_checked:
+            changes.refuse_taken(await self._taken_keys(wanted))
         by_label: dict[Label, list[Node]] = defaultdict(list)
         for node in new:
             by_label[node.label].append(node)
@@ -365,55 +354,22 @@ class _Apply:
     async def _merge(self, incoming: list[Node]) -> None:
         if not incoming:
             return
-        combined: dict[NodeId, Node] = {}
-        for node in incoming:  # the same node twice in one batch: later props win
-            prev = combined.get(node.id)
-            combined[node.id] = node if prev is None else Node(
-                node.id, node.label, node.key, _patched(prev.props, node.props), prev.created_at, node.updated_at
-            )
-        current = await self._locked(combined)
-        fresh = [n for i, n in combined.items() if i not in current]
-        changed = []
-        for i, node in combined.items():
-            if i in current:
-                old = current[i]
-                props = _patched(old.props, node.props)
-                if props != old.props:
-                    self.written[i] = merged = Node(i, old.label, old.key, props, old.created_at, node.updated_at)
-                    changed.append(merged)
-                else:
-                    self.written[i] = old  # nothing new: keep updated_at, so a replay changes nothing
-        if fresh:
+        combined = changes.combine(incoming)
+        plan = changes.plan_merge(combined, await self._locked(combined))
+        self.written.update(plan.result)
+        if plan.fresh:
             # Merged nodes are identity-keyed: their id is derived from their key, so the id
             # lookup above already proved the key free (a concurrent create still hits the
             # uniqueness constraint and becomes a Conflict).
-            await self._create(fresh, keys_checked=True)
-        if changed:
-            await self._write_nodes(cypher.REWRITE_NODES, changed)
+            await self._create(plan.fresh, keys_checked=True)
+        if plan.changed:
+            await self._write_nodes(cypher.REWRITE_NODES, plan.changed)
 
     async def _update(self, patches: list[tuple[NodeId, Props]]) -> None:
         if not patches:
             return
-        current = await self._locked(i for i, _ in patches)
-        missing = [i for i, _ in patches if i not in current]
-        if missing:
-            raise NotFound(f"no node with id {missing[0]}", field="id")
-        stamp = now()
-        rewritten: dict[NodeId, Node] = {}
-        for i, patch in patches:
-            old = rewritten.get(i, current[i])
-            props = _patched(old.props, patch)
-            rewritten[i] = Node(i, old.label, natural_key(old.label, props, i), props, old.created_at, stamp)
-        rekeyed: dict[tuple[str, str], NodeId] = {}
-        for i, n in rewritten.items():
-            pair = (n.label.value, n.key)
-            if n.key != current[i].key:
-                if pair in rekeyed:
-                    raise Conflict(f"two updated {pair[0]} nodes would share the key {pair[1]}", field="key")
-                rekeyed[pair] = i
-        for pair, other in (await self._taken_keys(rekeyed)).items():
-            if other != rekeyed[pair]:
-                raise Conflict(f"a {pair[0]} with key {pair[1]} already exists (id {other})", field="key")
+        rewritten, rekeyed = changes.plan_update(patches, await self._locked(i for i, _ in patches))
+        changes.refuse_rekeyed(rekeyed, await self._taken_keys(rekeyed))
         await self._write_nodes(cypher.REWRITE_NODES, list(rewritten.values()))
         self.written.update(rewritten)
 
