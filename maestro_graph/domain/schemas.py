@@ -238,6 +238,9 @@ class DerivesProps(_Props):
 
 class FeedsProps(_Props):
     job: str | None = None
+    # Whether column lineage says which columns of the source feed the target. Where it does not
+    # (absent or unknown), impact analysis from a column crosses this edge at dataset level.
+    column_lineage: bool | None = None
 
 
 class EmptyProps(_Props):

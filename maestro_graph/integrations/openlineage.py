@@ -243,10 +243,12 @@ class Translation:
             self.link(Rel.READS, job.id, d.id)
         for d in outs:
             self.link(Rel.WRITES, job.id, d.id)
-        for i in ins:
-            for o in outs:
+        for ref, o in zip(outputs, outs):
+            described = _column_sources(ref.facets.columnLineage)
+            for i_ref, i in zip(inputs, ins):
                 if i.id != o.id:
-                    self.link(Rel.FEEDS, i.id, o.id, {"job": job_name})
+                    self.link(Rel.FEEDS, i.id, o.id,
+                              {"job": job_name, "column_lineage": (i_ref.namespace, i_ref.name) in described})
         for ref, out in zip(outputs, outs):
             if ref.facets.columnLineage is not None:
                 self._column_lineage(out, ref.facets.columnLineage, job_name)
@@ -277,6 +279,14 @@ class Translation:
         # The older facet shape: one transformation for the whole output field, always direct.
         return {"type": "DIRECT", "subtype": spec.transformationType, "description": spec.transformationDescription,
                 "masking": False, "job": job_name}
+
+
+def _column_sources(facet: ColumnLineageFacet | None) -> set[tuple[str, str]]:
+    """The input datasets a columnLineage facet maps to output columns."""
+    if facet is None:
+        return set()
+    refs = [f for spec in facet.fields.values() for f in spec.inputFields] + list(facet.dataset)
+    return {(f.namespace, f.name) for f in refs}
 
 
 def translate(tenant: Tenant, events: list[Event]) -> Translation:

@@ -228,8 +228,8 @@ class LineageService:
         field_starts = await self._starts(tenant, root, Granularity.FIELD)
         fw = await self.store.walk(tenant, field_starts, [Rel.DERIVES], Direction.OUT, depth, cap)
         # From a field, column lineage says exactly what a change reaches; a table's FEEDS would
-        # name every table downstream of any of its columns. From a dataset, every column changes,
-        # and FEEDS also covers jobs that report no column lineage.
+        # name every table downstream of any of its columns (only jobs without column lineage are
+        # crossed at dataset level, below). From a dataset, every column changes: all of FEEDS.
         dataset_starts = [root.id] if root.label is Label.DATASET else []
         dw = await self.store.walk(tenant, dataset_starts, [Rel.FEEDS], Direction.OUT, depth, cap) if dataset_starts else Walk({})
         report = ImpactReport(root, depth, truncated=fw.truncated or dw.truncated)
@@ -245,7 +245,9 @@ class LineageService:
             offer(d, hop.distance, dw.path(d))
         # Ids only from here on, one batched expand per step; nodes are loaded once at the end.
         # A dataset holding a reached field is reached at that field's distance (nearest wins).
-        await self._step(tenant, reach, list(fw.hops), [Rel.HAS_FIELD], Direction.IN, offer, cost=0)
+        held = await self._step(tenant, reach, list(fw.hops), [Rel.HAS_FIELD], Direction.IN, offer, cost=0)
+        if root.label is Label.FIELD:
+            report.truncated |= await self._past_opaque_jobs(tenant, reach, held, depth, cap, offer)
         data = list(reach)
         versions = await self._step(tenant, reach, data, [Rel.TRAINED_ON, Rel.USES_FEATURE], Direction.IN, offer)
         await self._step(tenant, reach, versions, [Rel.VERSION_OF], Direction.OUT, offer)
@@ -268,6 +270,31 @@ class LineageService:
         for bucket in buckets.values():
             bucket.sort(key=lambda i: (i.distance, i.node.name, i.node.id))
         return report
+
+    async def _past_opaque_jobs(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]],
+                                datasets: list[NodeId], depth: int, cap: int, offer: Any) -> bool:
+        """A job that reports no column lineage from a reached table may pass the changed column to
+        any column of its output: such FEEDS edges are crossed, and everything downstream of their
+        targets is reached at dataset level. Returns whether that walk was truncated."""
+        entries: dict[NodeId, tuple[int, list[NodeId]]] = {}  # dataset past an opaque job -> (distance, path)
+        edges = await self.store.expand(tenant, datasets, [Rel.FEEDS], Direction.OUT, with_props=True)
+        for e in sorted(edges, key=lambda e: (e.src, e.dst)):
+            dist = reach[e.src][0] + 1
+            if e.props.get("column_lineage") is True or dist > depth:
+                continue
+            if e.dst not in entries or dist < entries[e.dst][0]:
+                entries[e.dst] = (dist, reach[e.src][1] + [e.dst])
+        if not entries:
+            return False
+        nearest = min(dist for dist, _ in entries.values())
+        w = await self.store.walk(tenant, list(entries), [Rel.FEEDS], Direction.OUT, depth - nearest,
+                                  max(1, cap - len(reach)))
+        for node, hop in w.hops.items():
+            path = w.path(node)
+            dist, entry_path = entries[path[0]]
+            if dist + hop.distance <= depth:
+                offer(node, dist + hop.distance, entry_path + path[1:])
+        return w.truncated
 
     async def _step(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]], ids: list[NodeId],
                     rels: list[Rel], direction: Direction, offer: Any, cost: int = 1) -> list[NodeId]:

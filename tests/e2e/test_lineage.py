@@ -249,6 +249,38 @@ async def test_impact_analysis_reaches_models_deployments_projects_and_people(se
     assert capped["truncated"] is True
 
 
+def opaque_event(job: str, inputs: list[str], output: str, out_cols: list[str]) -> RunEvent:
+    """A job that reports its schema but no column lineage (many producers do)."""
+    return RunEvent(eventType=RunState.COMPLETE, eventTime="2026-11-01T10:00:00Z", producer=PRODUCER,
+                    run=Run(runId=str(uuid.uuid4())), job=Job(namespace="airflow", name=job),
+                    inputs=[InputDataset(namespace=NS, name=i) for i in inputs],
+                    outputs=[OutputDataset(namespace=NS, name=output, facets={"schema": schema(*out_cols)})])
+
+
+async def test_impact_from_a_column_crosses_jobs_without_column_lineage_at_dataset_level(server):
+    await emit(server, run_event(*PIPELINE[0]),
+               opaque_event("export_report", ["mart.order_facts"], "bi.report", ["total"]),
+               opaque_event("cache_dashboard", ["bi.report"], "bi.dashboard_cache", ["blob"]),
+               # column lineage from order_facts that does not involve amount_usd: not reached
+               run_event("count_orders", ["mart.order_facts"], "mart.order_counts", ["n"],
+                         {"n": [("mart.order_facts", "order_id", "INDIRECT", "AGGREGATION")]}))
+    ids = await ids_by_name(server)
+    q = """query($id: ID!, $d: Int) { impactAnalysis(id: $id, depth: $d) { datasets { distance path node { name } } fields { node { path } } } }"""
+    r = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": None}))["impactAnalysis"]
+    reached = {d["node"]["name"]: d["distance"] for d in r["datasets"]}
+    assert reached == {"shop.orders": 0, "mart.order_facts": 1, "bi.report": 2, "bi.dashboard_cache": 3}
+    path = next(d["path"] for d in r["datasets"] if d["node"]["name"] == "bi.dashboard_cache")
+    assert path == [ids["shop.orders/amount"], ids["mart.order_facts/amount_usd"], ids["mart.order_facts"],
+                    ids["bi.report"], ids["bi.dashboard_cache"]]
+    assert [f["node"]["path"] for f in r["fields"]] == ["amount_usd"]  # nothing column-level past the opaque job
+    shallow = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": 2}))["impactAnalysis"]
+    assert {d["node"]["name"] for d in shallow["datasets"]} == {"shop.orders", "mart.order_facts", "bi.report"}
+    # column lineage that names the column stays precise: the id column reaches order_counts, not the opaque jobs' outputs only
+    by_id = (await server.execute(q, {"id": ids["shop.orders/id"], "d": None}))["impactAnalysis"]
+    assert {d["node"]["name"] for d in by_id["datasets"]} == {
+        "shop.orders", "mart.order_facts", "mart.order_counts", "bi.report", "bi.dashboard_cache"}
+
+
 async def test_cycles_never_loop_and_answers_are_stable(server):
     cyc = [("a_to_b", ["t.a"], "t.b", ["x"], {"x": [("t.a", "x", "DIRECT", "IDENTITY")]}),
            ("b_to_c", ["t.b"], "t.c", ["x"], {"x": [("t.b", "x", "DIRECT", "IDENTITY")]}),
