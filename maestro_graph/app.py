@@ -18,7 +18,6 @@ from strawberry.exceptions import ConnectionRejectionError
 from maestro_graph.auth.principal import Role
 from maestro_graph.auth.ratelimit import RateLimiter
 from maestro_graph.auth.setup import LOCAL_ADMIN_SUB, Auth, auth_from_settings
-from maestro_graph.auth.tokens import bearer
 from maestro_graph.domain.errors import StoreUnavailable, Unauthenticated
 from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
@@ -50,15 +49,12 @@ class GraphQLApp(GraphQL):
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         """graphql-transport-ws: the token travels in connection_init {"Authorization": "Bearer ..."};
         a missing or bad one closes the socket with 4403 before any operation can run."""
-        principal = self.auth.anonymous
-        if self.auth.verifier is not None:
-            params = context.connection_params if isinstance(context.connection_params, dict) else {}
-            header = params.get("Authorization") or params.get("authorization")
-            try:
-                principal = await self.auth.verifier.verify(bearer(header) if isinstance(header, str) else None)
-            except Unauthenticated:
-                raise ConnectionRejectionError() from None
-        assert principal is not None
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        header = params.get("Authorization") or params.get("authorization")
+        try:
+            principal = await self.auth.authenticate(header if isinstance(header, str) else None)
+        except Unauthenticated:
+            raise ConnectionRejectionError() from None
         context.authenticate(principal)
         return await super().on_ws_connect(context)
 

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maestro_graph.auth.ratelimit import RateLimiter
 from maestro_graph.auth.setup import Auth
-from maestro_graph.auth.tokens import INVALID_TOKEN, bearer
+from maestro_graph.auth.tokens import INVALID_TOKEN
 from maestro_graph.domain.errors import LimitExceeded, Unauthenticated
 
 PRINCIPAL = "maestro.principal"  # where the guard leaves the caller in the ASGI scope
@@ -83,14 +83,11 @@ class Guard:
         if scope["method"] == "GET" and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"),
                                                                 keep_blank_values=True):
             return await self.app(scope, receive, send)  # the GraphiQL page: no data in it
-        principal = self.auth.anonymous
-        if self.auth.verifier is not None:
-            try:
-                principal = await self.auth.verifier.verify(bearer(headers.get("authorization")))
-            except Unauthenticated:
-                return await _refusal(path, 401, "UNAUTHENTICATED", INVALID_TOKEN,
-                                      {"WWW-Authenticate": 'Bearer realm="maestro-graph"'})(scope, receive, send)
-        assert principal is not None
+        try:
+            principal = await self.auth.authenticate(headers.get("authorization"))
+        except Unauthenticated:
+            return await _refusal(path, 401, "UNAUTHENTICATED", INVALID_TOKEN,
+                                  {"WWW-Authenticate": 'Bearer realm="maestro-graph"'})(scope, receive, send)
         wait = self.limiter.take(f"{principal.tenant}\x00{principal.sub}")
         if wait is not None:
             return await _refusal(path, 429, "LIMIT_EXCEEDED",

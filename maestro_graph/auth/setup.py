@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from maestro_graph.auth.keys import JwksKeys, KeySource, PublicKey, SecretKey, local_secret
 from maestro_graph.auth.principal import Principal, system
-from maestro_graph.auth.tokens import TokenMinter, TokenVerifier
+from maestro_graph.auth.tokens import TokenMinter, TokenVerifier, bearer
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.settings import Settings
 
@@ -36,6 +36,14 @@ class Auth:
     minter: TokenMinter | None  # None: keys come from an IdP; this server cannot sign tokens
     anonymous: Principal | None = None
     generated_secret: bool = False  # the secret lives in <data_dir>/jwt-secret
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """The caller an `Authorization` header value names (the anonymous admin under --no-auth);
+        Unauthenticated if the token is missing or not valid."""
+        if self.verifier is None:
+            assert self.anonymous is not None, "--no-auth needs its anonymous principal"
+            return self.anonymous
+        return await self.verifier.verify(bearer(authorization))
 
 
 def _algorithms(settings: Settings, default: tuple[str, ...]) -> tuple[str, ...]:
