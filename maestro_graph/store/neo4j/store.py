@@ -74,6 +74,15 @@ async def _collected(tx: AsyncManagedTransaction, query: str, **params: Any) -> 
     return record["rows"] if record is not None else []
 
 
+async def _keyset_page(tx: AsyncManagedTransaction, page: str, count: str, first: int,
+                       **params: Any) -> tuple[list[Any], int, bool]:
+    """(at most `first` records of `page`, the `total` of `count`, whether more follow): one more
+    record than asked for tells the last."""
+    rows = await _records(tx, page, limit=first + 1, **params)
+    (counted,) = await _records(tx, count, **params)
+    return rows[:first], counted["total"], len(rows) > first
+
+
 class Neo4jStore:
     backend = "neo4j"
 
@@ -185,10 +194,9 @@ class Neo4jStore:
             params["after_name"], params["after_id"] = query.after
 
         async def work(tx: AsyncManagedTransaction) -> Page:
-            rows = await _records(tx, page_match + cypher.FIND_PAGE, tenant=tenant, limit=query.first + 1, **params)
-            (count,) = await _records(tx, match + cypher.FIND_COUNT, tenant=tenant, **params)
-            nodes = [to_node(r["props"]) for r in rows]
-            return Page(nodes[: query.first], count["total"], len(nodes) > query.first)
+            rows, total, more = await _keyset_page(tx, page_match + cypher.FIND_PAGE, match + cypher.FIND_COUNT,
+                                                   query.first, tenant=tenant, **params)
+            return Page([to_node(r["props"]) for r in rows], total, more)
 
         return await self._read("find_nodes", work)
 
@@ -252,11 +260,11 @@ class Neo4jStore:
             params["after_at"], params["after_id"] = query.after
 
         async def work(tx: AsyncManagedTransaction) -> AuditPage:
-            rows = await _records(tx, page_match + cypher.AUDIT_PAGE, tenant=tenant, limit=query.first + 1, **params)
-            (count,) = await _records(tx, match + cypher.AUDIT_COUNT, tenant=tenant, **params)
+            rows, total, more = await _keyset_page(tx, page_match + cypher.AUDIT_PAGE, match + cypher.AUDIT_COUNT,
+                                                   query.first, tenant=tenant, **params)
             records = [AuditRecord(r["row"]["id"], r["row"]["at"], r["row"]["actor"], r["row"]["operation"],
                                    tuple(r["row"]["ids"] or ()), r["row"]["outcome"]) for r in rows]
-            return AuditPage(records[: query.first], count["total"], len(records) > query.first)
+            return AuditPage(records, total, more)
 
         return await self._read("audit_log", work)
 

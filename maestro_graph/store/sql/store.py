@@ -169,10 +169,8 @@ class SqlStore:
     async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
         def q(conn: Connection) -> dict[NodeId, Node]:
             if self.backend == "sqlite":  # one statement text for any number of ids (see _sqlite_expand)
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                rows = cursor.execute(_SQLITE_GET_NODES, (tenant, orjson.dumps(list(dict.fromkeys(ids))).decode())).fetchall()
-                cursor.close()
-                return {r[0]: Node(r[0], LABELS[r[1]], r[2], orjson.loads(r[3]), r[4], r[5]) for r in rows}
+                rows = conn.exec_driver_sql(_SQLITE_GET_NODES, (tenant, _json_ids(ids))).all()
+                return {r[0]: _node((*r[:3], orjson.loads(r[3]), *r[4:])) for r in rows}
             found: dict[NodeId, Node] = {}
             for part in chunks(list(dict.fromkeys(ids))):
                 rows = conn.execute(select(*NODE_COLS).where(nodes.c.tenant == tenant, nodes.c.id.in_(part))).all()
@@ -322,17 +320,24 @@ def _sqlite_expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels
     start = "src" if direction is Direction.OUT else "dst"
     sql = (f"SELECT rel, src, dst{', props' if with_props else ''} FROM edges "
            f"WHERE tenant = ? AND rel = ? AND {start} IN (SELECT value FROM json_each(?))")
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     out: list[Edge] = []
-    frontier = orjson.dumps(list(dict.fromkeys(ids))).decode()
+    frontier = _json_ids(ids)
     for rel in rels:
-        rows = cursor.execute(sql, (tenant, rel.value, frontier)).fetchall()
+        rows = conn.exec_driver_sql(sql, (tenant, rel.value, frontier)).all()
         if with_props:
             out += [Edge(rel, s, d, orjson.loads(p)) for _, s, d, p in rows]
         else:
             out += [Edge(rel, s, d) for _, s, d in rows]
-    cursor.close()
     return out
+
+
+_SQLITE_GET_NODES = ("SELECT id, label, key, props, created_at, updated_at FROM nodes "
+                     "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))")
+
+
+def _json_ids(ids: Sequence[NodeId]) -> str:
+    """Ids, each once, as the one JSON-array parameter SQLite reads with json_each."""
+    return orjson.dumps(list(dict.fromkeys(ids))).decode()
 
 
 class _Apply:
@@ -494,10 +499,6 @@ _SQLITE_UPSERT_EDGES = (
     "ON CONFLICT (tenant, rel, src, dst) DO UPDATE SET props = excluded.props, updated_at = excluded.updated_at "
     "WHERE edges.props != excluded.props"  # same props again: a replay writes nothing
 )
-
-
-_SQLITE_GET_NODES = ("SELECT id, label, key, props, created_at, updated_at FROM nodes "
-                     "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))")
 
 
 def _sqlite_value(value: Any) -> Any:
