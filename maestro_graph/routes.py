@@ -46,5 +46,3 @@ def lineage_endpoint(services: Services):  # type: ignore[no-untyped-def]
                             status_code=201)
 
     return receive
-
-

@@ -230,8 +230,8 @@ class LineageService:
         # From a field, column lineage says exactly what a change reaches; a table's FEEDS would
         # name every table downstream of any of its columns (only jobs without column lineage are
         # crossed at dataset level, below). From a dataset, every column changes: all of FEEDS.
-        dataset_starts = [root.id] if root.label is Label.DATASET else []
-        dw = await self.store.walk(tenant, dataset_starts, [Rel.FEEDS], Direction.OUT, depth, cap) if dataset_starts else Walk({})
+        dw = (await self.store.walk(tenant, [root.id], [Rel.FEEDS], Direction.OUT, depth, cap)
+              if root.label is Label.DATASET else Walk({}))
         report = ImpactReport(root, depth, truncated=fw.truncated or dw.truncated)
         reach: dict[NodeId, tuple[int, list[NodeId]]] = {}  # node -> (distance, a shortest path)
 
