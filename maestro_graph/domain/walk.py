@@ -8,7 +8,7 @@ backend walks exactly the same way: nodes visited once (cycles never loop), pare
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from maestro_graph.domain.graph import Edge
@@ -35,26 +35,63 @@ class Walk:
         return out[::-1]
 
 
-def bfs(starts: Iterable[NodeId], direction: Direction, depth: int, cap: int) -> Generator[list[NodeId], list[Edge], Walk]:
-    """Yield each frontier (sorted ids); receive the relationships leaving it; return the Walk."""
-    hops: dict[NodeId, Hop] = {s: Hop(0, None) for s in sorted(set(starts))}
+def bfs(starts: Iterable[NodeId] | Mapping[NodeId, int], direction: Direction, depth: int,
+        cap: int) -> Generator[list[NodeId], list[Edge], Walk]:
+    """Yield each frontier (sorted ids); receive the relationships leaving it; return the Walk.
+
+    `starts` are ids at distance 0, or {id: distance} for starts that enter the walk further out
+    (impact analysis enters the dataset graph at several distances): a start joins the frontier
+    of its distance unless the walk reached it nearer.
+
+    >>> from maestro_graph.domain.graph import Rel
+    >>> steps = bfs({"a": 0, "c": 1}, Direction.OUT, 2, 10)
+    >>> next(steps)
+    ['a']
+    >>> steps.send([Edge(Rel.FEEDS, "a", "b")])
+    ['b', 'c']
+    >>> try:
+    ...     steps.send([Edge(Rel.FEEDS, "b", "d"), Edge(Rel.FEEDS, "c", "d")])
+    ... except StopIteration as done:
+    ...     print({n: (h.distance, h.parent) for n, h in done.value.hops.items()})
+    {'a': (0, None), 'b': (1, 'a'), 'c': (1, None), 'd': (2, 'b')}
+    """
+    entering = sorted((d, s) for s, d in (starts.items() if isinstance(starts, Mapping) else dict.fromkeys(starts, 0).items()))
+    hops: dict[NodeId, Hop] = {}
     walk = Walk(hops)
-    frontier = list(hops)
     out = direction is Direction.OUT
-    for distance in range(1, depth + 1):
-        if not frontier:
-            break
-        step = yield frontier
-        step.sort(key=lambda e: (e.src, e.dst, e.rel.value))
-        frontier = []
-        for e in step:
-            here, there = (e.src, e.dst) if out else (e.dst, e.src)
-            if there not in hops:
-                if len(hops) >= cap:
-                    walk.truncated = True
-                    continue
-                hops[there] = Hop(distance, here)
-                frontier.append(there)
-            walk.edges.append(e)
-        frontier.sort()
-    return walk
+    frontier: list[NodeId] = []
+    distance = entering[0][0] if entering else depth
+    while True:
+        while entering and entering[0][0] == distance:
+            start = entering.pop(0)[1]
+            if start not in hops:
+                hops[start] = Hop(distance, None)
+                frontier.append(start)
+        if distance >= depth or not (frontier or entering):
+            return walk
+        if frontier:
+            frontier.sort()
+            step = yield frontier
+            step.sort(key=lambda e: (e.src, e.dst, e.rel.value))
+            frontier = []
+            for e in step:
+                here, there = (e.src, e.dst) if out else (e.dst, e.src)
+                if there not in hops:
+                    if len(hops) >= cap:
+                        walk.truncated = True
+                        continue
+                    hops[there] = Hop(distance + 1, here)
+                    frontier.append(there)
+                walk.edges.append(e)
+        distance += 1
+
+
+def drive(steps: Generator[list[NodeId], list[Edge], Walk], expand: Callable[[list[NodeId]], list[Edge]]) -> Walk:
+    """Run a bfs to its end with a synchronous expand: a store query, or a lookup in relationships
+    fetched at once."""
+    try:
+        frontier = next(steps)
+        while True:
+            frontier = steps.send(expand(frontier))
+    except StopIteration as done:
+        return done.value

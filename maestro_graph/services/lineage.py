@@ -9,6 +9,7 @@ nodes a walk may reach turns a huge answer into a `truncated` one instead of a t
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,14 +246,17 @@ class LineageService:
             offer(d, hop.distance, dw.path(d))
         # Ids only from here on, one batched expand per step; nodes are loaded once at the end.
         # A dataset holding a reached field is reached at that field's distance (nearest wins).
-        held = await self._step(tenant, reach, list(fw.hops), [Rel.HAS_FIELD], Direction.IN, offer, cost=0)
+        held = (await self._step(tenant, reach, list(fw.hops), [Rel.HAS_FIELD], Direction.IN, offer, cost=0))[Rel.HAS_FIELD]
         if root.label is Label.FIELD:
             report.truncated |= await self._past_opaque_jobs(tenant, reach, held, depth, cap, offer)
-        data = list(reach)
-        versions = await self._step(tenant, reach, data, [Rel.TRAINED_ON, Rel.USES_FEATURE], Direction.IN, offer)
-        await self._step(tenant, reach, versions, [Rel.VERSION_OF], Direction.OUT, offer)
-        await self._step(tenant, reach, versions, [Rel.SERVES], Direction.IN, offer)
-        owners = await self._step(tenant, reach, list(reach), [Rel.OWNS], Direction.IN, offer)
+        # What hangs off the data, in one expand: model versions trained on it or using it, and owners.
+        around = await self._step(tenant, reach, list(reach), [Rel.TRAINED_ON, Rel.USES_FEATURE, Rel.OWNS], Direction.IN, offer)
+        versions = around[Rel.TRAINED_ON] + around[Rel.USES_FEATURE]
+        owners = around[Rel.OWNS]
+        if versions:
+            served = (await self._step(tenant, reach, versions, [Rel.VERSION_OF], Direction.OUT, offer))[Rel.VERSION_OF]
+            served += (await self._step(tenant, reach, versions, [Rel.SERVES], Direction.IN, offer))[Rel.SERVES]
+            owners += (await self._step(tenant, reach, versions + served, [Rel.OWNS], Direction.IN, offer))[Rel.OWNS]
         owner_nodes = await self.store.get_nodes(tenant, owners)
         projects = [i for i, n in owner_nodes.items() if n.label is Label.PROJECT]
         await self._step(tenant, reach, projects, [Rel.MEMBER_OF, Rel.OWNS], Direction.IN, offer)
@@ -286,29 +290,27 @@ class LineageService:
                 entries[e.dst] = (dist, reach[e.src][1] + [e.dst])
         if not entries:
             return False
-        nearest = min(dist for dist, _ in entries.values())
-        w = await self.store.walk(tenant, list(entries), [Rel.FEEDS], Direction.OUT, depth - nearest,
-                                  max(1, cap - len(reach)))
+        w = await self.store.walk(tenant, {d: dist for d, (dist, _) in entries.items()}, [Rel.FEEDS], Direction.OUT,
+                                  depth, max(1, cap - len(reach)))
         for node, hop in w.hops.items():
             path = w.path(node)
-            dist, entry_path = entries[path[0]]
-            if dist + hop.distance <= depth:
-                offer(node, dist + hop.distance, entry_path + path[1:])
+            offer(node, hop.distance, entries[path[0]][1] + path[1:])
         return w.truncated
 
     async def _step(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]], ids: list[NodeId],
-                    rels: list[Rel], direction: Direction, offer: Any, cost: int = 1) -> list[NodeId]:
-        """Offer the nodes one relationship away from `ids`; return those not seen before."""
+                    rels: list[Rel], direction: Direction, offer: Any, cost: int = 1) -> defaultdict[Rel, list[NodeId]]:
+        """Offer the nodes one relationship away from `ids`; return those not reached before (each
+        once), by the relationship that reached them."""
+        fresh: defaultdict[Rel, list[NodeId]] = defaultdict(list)
         if not ids:
-            return []
-        fresh: list[NodeId] = []
+            return fresh
         edges = await self.store.expand(tenant, ids, rels, direction)
         for e in sorted(edges, key=lambda e: (e.src, e.dst, e.rel.value)):
             here, there = (e.src, e.dst) if direction is Direction.OUT else (e.dst, e.src)
             if there not in reach:
-                fresh.append(there)
+                fresh[e.rel].append(there)
             offer(there, reach[here][0] + cost, reach[here][1] + [there])
-        return list(dict.fromkeys(fresh))
+        return fresh
 
 
 def check_depth(depth: int, limit: int) -> None:

@@ -6,7 +6,7 @@ Every method works on many items at once; none is meant to be called in a loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from maestro_graph.domain.audit import AuditPage, AuditQuery
@@ -88,7 +88,7 @@ class GraphStore(Protocol):
     async def walk(
         self,
         tenant: Tenant,
-        starts: Sequence[NodeId],
+        starts: Sequence[NodeId] | Mapping[NodeId, int],
         rels: Sequence[Rel],
         direction: Direction,
         depth: int,
@@ -97,7 +97,8 @@ class GraphStore(Protocol):
         with_props: bool = False,
     ) -> Walk:
         """Breadth-first from `starts` along `rels`, at most `depth` steps and `cap` nodes
-        reached: drive domain.walk.bfs with `expand` steps, inside one store call."""
+        reached, exactly as domain.walk.bfs walks (starts may enter at a distance), inside one
+        store call."""
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""

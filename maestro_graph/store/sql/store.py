@@ -16,7 +16,7 @@ import logging
 
 import orjson
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delete, event, func, insert, select, tuple_, update
@@ -28,7 +28,7 @@ from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.schemas import index_values, now
-from maestro_graph.domain.walk import Walk, bfs
+from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import audit_log, edges, nodes
 from maestro_graph.types import Direction, NodeId, Props, Tenant
@@ -242,19 +242,11 @@ class SqlStore:
         return await self._run(lambda c: _expand(c, tenant, ids, rels, direction, with_props), write=False)
 
     async def walk(
-        self, tenant: Tenant, starts: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, depth: int, cap: int,
-        *, with_props: bool = False,
+        self, tenant: Tenant, starts: Sequence[NodeId] | Mapping[NodeId, int], rels: Sequence[Rel], direction: Direction,
+        depth: int, cap: int, *, with_props: bool = False,
     ) -> Walk:
-        def q(conn: Connection) -> Walk:
-            steps = bfs(starts, direction, depth, cap)
-            try:
-                frontier = next(steps)
-                while True:
-                    frontier = steps.send(_expand(conn, tenant, frontier, rels, direction, with_props))
-            except StopIteration as done:
-                return done.value
-
-        return await self._run(q, write=False)
+        return await self._run(lambda conn: drive(bfs(starts, direction, depth, cap), lambda frontier: _expand(
+            conn, tenant, frontier, rels, direction, with_props)), write=False)
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         def q(conn: Connection) -> dict[Label, int]:
