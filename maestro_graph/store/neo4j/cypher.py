@@ -100,6 +100,32 @@ MATCH (s:Node {tenant: $tenant, id: id})%(left)s[r:%(types)s]%(right)s(o:Node {t
 RETURN collect([type(r), startNode(r).id, endNode(r).id, CASE WHEN $with_props THEN properties(r) END]) AS rows
 """
 
+# A whole breadth-first walk in one statement: the server's pruning BFS (VarLengthExpand(Pruning,BFS))
+# finds every node within `depth` steps, then every relationship leaving the starts and those nodes
+# comes back in one list, and the store replays domain.walk.bfs over it (same parents, same order as
+# every backend). `found` is cut at $limit: a cut list cannot be replayed exactly, so the store then
+# walks step by step. The depth is an int the store formats in (a var-length bound cannot be a parameter).
+WALK = """
+CALL () {
+  UNWIND $starts AS sid
+  MATCH (s:Node {tenant: $tenant, id: sid})%(left)s[:%(types)s*1..%%(depth)s]%(right)s(f)
+  RETURN DISTINCT f LIMIT $limit
+}
+WITH collect(f) AS found
+CALL () {
+  UNWIND $starts AS sid
+  MATCH (s:Node {tenant: $tenant, id: sid})
+  RETURN collect(s) AS begun
+}
+CALL (found, begun) {
+  UNWIND found + begun AS y
+  WITH DISTINCT y AS x
+  MATCH (x)%(left)s[r:%(types)s]%(right)s(o:Node {tenant: $tenant})
+  RETURN collect([type(r), startNode(r).id, endNode(r).id, CASE WHEN $with_props THEN properties(r) END]) AS rows
+}
+RETURN rows, size(found) AS found
+"""
+
 # -- writes (inside apply's one transaction) -----------------------------------------------------
 # Reads the nodes and write-locks them until commit (Neo4j reads take no locks; a write does),
 # so a concurrent apply cannot patch the same node between our read and our write.

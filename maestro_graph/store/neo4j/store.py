@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,7 +38,7 @@ from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.schemas import now
-from maestro_graph.domain.walk import Walk, bfs
+from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.neo4j import cypher
 from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, edge_properties, node_properties, to_edge, to_node
 from maestro_graph.store.neo4j.migrate import upgrade
@@ -228,10 +228,21 @@ class Neo4jStore:
         return await self._read("expand", work)
 
     async def walk(
-        self, tenant: Tenant, starts: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, depth: int, cap: int,
-        *, with_props: bool = False,
+        self, tenant: Tenant, starts: Sequence[NodeId] | Mapping[NodeId, int], rels: Sequence[Rel], direction: Direction,
+        depth: int, cap: int, *, with_props: bool = False,
     ) -> Walk:
+        ids = list(dict.fromkeys(starts))
+        query = cypher.for_rels(cypher.WALK, rels, direction) % {"depth": int(depth)} if rels else ""
+
         async def work(tx: AsyncManagedTransaction) -> Walk:
+            if rels:
+                record = await (await tx.run(query, tenant=tenant, starts=ids, limit=cap + 1, with_props=with_props)).single()
+                if record is not None and record["found"] <= cap:
+                    leaving: dict[NodeId, list[Edge]] = defaultdict(list)
+                    for rel, src, dst, edge in record["rows"]:
+                        leaving[src if direction is Direction.OUT else dst].append(to_edge(Rel(rel), src, dst, edge))
+                    return drive(bfs(starts, direction, depth, cap), lambda frontier: [e for n in frontier for e in leaving[n]])
+            # More than `cap` nodes within reach: step by step, so the cap cuts where bfs cuts.
             steps = bfs(starts, direction, depth, cap)  # a fresh walk if the driver retries
             try:
                 frontier = next(steps)
