@@ -281,6 +281,24 @@ async def test_impact_from_a_column_crosses_jobs_without_column_lineage_at_datas
         "shop.orders", "mart.order_facts", "mart.order_counts", "bi.report", "bi.dashboard_cache"}
 
 
+async def test_past_opaque_jobs_a_dataset_gets_its_smallest_total_distance(server):
+    # x reaches m1..m4 column by column (distances 1-4). Opaque jobs leave m1 (into o1, distance 2)
+    # and m4 (into p1, distance 5). t is 2 hops past o1 (total 4) but 1 hop past p1 (total 6).
+    chain = [run_event(f"copy{i}", [src], dst, ["x"], {"x": [(src, "x", "DIRECT", "IDENTITY")]})
+             for i, (src, dst) in enumerate(zip(["s.a", "t.m1", "t.m2", "t.m3"], ["t.m1", "t.m2", "t.m3", "t.m4"]))]
+    opaque = [opaque_event(job, [src], dst, ["y"]) for job, src, dst in (
+        ("o1", "t.m1", "t.o1"), ("o2", "t.o1", "t.o2"), ("o3", "t.o2", "t.t"), ("p1", "t.m4", "t.p1"), ("p2", "t.p1", "t.t"))]
+    await emit(server, *chain, *opaque)
+    ids = await ids_by_name(server)
+    q = """query($id: ID!, $d: Int) { impactAnalysis(id: $id, depth: $d) { datasets { distance path node { name } } } }"""
+    for depth, expected in ((None, 4), (4, 4), (3, None)):
+        r = (await server.execute(q, {"id": ids["s.a/x"], "d": depth}))["impactAnalysis"]
+        reached = {d["node"]["name"]: d for d in r["datasets"]}
+        assert (reached["t.t"]["distance"] if "t.t" in reached else None) == expected, depth
+        if expected is not None:
+            assert reached["t.t"]["path"][-4:] == [ids["t.m1"], ids["t.o1"], ids["t.o2"], ids["t.t"]]
+
+
 async def test_cycles_never_loop_and_answers_are_stable(server):
     cyc = [("a_to_b", ["t.a"], "t.b", ["x"], {"x": [("t.a", "x", "DIRECT", "IDENTITY")]}),
            ("b_to_c", ["t.b"], "t.c", ["x"], {"x": [("t.b", "x", "DIRECT", "IDENTITY")]}),
