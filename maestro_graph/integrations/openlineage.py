@@ -203,7 +203,7 @@ class Translation:
     nodes: dict[NodeId, Node] = field(default_factory=dict)
     links: dict[tuple[Rel, NodeId, NodeId], Edge] = field(default_factory=dict)
     runs: list[tuple[NodeId, Props]] = field(default_factory=list)  # run id, run props from one event (in order)
-    _columns: dict[tuple[str, str, str], NodeId] = field(default_factory=dict, repr=False)  # see column()
+    _ids: dict[tuple[Label, str, str], NodeId] = field(default_factory=dict, repr=False)  # see column()
 
     def node(self, label: Label, props: dict[str, str]) -> Node:
         """Merge a node an event names; its props are strings, so they are a cache key."""
@@ -228,6 +228,7 @@ class Translation:
         if doc and isinstance(doc.get("description"), str):
             props["description"] = doc["description"]
         ds = self.node(Label.DATASET, props)
+        self._ids[(Label.DATASET, ref["namespace"], ref["name"])] = ds.id
         schema = facets.get("schema")
         if schema is not None:
             self._schema_fields(ds.id, schema.get("fields", []), "")
@@ -241,17 +242,17 @@ class Translation:
             props["description"] = description
         f = self.node(Label.FIELD, props)
         self.link(Rel.HAS_FIELD, dataset_id, f.id)
+        self._ids[(Label.FIELD, dataset_id, path)] = f.id
         return f
 
     def column(self, namespace: str, name: str, path: str) -> NodeId:
         """A column that column lineage names, and its dataset: identity only (no type or
-        description), so naming it again in the batch adds nothing and costs one lookup."""
-        key = (namespace, name, path)
-        field_id = self._columns.get(key)
-        if field_id is None:
-            ds = self.node(Label.DATASET, {"namespace": namespace, "name": name})
-            field_id = self._columns[key] = self.field(ds.id, path).id
-        return field_id
+        description), so one this batch has named already adds nothing and costs a lookup."""
+        dataset_id = self._ids.get((Label.DATASET, namespace, name))
+        if dataset_id is None:
+            dataset_id = self._ids[(Label.DATASET, namespace, name)] = self.node(
+                Label.DATASET, {"namespace": namespace, "name": name}).id
+        return self._ids.get((Label.FIELD, dataset_id, path)) or self.field(dataset_id, path).id
 
     def _schema_fields(self, dataset_id: NodeId, fields: list[SchemaField], prefix: str) -> None:
         for sf in fields:
@@ -296,7 +297,7 @@ class Translation:
     def _derivation(src: InputField, spec: ColumnFields, job_name: str) -> Props:
         steps = src.get("transformations")
         if steps:
-            main = min(steps, key=_subtype_rank)  # a DIRECT path outranks INDIRECT ones
+            main = steps[0] if len(steps) == 1 else min(steps, key=_subtype_rank)  # DIRECT outranks INDIRECT
             descriptions, masking = [], False
             for t in steps:  # a plain loop: this runs for every column edge
                 if t.get("description"):
