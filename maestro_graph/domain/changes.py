@@ -68,6 +68,9 @@ def plan_merge(combined: Mapping[NodeId, Node], current: Mapping[NodeId, Node]) 
         if old is None:
             plan.fresh.append(node)
             continue
+        if node.props.items() <= old.props.items() and None not in node.props.values():  # nothing new
+            plan.result[i] = old
+            continue
         props = patched(old.props, node.props)
         if props != old.props:
             plan.result[i] = merged = Node(i, old.label, old.key, props, old.created_at, node.updated_at)
