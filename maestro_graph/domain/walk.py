@@ -8,6 +8,7 @@ backend walks exactly the same way: nodes visited once (cycles never loop), pare
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -55,7 +56,7 @@ def bfs(starts: Iterable[NodeId] | Mapping[NodeId, int], direction: Direction, d
     ...     print({n: (h.distance, h.parent) for n, h in done.value.hops.items()})
     {'a': (0, None), 'b': (1, 'a'), 'c': (1, None), 'd': (2, 'b')}
     """
-    entering = sorted((d, s) for s, d in (starts.items() if isinstance(starts, Mapping) else dict.fromkeys(starts, 0).items()))
+    entering = deque(sorted((d, s) for s, d in (starts.items() if isinstance(starts, Mapping) else dict.fromkeys(starts, 0).items())))
     hops: dict[NodeId, Hop] = {}
     walk = Walk(hops)
     out = direction is Direction.OUT
@@ -63,7 +64,7 @@ def bfs(starts: Iterable[NodeId] | Mapping[NodeId, int], direction: Direction, d
     distance = entering[0][0] if entering else depth
     while True:
         while entering and entering[0][0] == distance:
-            start = entering.pop(0)[1]
+            start = entering.popleft()[1]
             if start not in hops:
                 hops[start] = Hop(distance, None)
                 frontier.append(start)
