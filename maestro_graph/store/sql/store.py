@@ -312,8 +312,8 @@ def _sqlite_expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels
 
 
 # All rows as one JSON value: one statement step (see _SQLITE_INSERT_NODES on the GIL) and no
-# per-row result objects.
-_SQLITE_GET_NODES = ("SELECT json_group_array(json_array(id, label, key, props, created_at, updated_at)) FROM nodes "
+# per-row result objects. json(props) nests the stored props as JSON, so one parse reads them all.
+_SQLITE_GET_NODES = ("SELECT json_group_array(json_array(id, label, key, json(props), created_at, updated_at)) FROM nodes "
                      "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))")
 
 
@@ -322,7 +322,7 @@ def _nodes_by_id(conn: Connection, tenant: Tenant, ids: Iterable[NodeId], *, loc
     (a SQLite writer holds the database lock from BEGIN IMMEDIATE already)."""
     if conn.dialect.name == "sqlite":  # one statement text for any number of ids (see _sqlite_expand)
         rows = orjson.loads(conn.exec_driver_sql(_SQLITE_GET_NODES, (tenant, _json_ids(ids))).scalar_one())
-        return {r[0]: _node((*r[:3], orjson.loads(r[3]), *r[4:])) for r in rows}
+        return {r[0]: _node(r) for r in rows}
     found: dict[NodeId, Node] = {}
     for part in chunks(list(dict.fromkeys(ids))):
         stmt = select(*NODE_COLS).where(nodes.c.tenant == tenant, nodes.c.id.in_(part))
