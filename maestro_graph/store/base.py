@@ -100,6 +100,18 @@ class GraphStore(Protocol):
         reached, exactly as domain.walk.bfs walks (starts may enter at a distance), inside one
         store call."""
 
+    async def topology_version(self, tenant: Tenant) -> int:
+        """A number that changes, in the transaction of the change, whenever this tenant's topology
+        (what impact analysis follows: domain/impact.py) changes: a relationship of TOPOLOGY_RELS
+        written anew or with new props, or unlinked; any node deleted; a node of TOPOLOGY_LABELS
+        renamed. 0 for a tenant whose topology never changed. Writes that change none of these
+        (run states, re-sent events, new nodes not yet linked) leave it as it is."""
+
+    async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], after: NodeId | None, limit: int
+                         ) -> list[tuple[NodeId, Label, str]]:
+        """(id, label, name) of this tenant's nodes of `labels`, ordered by id, the first `limit`
+        after id `after` (from the first if None): a keyset page. `name` is Node.name."""
+
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""
 

@@ -249,3 +249,43 @@ async def test_walk_is_breadth_first_stable_cycle_safe_and_capped(store, tenant)
     assert {name[i]: h.distance for i, h in up.hops.items()} == {"d": 0, "b": 1, "c": 1, "a": 2, "e": 3}
     capped = await store.walk(tenant, [ds["a"].id], [Rel.FEEDS], Direction.OUT, 10, 3)
     assert len(capped.hops) == 3 and capped.truncated
+
+
+async def test_topology_version_moves_with_what_impact_analysis_follows_and_only_with_that(store, tenant):
+    async def moved(cs: ChangeSet) -> bool:
+        before = await store.topology_version(tenant)
+        await store.apply(tenant, cs)
+        return await store.topology_version(tenant) > before
+
+    assert await store.topology_version(tenant) == 0
+    a, b = (make(store, tenant, Label.DATASET, namespace="ns", name=n) for n in ("a", "b"))
+    job = make(store, tenant, Label.JOB, namespace="ns", name="j")
+    ada = person(store, tenant, "Ada")
+    assert not await moved(ChangeSet(merge=[a, b, job], create=[ada]))  # new nodes, not linked yet
+    assert await moved(ChangeSet(link=[Edge(Rel.FEEDS, a.id, b.id, {"job": "j"})]))
+    assert not await moved(ChangeSet(merge=[a, b], link=[Edge(Rel.FEEDS, a.id, b.id, {"job": "j"})]))  # a replay
+    assert await moved(ChangeSet(link=[Edge(Rel.FEEDS, a.id, b.id, {"job": "j", "column_lineage": True})]))
+    assert not await moved(ChangeSet(link=[Edge(Rel.READS, job.id, a.id)]))  # impact analysis does not follow READS
+    assert not await moved(ChangeSet(update=[(ada.id, {"email": "ada@lovelace.org"})]))
+    assert await moved(ChangeSet(update=[(ada.id, {"name": "Ada L."})]))  # reports sort by name
+    assert await moved(ChangeSet(unlink=[Edge(Rel.FEEDS, a.id, b.id)]))
+    assert await moved(ChangeSet(delete=[b.id]))
+    version = await store.topology_version(tenant)
+    with pytest.raises(NotFound):  # a write that fails changes nothing, the version included
+        await store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, a.id, "missing")]))
+    assert await store.topology_version(tenant) == version
+    assert await store.topology_version(f"{tenant}-other") == 0
+
+
+async def test_scan_nodes_pages_through_the_labels_asked_in_id_order(store, tenant):
+    people = [person(store, tenant, f"P{i}") for i in range(7)]
+    ds = make(store, tenant, Label.DATASET, namespace="ns", name="orders")
+    await store.apply(tenant, ChangeSet(create=[*people, project(store, tenant, "not asked for")], merge=[ds]))
+    seen, after = [], None
+    while page := await store.scan_nodes(tenant, [Label.PERSON, Label.DATASET], after, 3):
+        assert len(page) <= 3
+        seen += page
+        after = page[-1][0]
+    expected = sorted([(p.id, Label.PERSON, p.name) for p in people] + [(ds.id, Label.DATASET, "orders")])
+    assert seen == expected
+    assert await store.scan_nodes(f"{tenant}-other", [Label.PERSON], None, 10) == []

@@ -191,6 +191,22 @@ MATCH (:Node {tenant: $tenant, id: pair.src})-[r:%(rel)s]->(:Node {tenant: $tena
 DELETE r
 """
 
+# Read before every impact analysis: 0 for a tenant whose topology never changed.
+TOPOLOGY_VERSION = "MATCH (v:_MaestroTopology {tenant: $tenant}) RETURN v.version AS version"
+
+BUMP_TOPOLOGY = """
+MERGE (v:_MaestroTopology {tenant: $tenant})
+SET v.version = coalesce(v.version, 0) + 1
+"""
+
+# A keyset page of (id, label, name) in id order; the (tenant, id) index gives that order.
+SCAN_NODES = """
+MATCH (n:Node {tenant: $tenant})
+WHERE n.id > $after AND n.label IN $labels
+WITH n ORDER BY n.id LIMIT $limit
+RETURN collect([n.id, n.label, n._name]) AS rows
+"""
+
 # -- migrations ----------------------------------------------------------------------------------
 RECORDED_MIGRATIONS = "MATCH (m:_MaestroMigration) RETURN m.version AS version"
 

@@ -37,6 +37,7 @@ from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import now
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.neo4j import cypher
@@ -61,6 +62,9 @@ def _translated(what: str) -> Iterator[None]:
         ) from err
     except UNREACHABLE as err:
         raise StoreUnavailable(f"the Neo4j store is unavailable ({what}): {err}") from err
+
+
+LABELS = {label.value: label for label in Label}
 
 
 async def _records(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:
@@ -254,6 +258,22 @@ class Neo4jStore:
 
         return await self._read("walk", work)
 
+    async def topology_version(self, tenant: Tenant) -> int:
+        async def work(tx: AsyncManagedTransaction) -> int:
+            rows = await _records(tx, cypher.TOPOLOGY_VERSION, tenant=tenant)
+            return int(rows[0]["version"]) if rows else 0
+
+        return await self._read("topology_version", work)
+
+    async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], after: NodeId | None, limit: int
+                         ) -> list[tuple[NodeId, Label, str]]:
+        async def work(tx: AsyncManagedTransaction) -> list[tuple[NodeId, Label, str]]:
+            rows = await _collected(tx, cypher.SCAN_NODES, tenant=tenant, labels=[label.value for label in labels],
+                                    after=after or "", limit=limit)
+            return [(i, LABELS[label], name) for i, label, name in rows]
+
+        return await self._read("scan_nodes", work)
+
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         async def work(tx: AsyncManagedTransaction) -> dict[Label, int]:
             rows = await _records(tx, cypher.COUNT_BY_LABEL, tenant=tenant)
@@ -323,6 +343,7 @@ class _Apply:
     def __init__(self, tx: AsyncManagedTransaction, tenant: Tenant) -> None:
         self.tx, self.tenant = tx, tenant
         self.written: dict[NodeId, Node] = {}
+        self.topology_changed = False  # see GraphStore.topology_version
 
     async def run(self, cs: ChangeSet) -> dict[NodeId, Node]:
         await self._create(cs.create)
@@ -335,6 +356,8 @@ class _Apply:
             rows = [{"id": r.id, "at": r.at, "actor": r.actor, "operation": r.operation, "ids": list(r.ids),
                      "outcome": r.outcome} for r in cs.audit]
             await self._query(cypher.WRITE_AUDIT, rows=rows)
+        if self.topology_changed:  # last, so the version node is locked only until commit
+            await self._query(cypher.BUMP_TOPOLOGY)
         return self.written
 
     async def _query(self, query: str, **params: Any) -> list[Any]:
@@ -374,7 +397,9 @@ class _Apply:
         if not incoming:
             return
         combined = changes.combine(incoming)
-        plan = changes.plan_merge(combined, await self._locked(combined))
+        current = await self._locked(combined)
+        plan = changes.plan_merge(combined, current)
+        self.topology_changed |= renames(current, {n.id: n for n in plan.changed})
         self.written.update(plan.result)
         if plan.fresh:
             # Merged nodes are identity-keyed: their id is derived from their key, so the id
@@ -387,8 +412,10 @@ class _Apply:
     async def _update(self, patches: list[tuple[NodeId, Props]]) -> None:
         if not patches:
             return
-        rewritten, rekeyed = changes.plan_update(patches, await self._locked(i for i, _ in patches))
+        current = await self._locked(i for i, _ in patches)
+        rewritten, rekeyed = changes.plan_update(patches, current)
         changes.refuse_rekeyed(rekeyed, await self._taken_keys(rekeyed))
+        self.topology_changed |= renames(current, rewritten)
         await self._write_nodes(cypher.REWRITE_NODES, list(rewritten.values()))
         self.written.update(rewritten)
 
@@ -400,6 +427,7 @@ class _Apply:
         if missing:
             raise NotFound(f"no node with id {missing[0]}", field="id")
         await self._query(cypher.DELETE_NODES, ids=list(current))  # DETACH: relationships go too
+        self.topology_changed = True
         for i in current:
             self.written.pop(i, None)
 
@@ -423,11 +451,18 @@ class _Apply:
             by_rel[rel].append({"src": src, "dst": dst, "props": edge_properties(e)})
         stamp = now()
         for rel, rows in by_rel.items():  # types can't be parameters: one statement per type
-            await self._query(cypher.for_rel(cypher.LINK, rel), rows=rows, stamp=stamp, system=sorted(EDGE_SYSTEM))
+            result = await self.tx.run(cypher.for_rel(cypher.LINK, rel), tenant=self.tenant, rows=rows, stamp=stamp,
+                                       system=sorted(EDGE_SYSTEM))
+            counters = (await result.consume()).counters
+            # Only a relationship written anew (or with new props) changes the topology: a
+            # replayed event writes none, so it leaves the in-memory topology fresh.
+            if rel in TOPOLOGY_RELS and (counters.relationships_created or counters.properties_set):
+                self.topology_changed = True
 
     async def _unlink(self, links: list[Edge]) -> None:
         if not links:
             return
+        self.topology_changed |= any(e.rel in TOPOLOGY_RELS for e in links)
         by_rel: dict[Rel, list[dict[str, str]]] = defaultdict(list)
         for e in links:
             by_rel[e.rel].append({"src": e.src, "dst": e.dst})

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delete, event, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delete, event, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -27,10 +27,11 @@ from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import index_values, now
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.sql.migrate import upgrade
-from maestro_graph.store.sql.tables import audit_log, edges, nodes
+from maestro_graph.store.sql.tables import audit_log, edges, nodes, topology_versions
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,25 @@ class SqlStore:
         return await self._run(lambda conn: drive(bfs(starts, direction, depth, cap), lambda frontier: _expand(
             conn, tenant, frontier, rels, direction, with_props)), write=False)
 
+    async def topology_version(self, tenant: Tenant) -> int:
+        def q(conn: Connection) -> int:
+            found = conn.execute(select(topology_versions.c.version).where(topology_versions.c.tenant == tenant)).scalar()
+            return int(found or 0)
+
+        return await self._run(q, write=False)
+
+    async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], after: NodeId | None, limit: int
+                         ) -> list[tuple[NodeId, Label, str]]:
+        where = [nodes.c.tenant == tenant, nodes.c.label.in_([label.value for label in labels])]
+        if after is not None:
+            where.append(nodes.c.id > after)
+
+        def q(conn: Connection) -> list[tuple[NodeId, Label, str]]:
+            rows = conn.execute(select(nodes.c.id, nodes.c.label, nodes.c.name).where(*where).order_by(nodes.c.id).limit(limit))
+            return [(i, LABELS[label], name) for i, label, name in rows]
+
+        return await self._run(q, write=False)
+
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         def q(conn: Connection) -> dict[Label, int]:
             rows = conn.execute(select(nodes.c.label, func.count()).where(nodes.c.tenant == tenant).group_by(nodes.c.label))
@@ -341,6 +361,7 @@ class _Apply:
     def __init__(self, conn: Connection, tenant: Tenant, backend: str) -> None:
         self.conn, self.tenant, self.backend = conn, tenant, backend
         self.written: dict[NodeId, Node] = {}
+        self.topology_changed = False  # see GraphStore.topology_version
 
     def run(self, cs: ChangeSet) -> dict[NodeId, Node]:
         self._create(cs.create)
@@ -351,6 +372,8 @@ class _Apply:
         self._unlink(cs.unlink)
         if cs.audit:
             self.conn.execute(insert(audit_log), [_audit_row(r, self.tenant) for r in cs.audit])
+        if self.topology_changed:  # last, so the row lock is held only until commit
+            self.conn.execute(_BUMP_TOPOLOGY, {"tenant": self.tenant})
         return self.written
 
     def _locked(self, ids: Iterable[NodeId]) -> dict[NodeId, Node]:
@@ -389,7 +412,9 @@ class _Apply:
         if not incoming:
             return
         combined = changes.combine(incoming)
-        plan = changes.plan_merge(combined, self._locked(combined))
+        current = self._locked(combined)
+        plan = changes.plan_merge(combined, current)
+        self.topology_changed |= renames(current, {n.id: n for n in plan.changed})
         self.written.update(plan.result)
         if plan.fresh:
             # Merged nodes are identity-keyed: their id is derived from their key, so the id
@@ -401,8 +426,10 @@ class _Apply:
     def _update(self, patches: list[tuple[NodeId, Props]]) -> None:
         if not patches:
             return
-        rewritten, rekeyed = changes.plan_update(patches, self._locked(i for i, _ in patches))
+        current = self._locked(i for i, _ in patches)
+        rewritten, rekeyed = changes.plan_update(patches, current)
         changes.refuse_rekeyed(rekeyed, self._taken_keys(rekeyed))
+        self.topology_changed |= renames(current, rewritten)
         self._rewrite(list(rewritten.values()))
         self.written.update(rewritten)
 
@@ -424,6 +451,7 @@ class _Apply:
         missing = [i for i in ids if i not in current]
         if missing:
             raise NotFound(f"no node with id {missing[0]}", field="id")
+        self.topology_changed = True
         every_rel = [r.value for r in Rel]  # leading rel lets both edge indexes serve the delete
         for part in chunks(list(current)):
             self.conn.execute(delete(edges).where(edges.c.tenant == self.tenant, edges.c.rel.in_(every_rel), edges.c.src.in_(part)))
@@ -449,16 +477,21 @@ class _Apply:
                         raise NotFound(f"no node with id {getattr(e, end)} to link", field=end)
         for rel, src, dst in dict.fromkeys((e.rel, labels[e.src], labels[e.dst]) for e in links):  # each kind once
             check_endpoints(rel, src, dst)
-        stamp = now()
         latest = {(e.rel.value, e.src, e.dst): e for e in links}  # the same link twice: last props win
+        topology = {k: e for k, e in latest.items() if e.rel in TOPOLOGY_RELS}
+        self._upsert_edges([e for k, e in latest.items() if k not in topology])
+        # Only a relationship written anew (or with new props) changes the topology: a replayed
+        # event writes none, so it leaves the in-memory topology fresh.
+        self.topology_changed |= self._upsert_edges(list(topology.values())) > 0
+
+    def _upsert_edges(self, links: list[Edge]) -> int:
+        """Insert new relationships, rewrite those whose props differ; return how many were written."""
+        if not links:
+            return 0
+        stamp = now()
         if self.backend == "sqlite":
-            rows = _json_rows((r, s, d, _json_dumps(e.props)) for (r, s, d), e in latest.items())
-            self.conn.exec_driver_sql(_SQLITE_UPSERT_EDGES, (self.tenant, stamp, stamp, rows))
-            return
-        rows = [
-            {"tenant": self.tenant, "rel": r, "src": s, "dst": d, "props": e.props, "created_at": stamp, "updated_at": stamp}
-            for (r, s, d), e in latest.items()
-        ]
+            rows = _json_rows((e.rel.value, e.src, e.dst, _json_dumps(e.props)) for e in links)
+            return self.conn.exec_driver_sql(_SQLITE_UPSERT_EDGES, (self.tenant, stamp, stamp, rows)).rowcount
         from sqlalchemy.dialects.postgresql import insert as upsert
 
         stmt = upsert(edges)
@@ -466,12 +499,15 @@ class _Apply:
             index_elements=["tenant", "rel", "src", "dst"],
             set_={"props": stmt.excluded.props, "updated_at": stmt.excluded.updated_at},
             where=edges.c.props != stmt.excluded.props,  # same props again: a replay writes nothing
-        )
-        self.conn.execute(stmt, rows)
+        ).returning(edges.c.rel)
+        rows = [{"tenant": self.tenant, "rel": e.rel.value, "src": e.src, "dst": e.dst, "props": e.props,
+                 "created_at": stamp, "updated_at": stamp} for e in links]
+        return len(self.conn.execute(stmt, rows).all())
 
     def _unlink(self, links: list[Edge]) -> None:
         if not links:
             return
+        self.topology_changed |= any(e.rel in TOPOLOGY_RELS for e in links)
         stmt = delete(edges).where(
             edges.c.tenant == bindparam("t"), edges.c.rel == bindparam("r"),
             edges.c.src == bindparam("s"), edges.c.dst == bindparam("d"),
@@ -493,6 +529,11 @@ _SQLITE_UPSERT_EDGES = (
     "ON CONFLICT (tenant, rel, src, dst) DO UPDATE SET props = excluded.props, updated_at = excluded.updated_at "
     "WHERE edges.props != excluded.props"  # same props again: a replay writes nothing
 )
+
+
+_BUMP_TOPOLOGY = text(
+    "INSERT INTO topology_versions (tenant, version) VALUES (:tenant, 1) "
+    "ON CONFLICT (tenant) DO UPDATE SET version = topology_versions.version + 1")
 
 
 def _json_rows(rows: Iterable[tuple[Any, ...]]) -> str:

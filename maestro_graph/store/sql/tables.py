@@ -7,7 +7,7 @@ The DDL lives in migrations/sql (Alembic); this module is what queries are built
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -64,4 +64,14 @@ audit_log = Table(
     Column("outcome", String(32), nullable=False),
     PrimaryKeyConstraint("tenant", "id", name="pk_audit_log"),
     Index("ix_audit_log_at", "tenant", "at", "id"),  # newest-first pages, since/until
+)
+
+# One row per tenant whose topology (what impact analysis follows) ever changed: bumped in the
+# transaction of the change, read before every impact analysis (domain/topology.py).
+topology_versions = Table(
+    "topology_versions",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant", name="pk_topology_versions"),
 )
