@@ -23,6 +23,7 @@ from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
 from maestro_graph.routes import lineage_endpoint
 from maestro_graph.services import Services
+from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
 from maestro_graph.store.factory import create_store
@@ -79,7 +80,8 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
     auth = auth_from_settings(settings)  # refuses --no-auth off loopback, conflicting key settings
     owns_store = store is None  # a store handed in (tests, embedding) is the caller's to close
     store = store or create_store(settings)
-    services = Services.build(store, auth.minter)
+    services = Services.build(store, auth.minter,
+                              TopologyCache(store, settings.lineage_index, settings.lineage_index_max_nodes))
     limits = Limits(max_page=settings.max_page_size, max_depth=settings.max_depth, max_cost=settings.max_cost)
     graphql = GraphQLApp(
         services,
@@ -100,6 +102,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
         if announce:
             print(local_admin_banner(settings, auth) + f"\n  store: {store.backend}", flush=True)
         yield
+        await services.lineage.topology.close()
         if owns_store:
             await store.close()
 

@@ -57,6 +57,10 @@ class Settings:
     max_cost: int = 50_000
     max_body_bytes: int = 1024 * 1024
     rate_limit_per_minute: int = 1000
+    # Impact analysis from an in-memory copy of each tenant's topology (services/topology_cache.py):
+    # background | inline | off, and the most nodes kept in memory over all tenants (~280 bytes each).
+    lineage_index: str = "background"
+    lineage_index_max_nodes: int = 2_000_000
 
     @property
     def store(self) -> str:

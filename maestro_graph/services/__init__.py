@@ -13,6 +13,7 @@ from maestro_graph.services.graph import GraphService
 from maestro_graph.services.lineage import LineageService
 from maestro_graph.services.projects import ProjectService
 from maestro_graph.services.tokens import TokenService
+from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.store.base import GraphStore
 
 
@@ -27,8 +28,8 @@ class Services:
     tokens: TokenService
 
     @classmethod
-    def build(cls, store: GraphStore, minter: TokenMinter | None = None) -> "Services":
+    def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None) -> "Services":
         audit = AuditService(store)
         graph = GraphService(store, audit)
-        return cls(store, graph, ProjectService(graph), ArtifactService(graph), LineageService(store, graph), audit,
-                   TokenService(audit, minter))
+        return cls(store, graph, ProjectService(graph), ArtifactService(graph), LineageService(store, graph, topology),
+                   audit, TokenService(audit, minter))

@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
+from maestro_graph.domain.impact import Impacted, ImpactReport, build_report
 from maestro_graph.domain.schemas import validate_props
 from maestro_graph.domain.walk import Walk
 from maestro_graph.integrations.openlineage import Translation, fold_run, parse_events, translate
 from maestro_graph.services.graph import GraphService
+from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import Direction, Granularity, LineageDirection, NodeId, Props, Tenant
 
@@ -30,6 +32,7 @@ MAX_IMPACT_DEPTH = 1000
 DEFAULT_LINEAGE_CAP = 5_000
 DEFAULT_IMPACT_CAP = 20_000
 MAX_CAP = 200_000
+ROOT_LABELS = (Label.DATASET, Label.FIELD)
 
 
 @dataclass(frozen=True)
@@ -38,27 +41,6 @@ class LineageGraph:
     nodes: list[tuple[Node, int]]  # node, distance from the root (negative = upstream)
     edges: list[Edge]
     truncated: bool
-
-
-@dataclass(frozen=True)
-class Impacted:
-    node: Node
-    distance: int
-    path: list[tuple[Label, NodeId]]  # a shortest path from the root to node, both included
-
-
-@dataclass
-class ImpactReport:
-    root: Node
-    depth: int
-    fields: list[Impacted] = field(default_factory=list)
-    datasets: list[Impacted] = field(default_factory=list)
-    model_versions: list[Impacted] = field(default_factory=list)
-    models: list[Impacted] = field(default_factory=list)
-    deployments: list[Impacted] = field(default_factory=list)
-    projects: list[Impacted] = field(default_factory=list)
-    people: list[Impacted] = field(default_factory=list)
-    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,9 +61,10 @@ class LineageService:
 
     MAX_BATCH = 500  # requests per shared transaction
 
-    def __init__(self, store: GraphStore, graph: GraphService | None = None) -> None:
+    def __init__(self, store: GraphStore, graph: GraphService | None = None, topology: TopologyCache | None = None) -> None:
         self.store = store
         self.graph = graph or GraphService(store)
+        self.topology = topology or TopologyCache(store)
         self._pending: list[tuple[Tenant, Translation, AuditRecord, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -182,7 +165,7 @@ class LineageService:
         node = (await self.store.get_nodes(tenant, [node_id])).get(node_id)
         if node is None:
             raise NotFound(f"no node with id {node_id}", field="id")
-        if node.label not in (Label.DATASET, Label.FIELD):
+        if node.label not in ROOT_LABELS:
             raise BadInput(f"lineage starts from a Dataset or a Field, not a {node.label.value}", field="id")
         return node
 
@@ -222,9 +205,15 @@ class LineageService:
                      cap: int = DEFAULT_IMPACT_CAP) -> ImpactReport:
         """What a change to a field or dataset reaches: downstream fields and datasets, then the
         model versions trained on or fed by them, their models and deployments, the projects
-        owning any of these, and the people to tell (owners and members of those projects)."""
+        owning any of these, and the people to tell (owners and members of those projects).
+
+        Answered from the in-memory topology when it is current (services/topology_cache.py),
+        otherwise by walking the store; both follow the same rules in the same order."""
         check_depth(depth, MAX_IMPACT_DEPTH)
         check_cap(cap)
+        topology = await self.topology.fresh(tenant)
+        if topology is not None and (i := topology.index(node_id)) is not None and topology.label(i) in ROOT_LABELS:
+            return topology.impact(i, depth, cap)
         root = await self._root(tenant, node_id)
         field_starts = await self._starts(tenant, root, Granularity.FIELD)
         fw = await self.store.walk(tenant, field_starts, [Rel.DERIVES], Direction.OUT, depth, cap)
@@ -233,7 +222,7 @@ class LineageService:
         # crossed at dataset level, below). From a dataset, every column changes: all of FEEDS.
         dw = (await self.store.walk(tenant, [root.id], [Rel.FEEDS], Direction.OUT, depth, cap)
               if root.label is Label.DATASET else Walk({}))
-        report = ImpactReport(root, depth, truncated=fw.truncated or dw.truncated)
+        truncated = fw.truncated or dw.truncated
         reach: dict[NodeId, tuple[int, list[NodeId]]] = {}  # node -> (distance, a shortest path)
 
         def offer(node: NodeId, dist: int, path: list[NodeId]) -> None:
@@ -248,7 +237,7 @@ class LineageService:
         # A dataset holding a reached field is reached at that field's distance (nearest wins).
         held = (await self._step(tenant, reach, list(fw.hops), [Rel.HAS_FIELD], Direction.IN, offer, cost=0))[Rel.HAS_FIELD]
         if root.label is Label.FIELD:
-            report.truncated |= await self._past_opaque_jobs(tenant, reach, held, depth, cap, offer)
+            truncated |= await self._past_opaque_jobs(tenant, reach, held, depth, cap, offer)
         # What hangs off the data, in one expand: model versions trained on it or using it, and owners.
         around = await self._step(tenant, reach, list(reach), [Rel.TRAINED_ON, Rel.USES_FEATURE, Rel.OWNS], Direction.IN, offer)
         versions = around[Rel.TRAINED_ON] + around[Rel.USES_FEATURE]
@@ -261,19 +250,13 @@ class LineageService:
         projects = [i for i, n in owner_nodes.items() if n.label is Label.PROJECT]
         await self._step(tenant, reach, projects, [Rel.MEMBER_OF, Rel.OWNS], Direction.IN, offer)
         nodes = await self.store.get_nodes(tenant, [i for i in reach if i not in owner_nodes]) | owner_nodes
-
-        buckets = {Label.FIELD: report.fields, Label.DATASET: report.datasets, Label.MODEL_VERSION: report.model_versions,
-                   Label.MODEL: report.models, Label.DEPLOYMENT: report.deployments, Label.PROJECT: report.projects,
-                   Label.PERSON: report.people}
+        nodes[root.id] = root
+        if len(nodes) < len(reach) + (root.id not in reach):  # deleted while we walked: drop what went through them
+            reach = {i: (d, p) for i, (d, p) in reach.items() if all(n in nodes for n in p)}
+        report = ImpactReport(Impacted(root.id, root.label, root.name, 0, [root.id]), depth, truncated=truncated,
+                              labels={root.id: root.label}, loaded=nodes)
         skip = set(field_starts) | ({root.id} if root.label is Label.DATASET else set())
-        for node_id_, (dist, path) in reach.items():
-            node = nodes.get(node_id_)
-            if node is None or node.label not in buckets or node_id_ in skip:
-                continue
-            buckets[node.label].append(Impacted(node, dist, [(nodes[p].label, p) for p in path]))
-        for bucket in buckets.values():
-            bucket.sort(key=lambda i: (i.distance, i.node.name, i.node.id))
-        return report
+        return build_report(report, reach, lambda i: (i, nodes[i].label, nodes[i].name), skip)
 
     async def _past_opaque_jobs(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]],
                                 datasets: list[NodeId], depth: int, cap: int, offer: Any) -> bool:

@@ -6,9 +6,12 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from maestro_graph.services.lineage import Impacted, ImpactReport as DomainReport, LineageGraph as DomainGraph
+from maestro_graph.domain.errors import NotFound
+from maestro_graph.domain.impact import Impacted, ImpactReport as DomainReport
+from maestro_graph.services.lineage import LineageGraph as DomainGraph
 from maestro_graph.types import Granularity as DomainGranularity, LineageDirection as DomainDirection
 from resolvers.graph.enums import Relationship
+from resolvers.context import Info
 from resolvers.graph.types import Dataset, Deployment, Field, Model, ModelVersion, Person, Project, to_type
 from resolvers.relay import to_global_id
 
@@ -54,12 +57,24 @@ class LineageGraph:
                    edges=edges, truncated=g.truncated)
 
 
+async def _load(info: Info, node_id: str) -> object:
+    """A reached node, through the request's loader: every node of a report in one store call."""
+    node = await info.context.loaders.node.load(node_id)
+    if node is None:
+        raise NotFound(f"node {node_id} was deleted while the report was read", field="node")
+    return to_type(node)
+
+
 def _impacted(kind: type, label: str) -> type:
     @strawberry.type(name=f"Impacted{label}", description=f"A {label} the change reaches, with one shortest path to it.")
     class Item:
-        node: kind  # type: ignore[valid-type]
+        node_id: strawberry.Private[str]
         distance: int
         path: list[strawberry.ID] = strawberry.field(description="Global ids from the root to this node.")
+
+        @strawberry.field
+        async def node(self, info: Info) -> kind:  # type: ignore[valid-type]
+            return await _load(info, self.node_id)  # type: ignore[return-value]
 
     return Item
 
@@ -86,7 +101,7 @@ class ImpactTotals:
 
 @strawberry.type(description="Everything a change to a field or dataset reaches, nearest first.")
 class ImpactReport:
-    root: relay.Node
+    root_id: strawberry.Private[str]
     depth: int
     fields: list[ImpactedField]  # type: ignore[valid-type]
     datasets: list[ImpactedDataset]  # type: ignore[valid-type]
@@ -98,17 +113,24 @@ class ImpactReport:
     totals: ImpactTotals
     truncated: bool = strawberry.field(description="True when the walk stopped at the limit: the lists are incomplete.")
 
+    @strawberry.field
+    async def root(self, info: Info) -> relay.Node:
+        return await _load(info, self.root_id)  # type: ignore[return-value]
+
     @classmethod
-    def of(cls, r: DomainReport) -> "ImpactReport":
+    def of(cls, r: DomainReport, info: Info) -> "ImpactReport":
+        for node in r.loaded.values():  # what the service read already is not read again
+            info.context.loaders.node.prime(node.id, node)
+
         def items(kind: type, found: list[Impacted]) -> list:
-            return [kind(node=to_type(i.node), distance=i.distance,
-                         path=[strawberry.ID(to_global_id(label, p)) for label, p in i.path]) for i in found]
+            return [kind(node_id=i.id, distance=i.distance,
+                         path=[strawberry.ID(to_global_id(r.labels[p], p)) for p in i.path]) for i in found]
 
         lists = dict(fields=items(ImpactedField, r.fields), datasets=items(ImpactedDataset, r.datasets),
                      model_versions=items(ImpactedModelVersion, r.model_versions), models=items(ImpactedModel, r.models),
                      deployments=items(ImpactedDeployment, r.deployments), projects=items(ImpactedProject, r.projects),
                      people=items(ImpactedPerson, r.people))
-        return cls(root=to_type(r.root), depth=r.depth, totals=ImpactTotals(**{k: len(v) for k, v in lists.items()}),
+        return cls(root_id=r.root.id, depth=r.depth, totals=ImpactTotals(**{k: len(v) for k, v in lists.items()}),
                    truncated=r.truncated, **lists)
 
 

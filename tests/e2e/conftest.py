@@ -64,6 +64,7 @@ class Server:
     store: CountingStore
     tenant: str
     bearer: str | None = None
+    services: Any = None
 
     def __post_init__(self) -> None:
         if self.bearer is None:
@@ -126,7 +127,9 @@ async def serve(store: GraphStore, tenant: str, tmp_path: Path, **overrides: Any
     app = create_app(server_settings(tmp_path, **overrides), store=counting)  # type: ignore[arg-type]
     async with running(app) as url:
         counting.calls.clear()
-        yield Server(url, counting, tenant)
+        server = Server(url, counting, tenant)
+        server.services = app.state.services  # the app's own services, for tests that look inside
+        yield server
 
 
 @pytest.fixture

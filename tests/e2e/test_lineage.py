@@ -9,11 +9,25 @@ import copy
 import uuid
 
 import httpx
+import pytest
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import column_lineage_dataset as cl, schema_dataset as sd
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from openlineage_sql import parse as parse_sql
+
+from tests.e2e.conftest import serve
+
+# Impact analysis answers from the store walk ("off") or the in-memory topology ("inline": built
+# before answering); the tests marked with BOTH_WAYS run both ways and must see the same answers.
+BOTH_WAYS = pytest.mark.parametrize("server", ["off", "inline"], indirect=True)
+
+
+@pytest.fixture
+async def server(request, store, tenant, tmp_path):
+    async with serve(store, tenant, tmp_path, lineage_index=getattr(request, "param", "background")) as s:
+        yield s
+
 
 NS = "postgres://prod:5432"
 PRODUCER = "https://github.com/maestro-graph/tests"
@@ -207,6 +221,7 @@ async def test_column_lineage_from_real_sql_through_openlineage_sql(server):
         ("mart.orders_enriched", "country"), ("shop.customers", "country")}
 
 
+@BOTH_WAYS
 async def test_impact_analysis_reaches_models_deployments_projects_and_people(server):
     await emit(server, *(run_event(*p) for p in PIPELINE))
     ids = await ids_by_name(server)
@@ -257,6 +272,7 @@ def opaque_event(job: str, inputs: list[str], output: str, out_cols: list[str]) 
                     outputs=[OutputDataset(namespace=NS, name=output, facets={"schema": schema(*out_cols)})])
 
 
+@BOTH_WAYS
 async def test_impact_from_a_column_crosses_jobs_without_column_lineage_at_dataset_level(server):
     await emit(server, run_event(*PIPELINE[0]),
                opaque_event("export_report", ["mart.order_facts"], "bi.report", ["total"]),
@@ -281,6 +297,7 @@ async def test_impact_from_a_column_crosses_jobs_without_column_lineage_at_datas
         "shop.orders", "mart.order_facts", "mart.order_counts", "bi.report", "bi.dashboard_cache"}
 
 
+@BOTH_WAYS
 async def test_past_opaque_jobs_a_dataset_gets_its_smallest_total_distance(server):
     # x reaches m1..m4 column by column (distances 1-4). Opaque jobs leave m1 (into o1, distance 2)
     # and m4 (into p1, distance 5). t is 2 hops past o1 (total 4) but 1 hop past p1 (total 6).
@@ -299,6 +316,7 @@ async def test_past_opaque_jobs_a_dataset_gets_its_smallest_total_distance(serve
             assert reached["t.t"]["path"][-4:] == [ids["t.m1"], ids["t.o1"], ids["t.o2"], ids["t.t"]]
 
 
+@BOTH_WAYS
 async def test_cycles_never_loop_and_answers_are_stable(server):
     cyc = [("a_to_b", ["t.a"], "t.b", ["x"], {"x": [("t.a", "x", "DIRECT", "IDENTITY")]}),
            ("b_to_c", ["t.b"], "t.c", ["x"], {"x": [("t.b", "x", "DIRECT", "IDENTITY")]}),
@@ -324,3 +342,27 @@ async def test_depth_over_the_limit_is_refused_before_any_work(server):
     assert server.store.calls == []
     err = await server.error("query($id: ID!) { lineage(id: $id) { truncated } }", {"id": ids.get("x") or "UGVyc29uOng="})
     assert err["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_current_topology_answers_with_one_store_read_and_follows_every_change(store, tenant, tmp_path):
+    async with serve(store, tenant, tmp_path, lineage_index="background") as server:
+        await emit(server, *(run_event(*p) for p in PIPELINE[:2]))
+        ids = await ids_by_name(server)
+        q = "query($id: ID!) { impactAnalysis(id: $id) { fields { distance node { path } } } }"
+        first = await server.execute(q, {"id": ids["shop.orders/amount"]})  # from the store; a build starts
+        topology = server.services.lineage.topology
+        await topology.ensure(tenant)
+        server.store.calls.clear()
+        assert await server.execute(q, {"id": ids["shop.orders/amount"]}) == first
+        assert server.store.calls == ["topology_version", "get_nodes"]  # the version, then the nodes shown
+        await emit(server, *(run_event(*p) for p in PIPELINE[:2]))  # new runs, same lineage: still current
+        server.store.calls.clear()
+        await server.execute(q, {"id": ids["shop.orders/amount"]})
+        assert "expand" not in server.store.calls and "walk" not in server.store.calls
+        await emit(server, run_event(*PIPELINE[2]))  # a new column downstream: the answer has it at once
+        got = await server.execute(q, {"id": ids["shop.orders/amount"]})
+        assert [f["node"]["path"] for f in got["impactAnalysis"]["fields"]] == ["amount_usd", "revenue", "revenue"]
+        await topology.ensure(tenant)
+        server.store.calls.clear()
+        assert await server.execute(q, {"id": ids["shop.orders/amount"]}) == got
+        assert "walk" not in server.store.calls
