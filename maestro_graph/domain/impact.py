@@ -36,7 +36,7 @@ def renames(before: Mapping[NodeId, Node], after: Mapping[NodeId, Node]) -> bool
     return any(n.label in TOPOLOGY_LABELS and i in before and before[i].name != n.name for i, n in after.items())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is 3x slower to create, and reports hold thousands
 class Impacted:
     """A node a change reaches. Only what the analysis decides: the node itself is loaded by
     whoever shows it (the GraphQL layer batches that in one store call)."""
@@ -77,11 +77,13 @@ def build_report(report: ImpactReport, reach: Mapping[K, tuple[int, list[NodeId]
                Label.MODEL: report.models, Label.DEPLOYMENT: report.deployments, Label.PROJECT: report.projects,
                Label.PERSON: report.people}
     labels = report.labels
+    rows = []
     for key, (dist, path) in reach.items():
         node_id, label, name = ref(key)
         labels[node_id] = label
         if key not in skip and label in buckets:
-            buckets[label].append(Impacted(node_id, label, name, dist, path))
-    for bucket in buckets.values():
-        bucket.sort(key=lambda i: (i.distance, i.name, i.id))
+            rows.append((dist, name, node_id, label, path))
+    rows.sort()  # ids are unique: tuples never compare past them
+    for dist, name, node_id, label, path in rows:
+        buckets[label].append(Impacted(node_id, label, name, dist, path))
     return report

@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from maestro_graph.domain.graph import Label, Rel
@@ -46,9 +46,20 @@ class Csr:
     offsets: array
     targets: array
     flags: bytearray | None = None  # one per target (FEEDS: the job reports column lineage from this input)
+    _nonempty: set[int] | None | bool = field(default=False, repr=False, compare=False)
 
     def of(self, i: int) -> array:
         return self.targets[self.offsets[i]:self.offsets[i + 1]]
+
+    def nonempty(self) -> set[int] | None:
+        """The nodes with any neighbour, when they are few (models and owners sit on few datasets):
+        intersecting with this beats looking at every reached node. None when most have some."""
+        if self._nonempty is False:
+            offsets = self.offsets
+            n = len(offsets) - 1
+            few = _is_few(len(self.targets), n)
+            self._nonempty = {i for i in range(n) if offsets[i] != offsets[i + 1]} if few else None
+        return self._nonempty
 
     def reversed(self) -> "Csr":
         """The same edges seen from their targets (a counting sort: each list stays ascending)."""
@@ -64,7 +75,12 @@ class Csr:
             for t in self.of(src):
                 targets[fill[t]] = src
                 fill[t] += 1
-        return Csr(counts, targets)
+        few = set(self.targets) if _is_few(len(self.targets), n) else None  # in C, unlike nonempty()'s scan
+        return Csr(counts, targets, _nonempty=few)
+
+
+def _is_few(count: int, n: int) -> bool:
+    return count <= n // 16
 
 
 class CsrBuilder:
@@ -73,12 +89,15 @@ class CsrBuilder:
     def __init__(self, n: int, flagged: bool) -> None:
         self.n, self.offsets, self.targets = n, array("q", [0]), array("i")
         self.flags = bytearray() if flagged else None
+        self.sources: list[int] = []
 
     def add(self, src: int, dsts: Sequence[int], flags: Sequence[bool] = ()) -> None:
         """Node src's edges, all of them, after every smaller node's."""
         while len(self.offsets) <= src:
             self.offsets.append(len(self.targets))
         self.targets.extend(dsts)
+        if dsts:
+            self.sources.append(src)
         if self.flags is not None:
             self.flags.extend(flags)
         self.offsets.append(len(self.targets))
@@ -86,7 +105,8 @@ class CsrBuilder:
     def done(self) -> Csr:
         while len(self.offsets) <= self.n:
             self.offsets.append(len(self.targets))
-        return Csr(self.offsets, self.targets, self.flags)
+        few = set(self.sources) if _is_few(len(self.sources), self.n) else None
+        return Csr(self.offsets, self.targets, self.flags, _nonempty=few)
 
 
 @dataclass
@@ -126,32 +146,26 @@ class Topology:
         root_label = self.label(root)
         from_dataset = root_label is Label.DATASET
         field_starts = list(self.adjacency[(Rel.HAS_FIELD, Direction.OUT)].of(root)) if from_dataset else [root]
-        reach: dict[int, tuple[int, list[NodeId]]] = {}
-
-        def offer(node: int, dist: int, path: list[NodeId]) -> None:
-            if node not in reach or dist < reach[node][0]:
-                reach[node] = (dist, path)
-
+        # node -> (distance, a shortest path of ids); fields and datasets are disjoint, so the two
+        # walks fill it without comparing, and later steps keep the first shortest path offered.
         fw, truncated = walk(self.adjacency[(Rel.DERIVES, Direction.OUT)], dict.fromkeys(field_starts, 0), depth, cap)
-        for f, (dist, path) in self._paths(fw, {}).items():
-            offer(f, dist, path)
+        reach = self._paths(fw, {})
         if from_dataset:
             dw, cut = walk(self.adjacency[(Rel.FEEDS, Direction.OUT)], {root: 0}, depth, cap)
             truncated |= cut
-            for d, (dist, path) in self._paths(dw, {}).items():
-                offer(d, dist, path)
-        held = self._step(reach, list(fw), (Rel.HAS_FIELD,), Direction.IN, offer, cost=0)[Rel.HAS_FIELD]
+            reach.update(self._paths(dw, {}))
+        held = self._step(reach, list(fw), (Rel.HAS_FIELD,), Direction.IN, cost=0)[Rel.HAS_FIELD]
         if not from_dataset:
-            truncated |= self._past_opaque_jobs(reach, held, depth, cap, offer)
-        around = self._step(reach, list(reach), (Rel.TRAINED_ON, Rel.USES_FEATURE, Rel.OWNS), Direction.IN, offer)
+            truncated |= self._past_opaque_jobs(reach, held, depth, cap)
+        around = self._step(reach, list(reach), (Rel.TRAINED_ON, Rel.USES_FEATURE, Rel.OWNS), Direction.IN)
         versions = around[Rel.TRAINED_ON] + around[Rel.USES_FEATURE]
         owners = around[Rel.OWNS]
         if versions:
-            served = self._step(reach, versions, (Rel.VERSION_OF,), Direction.OUT, offer)[Rel.VERSION_OF]
-            served += self._step(reach, versions, (Rel.SERVES,), Direction.IN, offer)[Rel.SERVES]
-            owners += self._step(reach, versions + served, (Rel.OWNS,), Direction.IN, offer)[Rel.OWNS]
+            served = self._step(reach, versions, (Rel.VERSION_OF,), Direction.OUT)[Rel.VERSION_OF]
+            served += self._step(reach, versions, (Rel.SERVES,), Direction.IN)[Rel.SERVES]
+            owners += self._step(reach, versions + served, (Rel.OWNS,), Direction.IN)[Rel.OWNS]
         projects = [i for i in owners if self.label(i) is Label.PROJECT]
-        self._step(reach, projects, (Rel.MEMBER_OF, Rel.OWNS), Direction.IN, offer)
+        self._step(reach, projects, (Rel.MEMBER_OF, Rel.OWNS), Direction.IN)
         skip = set(field_starts) | ({root} if from_dataset else set())
         report = ImpactReport(Impacted(ids[root], root_label, self.names[root], 0, [ids[root]]), depth,
                               truncated=truncated, labels={ids[root]: root_label})
@@ -170,8 +184,8 @@ class Topology:
                 out[node] = (dist, out[parent][1] + [ids[node]])
         return out
 
-    def _past_opaque_jobs(self, reach: dict[int, tuple[int, list[NodeId]]], datasets: list[int], depth: int, cap: int,
-                          offer: Callable[[int, int, list[NodeId]], None]) -> bool:
+    def _past_opaque_jobs(self, reach: dict[int, tuple[int, list[NodeId]]], datasets: list[int], depth: int,
+                          cap: int) -> bool:
         feeds = self.adjacency[(Rel.FEEDS, Direction.OUT)]
         assert feeds.flags is not None
         entries: dict[int, tuple[int, list[NodeId]]] = {}
@@ -187,28 +201,41 @@ class Topology:
             return False
         w, truncated = walk(feeds, {d: dist for d, (dist, _) in entries.items()}, depth, max(1, cap - len(reach)))
         for node, (dist, path) in self._paths(w, entries).items():
-            offer(node, dist, path)
+            if node not in reach or dist < reach[node][0]:
+                reach[node] = (dist, path)
         return truncated
 
     def _step(self, reach: dict[int, tuple[int, list[NodeId]]], ids: list[int], rels: tuple[Rel, ...],
-              direction: Direction, offer: Callable[[int, int, list[NodeId]], None], cost: int = 1) -> dict[Rel, list[int]]:
-        """LineageService._step in memory: the same relationships in the same (src, dst, type) order."""
+              direction: Direction, cost: int = 1) -> dict[Rel, list[int]]:
+        """LineageService._step in memory: the same relationships in the same (src, dst, type) order.
+
+        Each relationship found is one integer, (src * n + dst) * len(rels) + rank of its type,
+        so the order is a sort of integers and no tuple is made per relationship."""
         fresh: dict[Rel, list[int]] = {rel: [] for rel in rels}
         out = direction is Direction.OUT
-        found = []
-        for rel in rels:
+        n, width = len(self.ids), len(rels)
+        ranked = sorted(rels, key=lambda r: r.value)
+        here_ids = set(ids)
+        found: list[int] = []
+        for rank, rel in enumerate(ranked):
             adj = self.adjacency[(rel, direction)]
             offsets, targets = adj.offsets, adj.targets
-            for here in set(ids):
-                if offsets[here] != offsets[here + 1]:
-                    for there in targets[offsets[here]:offsets[here + 1]]:
-                        found.append(((here, there) if out else (there, here), rel.value, rel))
-        found.sort(key=lambda f: (f[0], f[1]))
-        for (src, dst), _, rel in found:
+            sources = adj.nonempty()
+            for here in (here_ids & sources if sources is not None else here_ids):
+                for there in targets[offsets[here]:offsets[here + 1]]:
+                    found.append(((here * n + there) if out else (there * n + here)) * width + rank)
+        found.sort()
+        ids_ = self.ids
+        for key in found:
+            pair, rank = divmod(key, width)
+            src, dst = divmod(pair, n)
             here, there = (src, dst) if out else (dst, src)
+            dist = reach[here][0] + cost
             if there not in reach:
-                fresh[rel].append(there)
-            offer(there, reach[here][0] + cost, reach[here][1] + [self.ids[there]])
+                fresh[ranked[rank]].append(there)
+                reach[there] = (dist, reach[here][1] + [ids_[there]])
+            elif dist < reach[there][0]:
+                reach[there] = (dist, reach[here][1] + [ids_[there]])
         return fresh
 
 
