@@ -19,7 +19,7 @@ import logging
 import time
 from collections import OrderedDict
 
-from maestro_graph.domain.errors import StoreUnavailable
+from maestro_graph.domain.errors import BadInput, StoreUnavailable
 from maestro_graph.domain.graph import Label, Rel
 from maestro_graph.domain.impact import TOPOLOGY_LABELS
 from maestro_graph.domain.topology import LABEL_CODES, SOURCES, Csr, CsrBuilder, Topology
@@ -35,7 +35,7 @@ CHUNK = 5_000  # source nodes per expand call
 class TopologyCache:
     def __init__(self, store: GraphStore, mode: str = "background", max_nodes: int = 2_000_000) -> None:
         if mode not in MODES:
-            raise ValueError(f"the lineage index mode must be one of {', '.join(MODES)}, not {mode!r}")
+            raise BadInput(f"MAESTRO_LINEAGE_INDEX must be one of {', '.join(MODES)}, not {mode!r}", field="lineage_index")
         self.store, self.mode, self.max_nodes = store, mode, max_nodes
         self._topologies: OrderedDict[Tenant, Topology] = OrderedDict()  # least recently used first
         self._too_big: dict[Tenant, int] = {}  # tenant -> the version found over max_nodes

@@ -56,3 +56,29 @@ async def test_topology_impact_equals_the_store_walk(store, tenant):
             truncated += expected.truncated
     assert compared == len(starts) * 5 and reached_models and truncated  # the comparisons covered those paths
 
+
+
+async def test_the_index_keeps_at_most_max_nodes_dropping_the_least_recently_used_tenant(store, tenant):
+    other = f"{tenant}-b"
+    for t, n in ((tenant, 6), (other, 5)):
+        await Services.build(store, topology=TopologyCache(store, "off")).lineage.ingest(
+            system(t, "test"), list(events(generate(n, seed=n))))
+    unbounded = TopologyCache(store, "inline")
+    sizes = {t: len(await unbounded.ensure(t)) for t in (tenant, other)}
+    assert sizes[tenant] > sizes[other] > 0
+
+    cache = TopologyCache(store, "background", max_nodes=sizes[tenant])  # one tenant's fits, not both
+    try:
+        assert await cache.ensure(tenant) is not None and await cache.ensure(other) is not None
+        assert await cache.fresh(other) is not None
+        assert await cache.fresh(tenant) is None  # dropped for `other`; its rebuild has started
+    finally:
+        await cache.close()
+
+    small = TopologyCache(store, "inline", max_nodes=sizes[tenant] - 1)
+    services = Services.build(store, topology=small)
+    assert await small.ensure(tenant) is None and await small.fresh(tenant) is None
+    start = (await store.find_nodes(tenant, NodeQuery(Label.FIELD, first=1))).nodes[0]
+    walked = Services.build(store, topology=TopologyCache(store, "off"))
+    assert answer(await services.lineage.impact(tenant, start.id, 10, 20_000)) == \
+        answer(await walked.lineage.impact(tenant, start.id, 10, 20_000))  # too big: answered from the store
