@@ -7,9 +7,9 @@ order alike; the tests hold them to the same answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple
 
 from maestro_graph.domain.graph import Label, Node, Rel
 from maestro_graph.types import NodeId
@@ -36,15 +36,15 @@ def renames(before: Mapping[NodeId, Node], after: Mapping[NodeId, Node]) -> bool
     return any(n.label in TOPOLOGY_LABELS and i in before and before[i].name != n.name for i, n in after.items())
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass is 3x slower to create, and reports hold thousands
-class Impacted:
+class Impacted(NamedTuple):
     """A node a change reaches. Only what the analysis decides: the node itself is loaded by
-    whoever shows it (the GraphQL layer batches that in one store call)."""
+    whoever shows it (the GraphQL layer batches that in one store call). The fields come in report
+    order, so rows sort as reports list them: by distance, name, then id (ids are unique)."""
 
+    distance: int
+    name: str
     id: NodeId
     label: Label
-    name: str
-    distance: int
     path: list[NodeId]  # a shortest path from the root to this node, both included
 
 
@@ -52,6 +52,7 @@ class Impacted:
 class ImpactReport:
     root: Impacted
     depth: int
+    label_of: Callable[[NodeId], Label] = field(compare=False, repr=False)  # of the nodes on any path
     fields: list[Impacted] = field(default_factory=list)
     datasets: list[Impacted] = field(default_factory=list)
     model_versions: list[Impacted] = field(default_factory=list)
@@ -60,30 +61,16 @@ class ImpactReport:
     projects: list[Impacted] = field(default_factory=list)
     people: list[Impacted] = field(default_factory=list)
     truncated: bool = False
-    labels: dict[NodeId, Label] = field(default_factory=dict)  # of every node on a path
     loaded: dict[NodeId, Node] = field(default_factory=dict)  # nodes already read on the way, for the caller's cache
 
 
-K = TypeVar("K", bound=Hashable)
-
-
-def build_report(report: ImpactReport, reach: Mapping[K, tuple[int, list[NodeId]]],
-                 ref: Callable[[K], tuple[NodeId, Label, str]], skip: set[K]) -> ImpactReport:
-    """Fill the report's lists from `reach` (node -> (distance, a shortest path of ids)): one
-    list per label, ordered by (distance, name, id). `ref` gives a node's (id, label, name);
-    `skip` holds the starts, which are not reported as reached. Every node on a path is reached,
-    so `labels` gets the label of each from here (and the caller adds the root's)."""
+def build_report(report: ImpactReport, rows: list[Impacted]) -> ImpactReport:
+    """Fill the report's lists with `rows` (every reached node but the starts), ordered by
+    (distance, name, id): one sort of plain tuples, then one pass into the list of each label."""
     buckets = {Label.FIELD: report.fields, Label.DATASET: report.datasets, Label.MODEL_VERSION: report.model_versions,
                Label.MODEL: report.models, Label.DEPLOYMENT: report.deployments, Label.PROJECT: report.projects,
                Label.PERSON: report.people}
-    labels = report.labels
-    rows = []
-    for key, (dist, path) in reach.items():
-        node_id, label, name = ref(key)
-        labels[node_id] = label
-        if key not in skip and label in buckets:
-            rows.append((dist, name, node_id, label, path))
-    rows.sort()  # ids are unique: tuples never compare past them
-    for dist, name, node_id, label, path in rows:
-        buckets[label].append(Impacted(node_id, label, name, dist, path))
+    rows.sort()
+    for row in rows:
+        buckets[row.label].append(row)
     return report

@@ -129,8 +129,11 @@ class Topology:
     def label(self, i: int) -> Label:
         return TOPOLOGY_LABELS[self.labels[i]]
 
-    def ref(self, i: int) -> tuple[NodeId, Label, str]:
-        return self.ids[i], TOPOLOGY_LABELS[self.labels[i]], self.names[i]
+    def label_of(self, node_id: NodeId) -> Label:
+        i = self.index(node_id)
+        if i is None:
+            raise KeyError(node_id)
+        return self.label(i)
 
     def ids_of(self, labels: Iterable[Label]) -> list[int]:
         codes = {LABEL_CODES[label] for label in labels}
@@ -167,9 +170,12 @@ class Topology:
         projects = [i for i in owners if self.label(i) is Label.PROJECT]
         self._step(reach, projects, (Rel.MEMBER_OF, Rel.OWNS), Direction.IN)
         skip = set(field_starts) | ({root} if from_dataset else set())
-        report = ImpactReport(Impacted(ids[root], root_label, self.names[root], 0, [ids[root]]), depth,
-                              truncated=truncated, labels={ids[root]: root_label})
-        return build_report(report, reach, self.ref, skip)
+        names, codes = self.names, self.labels
+        rows = [Impacted(dist, names[i], ids[i], TOPOLOGY_LABELS[codes[i]], path)
+                for i, (dist, path) in reach.items() if i not in skip]
+        report = ImpactReport(Impacted(0, names[root], ids[root], root_label, [ids[root]]), depth, self.label_of,
+                              truncated=truncated)
+        return build_report(report, rows)
 
     def _paths(self, hops: dict[int, tuple[int, int]], entries: dict[int, tuple[int, list[NodeId]]]
                ) -> dict[int, tuple[int, list[NodeId]]]:

@@ -253,10 +253,11 @@ class LineageService:
         nodes[root.id] = root
         if len(nodes) < len(reach) + (root.id not in reach):  # deleted while we walked: drop what went through them
             reach = {i: (d, p) for i, (d, p) in reach.items() if all(n in nodes for n in p)}
-        report = ImpactReport(Impacted(root.id, root.label, root.name, 0, [root.id]), depth, truncated=truncated,
-                              labels={root.id: root.label}, loaded=nodes)
         skip = set(field_starts) | ({root.id} if root.label is Label.DATASET else set())
-        return build_report(report, reach, lambda i: (i, nodes[i].label, nodes[i].name), skip)
+        rows = [Impacted(dist, nodes[i].name, i, nodes[i].label, path) for i, (dist, path) in reach.items() if i not in skip]
+        report = ImpactReport(Impacted(0, root.name, root.id, root.label, [root.id]), depth, lambda i: nodes[i].label,
+                              truncated=truncated, loaded=nodes)
+        return build_report(report, rows)
 
     async def _past_opaque_jobs(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]],
                                 datasets: list[NodeId], depth: int, cap: int, offer: Any) -> bool:

@@ -124,7 +124,7 @@ class ImpactReport:
 
         def items(kind: type, found: list[Impacted]) -> list:
             return [kind(node_id=i.id, distance=i.distance,
-                         path=[strawberry.ID(to_global_id(r.labels[p], p)) for p in i.path]) for i in found]
+                         path=[strawberry.ID(to_global_id(r.label_of(p), p)) for p in i.path]) for i in found]
 
         lists = dict(fields=items(ImpactedField, r.fields), datasets=items(ImpactedDataset, r.datasets),
                      model_versions=items(ImpactedModelVersion, r.model_versions), models=items(ImpactedModel, r.models),
