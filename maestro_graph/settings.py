@@ -58,7 +58,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     rate_limit_per_minute: int = 1000
     # Impact analysis from an in-memory copy of each tenant's topology (services/topology_cache.py):
-    # background | inline | off, and the most nodes kept in memory over all tenants (~280 bytes each).
+    # background | inline | off, and the most nodes kept in memory over all tenants (about 170 bytes each).
     lineage_index: str = "background"
     lineage_index_max_nodes: int = 2_000_000
 

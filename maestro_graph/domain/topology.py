@@ -4,7 +4,7 @@ Impact analysis over the store pays a round trip (or a thread hop) per step and 
 it reaches; over 1M columns that is 30-60x what the same walk costs in memory. This snapshot holds
 only what impact analysis follows: the nodes of TOPOLOGY_LABELS as small integers (their rank in
 id order, so sorting integers sorts ids) with label and name, and each relationship of
-TOPOLOGY_RELS as compressed adjacency arrays (CSR), about 280 bytes a node at 1M columns.
+TOPOLOGY_RELS as compressed adjacency arrays (CSR): about 170 MB at 1M columns.
 
 `impact` below follows exactly the rules of LineageService.impact over the store, with the same
 order everywhere (frontiers by id, relationships by (src, dst, type)), so both give the same
@@ -13,6 +13,7 @@ answer, truncation included; tests/contract/test_topology_impact.py holds them t
 
 from __future__ import annotations
 
+import sys
 from array import array
 from bisect import bisect_left
 from collections import deque
@@ -41,7 +42,8 @@ SOURCES: dict[Rel, tuple[tuple[Label, ...], tuple[Direction, ...]]] = {
 
 @dataclass
 class Csr:
-    """Adjacency of n nodes: node i's neighbours are targets[offsets[i]:offsets[i + 1]], ascending."""
+    """Adjacency of n nodes: node i's neighbours are targets[offsets[i]:offsets[i + 1]], ascending.
+    Both arrays hold C ints: a tenant with 2**31 relationships of one type would not fit in memory."""
 
     offsets: array
     targets: array
@@ -64,12 +66,12 @@ class Csr:
     def reversed(self) -> "Csr":
         """The same edges seen from their targets (a counting sort: each list stays ascending)."""
         n = len(self.offsets) - 1
-        counts = array("q", bytes(8 * (n + 1)))
+        counts = array("i", bytes(4 * (n + 1)))
         for t in self.targets:
             counts[t + 1] += 1
         for i in range(n):
             counts[i + 1] += counts[i]
-        fill = array("q", counts)
+        fill = array("i", counts)
         targets = array("i", bytes(4 * len(self.targets)))
         for src in range(n):
             for t in self.of(src):
@@ -87,7 +89,7 @@ class CsrBuilder:
     """Appends the edges of nodes in ascending order (a node's edges in one call)."""
 
     def __init__(self, n: int, flagged: bool) -> None:
-        self.n, self.offsets, self.targets = n, array("q", [0]), array("i")
+        self.n, self.offsets, self.targets = n, array("i", [0]), array("i")
         self.flags = bytearray() if flagged else None
         self.sources: list[int] = []
 
@@ -121,6 +123,14 @@ class Topology:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def nbytes(self) -> int:
+        """Memory this topology holds (strings shared between names counted once)."""
+        arrays = sum(a.buffer_info()[1] * a.itemsize for csr in self.adjacency.values()
+                     for a in (csr.offsets, csr.targets)) + sum(len(csr.flags or b"") for csr in self.adjacency.values())
+        names = {id(name): sys.getsizeof(name) for name in self.names}
+        return (arrays + sys.getsizeof(self.labels) + sys.getsizeof(self.ids) + sys.getsizeof(self.names)
+                + sum(map(sys.getsizeof, self.ids)) + sum(names.values()))
 
     def index(self, node_id: NodeId) -> int | None:
         i = bisect_left(self.ids, node_id)

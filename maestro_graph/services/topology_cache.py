@@ -99,7 +99,8 @@ class TopologyCache:
             self._topologies.popitem(last=False)  # the least recently used tenant's goes
         self._topologies[tenant] = topology
         log.info("lineage index built", extra={"tenant": tenant, "version": version, "nodes": len(topology),
-                                                "seconds": round(time.perf_counter() - started, 2)})
+                                                "seconds": round(time.perf_counter() - started, 2),
+                                                "megabytes": round(await asyncio.to_thread(topology.nbytes) / 2**20)})
         return topology
 
     async def _read(self, tenant: Tenant, version: int) -> Topology | None:

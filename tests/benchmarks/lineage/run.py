@@ -9,7 +9,7 @@ Per backend, in one run:
   bulk ingestion   every generated event through LineageService.ingest, in batches (events/s)
   HTTP ingestion   --http-events standalone events (10 column-lineage fields each) POSTed one per
                    request by --http-clients clients to a real server process (events/s)
-  index            building the in-memory topology impact analysis answers from (s, MB of RSS)
+  index            building the in-memory topology impact analysis answers from (s, MB it holds)
   lineage/impact   FIELD-granularity downstream lineage and impact analysis at depth 3, 10, 20
                    from --queries seeded start columns: p50/p95 ms, beside the floor. Impact is
                    timed twice: from the in-memory topology (what the server answers from once
@@ -94,11 +94,6 @@ def dataset_id(tenant: str, name: str) -> str:
     return new_id(tenant, Label.DATASET, {"namespace": NS, "name": name})
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 async def queries(services: Services, walked: Services, tenant: str, floor: Floor, starts: list[str]
                   ) -> dict[str, dict[int, list[float]]]:
     out: dict[str, dict[int, list[float]]] = {"lineage": {}, "impact": {}, "walk": {}, "floor": {}, "bfs": {}}
@@ -168,10 +163,11 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
             progress(f"{store.backend}: bulk ingestion of {len(evs):,} events")
             bulk = await bulk_ingest(services, tenant, evs, args.batch)
         progress(f"{store.backend}: building the in-memory topology")
-        rss, t = rss_mb(), time.perf_counter()
+        t = time.perf_counter()
         topology = await services.lineage.topology.ensure(tenant)
         assert topology is not None, "the topology was not built: see the log"
-        index = (time.perf_counter() - t, rss_mb() - rss)
+        # What the topology holds, not RSS: RSS also counts SQLite's page cache and memory map.
+        index = (time.perf_counter() - t, topology.nbytes() / 2**20)
         progress(f"{store.backend}: topology of {len(topology):,} nodes in {index[0]:.1f} s, {index[1]:,.0f} MB; queries")
         q = await queries(services, walked, tenant, floor, starts)
         await store.close()
