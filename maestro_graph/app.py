@@ -81,7 +81,8 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
     owns_store = store is None  # a store handed in (tests, embedding) is the caller's to close
     store = store or create_store(settings)
     services = Services.build(store, auth.minter,
-                              TopologyCache(store, settings.lineage_index, settings.lineage_index_max_nodes))
+                              TopologyCache(store, settings.lineage_index, settings.lineage_index_max_nodes,
+                                            settings.lineage_index_max_lag))
     limits = Limits(max_page=settings.max_page_size, max_depth=settings.max_depth, max_cost=settings.max_cost)
     graphql = GraphQLApp(
         services,

@@ -61,6 +61,8 @@ class Settings:
     # background | inline | off, and the most nodes kept in memory over all tenants (about 170 bytes each).
     lineage_index: str = "background"
     lineage_index_max_nodes: int = 2_000_000
+    # Seconds a replica may take to see topology changes another process committed (its own: at once).
+    lineage_index_max_lag: float = 1.0
 
     @property
     def store(self) -> str:

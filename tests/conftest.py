@@ -39,6 +39,9 @@ def backend_settings(backend: str, tmp: Path) -> Settings:
     return Settings(data_dir=tmp, store_url=url, neo4j_password=os.environ.get("MAESTRO_TEST_NEO4J_PASSWORD", ""))
 
 
+OPENED: dict[int, Settings] = {}  # id(store) -> the settings it was opened with
+
+
 def selected_backends() -> list[str]:
     wanted = os.environ.get("MAESTRO_TEST_BACKENDS")
     return [b for b in BACKENDS if not wanted or b in wanted.split(",")]
@@ -48,8 +51,18 @@ def selected_backends() -> list[str]:
 async def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[GraphStore]:
     settings = backend_settings(request.param, tmp_path_factory.mktemp(request.param))
     s = create_store(settings)
+    OPENED[id(s)] = settings
     await s.open()
     await s.migrate()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def second_store(store: GraphStore) -> AsyncIterator[GraphStore]:
+    """Another store object on the database `store` uses, as another process would open it."""
+    s = create_store(OPENED[id(store)])
+    await s.open()
     yield s
     await s.close()
 

@@ -100,12 +100,16 @@ class GraphStore(Protocol):
         reached, exactly as domain.walk.bfs walks (starts may enter at a distance), inside one
         store call."""
 
-    async def topology_version(self, tenant: Tenant) -> int:
+    async def topology_version(self, tenant: Tenant, max_age: float = 0.0) -> int:
         """A number that changes, in the transaction of the change, whenever this tenant's topology
         (what impact analysis follows: domain/impact.py) changes: a relationship of TOPOLOGY_RELS
         written anew or with new props, or unlinked; any node deleted; a node of TOPOLOGY_LABELS
         renamed. 0 for a tenant whose topology never changed. Writes that change none of these
-        (run states, re-sent events, new nodes not yet linked) leave it as it is."""
+        (run states, re-sent events, new nodes not yet linked) leave it as it is.
+
+        With max_age > 0, a version this store object read less than max_age seconds ago may be
+        returned without asking the database, unless this object has since committed a change to
+        the tenant's topology (store/versions.py)."""
 
     async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], after: NodeId | None, limit: int
                          ) -> list[tuple[NodeId, Label, str]]:

@@ -277,6 +277,23 @@ async def test_topology_version_moves_with_what_impact_analysis_follows_and_only
     assert await store.topology_version(f"{tenant}-other") == 0
 
 
+async def test_a_remembered_topology_version_never_hides_this_stores_own_changes(store, second_store, tenant):
+    """max_age lets a store answer from memory; its own topology changes always reach the next
+    read (read-your-writes), another process's may show only once max_age has passed."""
+    a, b, c = (make(store, tenant, Label.DATASET, namespace="ns", name=n) for n in "abc")
+    await store.apply(tenant, ChangeSet(merge=[a, b, c]))
+    v0 = await store.topology_version(tenant, max_age=60)
+    await store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, a.id, b.id)]))
+    v1 = await store.topology_version(tenant, max_age=60)
+    assert v1 > v0
+    await second_store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, b.id, c.id)]))  # another process
+    assert await store.topology_version(tenant, max_age=60) == v1  # remembered: allowed to lag
+    assert await store.topology_version(tenant) > v1  # max_age 0 asks the database
+    await store.apply(tenant, ChangeSet(update=[(a.id, {"description": "not topology"})]))
+    v2 = await store.topology_version(tenant)
+    assert await store.topology_version(tenant, max_age=60) == v2
+
+
 async def test_scan_nodes_pages_through_the_labels_asked_in_id_order(store, tenant):
     people = [person(store, tenant, f"P{i}") for i in range(7)]
     ds = make(store, tenant, Label.DATASET, namespace="ns", name="orders")

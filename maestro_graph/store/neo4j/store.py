@@ -43,6 +43,7 @@ from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.neo4j import cypher
 from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, edge_properties, node_properties, to_edge, to_node
 from maestro_graph.store.neo4j.migrate import upgrade
+from maestro_graph.store.versions import RecentVersions
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class Neo4jStore:
             "notifications_disabled_classifications": ["UNRECOGNIZED"],
         }
         self._driver: AsyncDriver | None = None
+        self._versions = RecentVersions()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -163,8 +165,11 @@ class Neo4jStore:
         if not changes:
             return {}
 
+        attempts: list[_Apply] = []
+
         async def work(tx: AsyncManagedTransaction) -> dict[NodeId, Node]:
-            return await _Apply(tx, tenant).run(changes)  # fresh state for each retry
+            attempts.append(op := _Apply(tx, tenant))  # fresh state for each retry
+            return await op.run(changes)
 
         with _translated("write"):
             try:
@@ -172,6 +177,9 @@ class Neo4jStore:
                     return await session.execute_write(work)
             except ConstraintError as err:  # a concurrent writer took the key (or id) after our check
                 raise Conflict("a node with the same natural key was written concurrently; retry") from err
+            finally:
+                if any(op.topology_changed for op in attempts):  # committed, or maybe: forget the version
+                    self._versions.changed(tenant)
 
     # -- reads --------------------------------------------------------------------------------
     async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
@@ -258,7 +266,10 @@ class Neo4jStore:
 
         return await self._read("walk", work)
 
-    async def topology_version(self, tenant: Tenant) -> int:
+    async def topology_version(self, tenant: Tenant, max_age: float = 0.0) -> int:
+        return await self._versions.read(tenant, max_age, lambda: self._topology_version(tenant))
+
+    async def _topology_version(self, tenant: Tenant) -> int:
         async def work(tx: AsyncManagedTransaction) -> int:
             rows = await _records(tx, cypher.TOPOLOGY_VERSION, tenant=tenant)
             return int(rows[0]["version"]) if rows else 0

@@ -33,6 +33,7 @@ from maestro_graph.domain.schemas import index_values, now
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import audit_log, edges, nodes, topology_versions
+from maestro_graph.store.versions import RecentVersions
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class SqlStore:
         self.engine: Engine | AsyncEngine | None = None  # reads
         self._writer: Engine | AsyncEngine | None = None  # writes
         self._loop_reader: Any = None  # SQLite: a connection for single-row reads on the event loop
+        self._versions = RecentVersions()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -171,7 +173,18 @@ class SqlStore:
     async def apply(self, tenant: Tenant, changes: ChangeSet) -> dict[NodeId, Node]:
         if not changes:
             return {}
-        return await self._run(lambda c: _Apply(c, tenant, self.backend).run(changes), write=True)
+        op: _Apply | None = None
+
+        def work(conn: Connection) -> dict[NodeId, Node]:
+            nonlocal op
+            op = _Apply(conn, tenant, self.backend)
+            return op.run(changes)
+
+        try:
+            return await self._run(work, write=True)
+        finally:
+            if op is not None and op.topology_changed:  # committed, or maybe: forget the version either way
+                self._versions.changed(tenant)
 
     # -- reads --------------------------------------------------------------------------------
     async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
@@ -246,7 +259,10 @@ class SqlStore:
         return await self._run(lambda conn: drive(bfs(starts, direction, depth, cap), lambda frontier: _expand(
             conn, tenant, frontier, rels, direction, with_props)), write=False)
 
-    async def topology_version(self, tenant: Tenant) -> int:
+    async def topology_version(self, tenant: Tenant, max_age: float = 0.0) -> int:
+        return await self._versions.read(tenant, max_age, lambda: self._topology_version(tenant))
+
+    async def _topology_version(self, tenant: Tenant) -> int:
         if self._loop_reader is not None:
             try:
                 row = self._loop_reader.driver_connection.execute(
