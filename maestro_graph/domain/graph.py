@@ -57,6 +57,9 @@ class Rel(enum.Enum):
 
 ANY = frozenset(Label)
 L = Label
+# Label(value) and Rel(value) go through Enum's Python-level lookup; stores convert millions of values.
+LABEL_OF = {label.value: label for label in Label}
+REL_OF = {rel.value: rel for rel in Rel}
 # Each relationship: the (source labels, target labels) pairs it may join.
 ENDPOINTS: dict[Rel, tuple[tuple[frozenset[Label], frozenset[Label]], ...]] = {
     Rel.MEMBER_OF: ((frozenset({L.PERSON}), frozenset({L.PROJECT})),),

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from maestro_graph.domain.graph import Edge, Label, Node, Rel
+from maestro_graph.domain.graph import LABEL_OF, Edge, Node, Rel
 from maestro_graph.domain.schemas import index_values
 from maestro_graph.types import NodeId, Props, Tenant
 
@@ -82,7 +82,7 @@ def node_properties(node: Node, tenant: Tenant) -> dict[str, Any]:
 
 def to_node(stored: Mapping[str, Any]) -> Node:
     return Node(
-        stored["id"], Label(stored["label"]), stored["key"], decode_props(stored),
+        stored["id"], LABEL_OF[stored["label"]], stored["key"], decode_props(stored),
         stored["created_at"], stored["updated_at"],
     )
 

@@ -36,7 +36,7 @@ from neo4j.exceptions import (
 from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
-from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.graph import LABEL_OF, REL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import now
 from maestro_graph.domain.walk import Walk, bfs, drive
@@ -65,7 +65,6 @@ def _translated(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"the Neo4j store is unavailable ({what}): {err}") from err
 
 
-LABELS = {label.value: label for label in Label}
 
 
 async def _records(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:
@@ -252,7 +251,7 @@ class Neo4jStore:
                 if record is not None and record["found"] <= cap:
                     leaving: dict[NodeId, list[Edge]] = defaultdict(list)
                     for rel, src, dst, edge in record["rows"]:
-                        leaving[src if direction is Direction.OUT else dst].append(to_edge(Rel(rel), src, dst, edge))
+                        leaving[src if direction is Direction.OUT else dst].append(to_edge(REL_OF[rel], src, dst, edge))
                     return drive(bfs(starts, direction, depth, cap), lambda frontier: [e for n in frontier for e in leaving[n]])
             # More than `cap` nodes within reach: step by step, so the cap cuts where bfs cuts.
             steps = bfs(starts, direction, depth, cap)  # a fresh walk if the driver retries
@@ -281,14 +280,14 @@ class Neo4jStore:
         async def work(tx: AsyncManagedTransaction) -> list[tuple[NodeId, Label, str]]:
             rows = await _collected(tx, cypher.SCAN_NODES, tenant=tenant, labels=[label.value for label in labels],
                                     after=after or "", limit=limit)
-            return [(i, LABELS[label], name) for i, label, name in rows]
+            return [(i, LABEL_OF[label], name) for i, label, name in rows]
 
         return await self._read("scan_nodes", work)
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         async def work(tx: AsyncManagedTransaction) -> dict[Label, int]:
             rows = await _records(tx, cypher.COUNT_BY_LABEL, tenant=tenant)
-            return {Label(r["label"]): r["total"] for r in rows}
+            return {LABEL_OF[r["label"]]: r["total"] for r in rows}
 
         return await self._read("count_by_label", work)
 
@@ -318,7 +317,7 @@ async def _expand(
     """One EXPAND statement: the rels of these types at these ids, as stored (src -> dst)."""
     query = cypher.for_rels(cypher.EXPAND, rels, direction)
     rows = await _collected(tx, query, tenant=tenant, ids=list(dict.fromkeys(ids)), with_props=with_props)
-    return [to_edge(Rel(rel), src, dst, edge) for rel, src, dst, edge in rows]
+    return [to_edge(REL_OF[rel], src, dst, edge) for rel, src, dst, edge in rows]
 
 
 def _find_filters(query: NodeQuery) -> tuple[list[str], dict[str, Any]]:
@@ -344,7 +343,7 @@ def _by_label(pairs: Iterable[tuple[str, str]]) -> dict[Label, list[str]]:
     """(label value, key) pairs grouped as {Label: [keys]}."""
     grouped: dict[Label, list[str]] = defaultdict(list)
     for label, key in pairs:
-        grouped[Label(label)].append(key)
+        grouped[LABEL_OF[label]].append(key)
     return grouped
 
 
@@ -450,7 +449,7 @@ class _Apply:
         unknown = [i for i in ends if i not in labels]
         if unknown:
             rows = await self._query(cypher.NODE_LABELS, ids=unknown)
-            labels.update((r["id"], Label(r["label"])) for r in rows)
+            labels.update((r["id"], LABEL_OF[r["label"]]) for r in rows)
         for e in links:
             for end in ("src", "dst"):
                 if getattr(e, end) not in labels:

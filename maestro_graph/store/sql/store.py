@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
-from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.graph import LABEL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import index_values, now
 from maestro_graph.domain.walk import Walk, bfs, drive
@@ -76,13 +76,12 @@ def _split_search_path(url: str) -> tuple[str, str | None]:
     return parsed.difference_update_query(["search_path"]).render_as_string(hide_password=False), str(path)
 
 
-LABELS = {label.value: label for label in Label}
 
 
 def _node(row: Any) -> Node:
     # Rows are plain tuples in NODE_COLS order: unpacking is several times faster than Row attributes.
     node_id, label, key, props, created_at, updated_at = row
-    return Node(node_id, LABELS[label], key, props, created_at, updated_at)
+    return Node(node_id, LABEL_OF[label], key, props, created_at, updated_at)
 
 
 def _json_dumps(value: Any) -> str:
@@ -285,14 +284,14 @@ class SqlStore:
 
         def q(conn: Connection) -> list[tuple[NodeId, Label, str]]:
             rows = conn.execute(select(nodes.c.id, nodes.c.label, nodes.c.name).where(*where).order_by(nodes.c.id).limit(limit))
-            return [(i, LABELS[label], name) for i, label, name in rows]
+            return [(i, LABEL_OF[label], name) for i, label, name in rows]
 
         return await self._run(q, write=False)
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         def q(conn: Connection) -> dict[Label, int]:
             rows = conn.execute(select(nodes.c.label, func.count()).where(nodes.c.tenant == tenant).group_by(nodes.c.label))
-            return {Label(label): n for label, n in rows}
+            return {LABEL_OF[label]: n for label, n in rows}
 
         return await self._run(q, write=False)
 
@@ -502,7 +501,7 @@ class _Apply:
             rows = self.conn.execute(
                 select(nodes.c.id, nodes.c.label).where(nodes.c.tenant == self.tenant, nodes.c.id.in_(part))
             )
-            labels.update((r.id, Label(r.label)) for r in rows)
+            labels.update((r.id, LABEL_OF[r.label]) for r in rows)
         if ends - labels.keys():
             for e in links:  # name the first missing end, in link order
                 for end in ("src", "dst"):
