@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delete, event, func, insert, select, text, tuple_, update
+from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, create_engine, delete, event, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -331,17 +331,22 @@ def _expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels: Seque
             with_props: bool) -> list[Edge]:
     if conn.dialect.name == "sqlite":
         return _sqlite_expand(conn, tenant, ids, rels, direction, with_props)
+    # PostgreSQL: the ids go in as one array parameter. An IN list of 5,000 parameters is one
+    # statement text per length; after five runs of one, the server may switch to a generic plan
+    # that filters every edge of the type against the whole list (56 s a call, seen building the
+    # lineage index at 10k datasets). With `= ANY(array)` the ids stay an index condition.
     start = edges.c.src if direction is Direction.OUT else edges.c.dst
     cols = [edges.c.rel, edges.c.src, edges.c.dst] + ([edges.c.props] if with_props else [])
     rel_of = {r.value: r for r in rels}
-    out: list[Edge] = []
-    for part in chunks(list(dict.fromkeys(ids))):
-        result = conn.execute(select(*cols).where(edges.c.tenant == tenant, edges.c.rel.in_(list(rel_of)), start.in_(part)))
-        if with_props:
-            out += [Edge(rel_of[r], s, d, dict(p)) for r, s, d, p in result]
-        else:
-            out += [Edge(rel_of[r], s, d) for r, s, d in result]
-    return out
+    result = conn.execute(select(*cols).where(edges.c.tenant == tenant, edges.c.rel == any_(_PG_RELS), start == any_(_PG_IDS)),
+                          {"rels": list(rel_of), "ids": list(dict.fromkeys(ids))})
+    if with_props:
+        return [Edge(rel_of[r], s, d, dict(p)) for r, s, d, p in result]
+    return [Edge(rel_of[r], s, d) for r, s, d in result]
+
+
+_PG_RELS = bindparam("rels", type_=ARRAY(String))
+_PG_IDS = bindparam("ids", type_=ARRAY(String))
 
 
 def _sqlite_expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction,
