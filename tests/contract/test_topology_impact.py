@@ -82,3 +82,21 @@ async def test_the_index_keeps_at_most_max_nodes_dropping_the_least_recently_use
     walked = Services.build(store, topology=TopologyCache(store, "off"))
     assert answer(await services.lineage.impact(tenant, start.id, 10, 20_000)) == \
         answer(await walked.lineage.impact(tenant, start.id, 10, 20_000))  # too big: answered from the store
+
+
+async def test_a_tenant_whose_topology_keeps_changing_is_not_rebuilt_back_to_back(store, tenant):
+    await Services.build(store, topology=TopologyCache(store, "off")).lineage.ingest(
+        system(tenant, "test"), list(events(generate(4, seed=4))))
+    cache = TopologyCache(store, "background", min_rest=60)
+    try:
+        assert await cache.ensure(tenant) is not None
+        a, b = (await store.find_nodes(tenant, NodeQuery(Label.DATASET, first=2))).nodes
+        await store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, b.id, a.id)]))
+        assert await cache.fresh(tenant) is None  # stale: the store walk answers...
+        assert cache._builds[tenant].done()  # ...and no rebuild starts while the last one rests
+        cache._rest_until[tenant] = 0.0
+        assert await cache.fresh(tenant) is None
+        assert not cache._builds[tenant].done()  # rested: the rebuild has started
+        assert await cache.ensure(tenant) is not None and await cache.fresh(tenant) is not None
+    finally:
+        await cache.close()
