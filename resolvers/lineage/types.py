@@ -1,5 +1,7 @@
 """GraphQL shapes for lineage graphs (what an explorer draws) and impact reports."""
 
+import functools
+from collections.abc import Callable
 from typing import Optional
 
 import strawberry
@@ -69,8 +71,13 @@ def _impacted(kind: type, label: str) -> type:
     @strawberry.type(name=f"Impacted{label}", description=f"A {label} the change reaches, with one shortest path to it.")
     class Item:
         node_id: strawberry.Private[str]
+        hops: strawberry.Private[list[str]]
+        global_id: strawberry.Private[Callable[[str], str]]  # memoised per report: paths share prefixes
         distance: int
-        path: list[strawberry.ID] = strawberry.field(description="Global ids from the root to this node.")
+
+        @strawberry.field(description="Global ids from the root to this node.")
+        def path(self) -> list[strawberry.ID]:  # built only when asked for: reports reach thousands of nodes
+            return [strawberry.ID(self.global_id(hop)) for hop in self.hops]
 
         @strawberry.field
         async def node(self, info: Info) -> kind:  # type: ignore[valid-type]
@@ -122,9 +129,10 @@ class ImpactReport:
         for node in r.loaded.values():  # what the service read already is not read again
             info.context.loaders.node.prime(node.id, node)
 
+        global_id = functools.cache(lambda node_id: to_global_id(r.label_of(node_id), node_id))
+
         def items(kind: type, found: list[Impacted]) -> list:
-            return [kind(node_id=i.id, distance=i.distance,
-                         path=[strawberry.ID(to_global_id(r.label_of(p), p)) for p in i.path]) for i in found]
+            return [kind(node_id=i.id, hops=i.path, global_id=global_id, distance=i.distance) for i in found]
 
         lists = dict(fields=items(ImpactedField, r.fields), datasets=items(ImpactedDataset, r.datasets),
                      model_versions=items(ImpactedModelVersion, r.model_versions), models=items(ImpactedModel, r.models),
