@@ -29,4 +29,4 @@ class LineageQuery:
         ctx = info.context
         _, node_id = from_global_id(id)
         report = await ctx.services.lineage.impact(ctx.tenant, node_id, depth or MAX_IMPACT_DEPTH, limit)
-        return ImpactReport.of(report, info)
+        return await ImpactReport.of(report, info)

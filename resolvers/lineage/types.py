@@ -9,6 +9,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from maestro_graph.domain.errors import NotFound
+from maestro_graph.domain.graph import Node
 from maestro_graph.domain.impact import Impacted, ImpactReport as DomainReport
 from maestro_graph.services.lineage import LineageGraph as DomainGraph
 from maestro_graph.types import Granularity as DomainGranularity, LineageDirection as DomainDirection
@@ -67,12 +68,18 @@ async def _load(info: Info, node_id: str) -> object:
     return to_type(node)
 
 
+def _selects_node(selections: list) -> bool:
+    """Whether a selection (fragments included) asks for a field named `node` anywhere below."""
+    return any(getattr(s, "name", None) == "node" or _selects_node(s.selections or []) for s in selections)
+
+
 def _impacted(kind: type, label: str) -> type:
     @strawberry.type(name=f"Impacted{label}", description=f"A {label} the change reaches, with one shortest path to it.")
     class Item:
         node_id: strawberry.Private[str]
         hops: strawberry.Private[list[str]]
         global_id: strawberry.Private[Callable[[str], str]]  # memoised per report: paths share prefixes
+        found: strawberry.Private[Optional[Node]]
         distance: int
 
         @strawberry.field(description="Global ids from the root to this node.")
@@ -80,8 +87,10 @@ def _impacted(kind: type, label: str) -> type:
             return [strawberry.ID(self.global_id(hop)) for hop in self.hops]
 
         @strawberry.field
-        async def node(self, info: Info) -> kind:  # type: ignore[valid-type]
-            return await _load(info, self.node_id)  # type: ignore[return-value]
+        def node(self, info: Info) -> kind:  # type: ignore[valid-type]
+            if self.found is not None:  # read with the report's other nodes, in one store call
+                return to_type(self.found)  # type: ignore[return-value]
+            return _load(info, self.node_id)  # type: ignore[return-value]  # deleted meanwhile: NOT_FOUND
 
     return Item
 
@@ -125,14 +134,24 @@ class ImpactReport:
         return await _load(info, self.root_id)  # type: ignore[return-value]
 
     @classmethod
-    def of(cls, r: DomainReport, info: Info) -> "ImpactReport":
-        for node in r.loaded.values():  # what the service read already is not read again
-            info.context.loaders.node.prime(node.id, node)
+    async def of(cls, r: DomainReport, info: Info) -> "ImpactReport":
+        """The report, with the reached nodes read in one store call when the query shows them.
+        Thousands of items each awaiting a DataLoader cost more than the analysis itself."""
+        ctx = info.context
+        nodes = dict(r.loaded)  # what the service read already is not read again
+        reached = [i.id for found in (r.fields, r.datasets, r.model_versions, r.models, r.deployments, r.projects,
+                                      r.people) for i in found]
+        missing = [node_id for node_id in [r.root.id, *reached] if node_id not in nodes]
+        if len(missing) > 1 and _selects_node(info.selected_fields):
+            nodes.update(await ctx.services.graph.get(ctx.tenant, missing))
+        if r.root.id in nodes:  # for `root`, which resolves through the loader
+            ctx.loaders.node.prime(r.root.id, nodes[r.root.id])
 
         global_id = functools.cache(lambda node_id: to_global_id(r.label_of(node_id), node_id))
 
         def items(kind: type, found: list[Impacted]) -> list:
-            return [kind(node_id=i.id, hops=i.path, global_id=global_id, distance=i.distance) for i in found]
+            return [kind(node_id=i.id, hops=i.path, global_id=global_id, found=nodes.get(i.id), distance=i.distance)
+                    for i in found]
 
         lists = dict(fields=items(ImpactedField, r.fields), datasets=items(ImpactedDataset, r.datasets),
                      model_versions=items(ImpactedModelVersion, r.model_versions), models=items(ImpactedModel, r.models),
