@@ -47,15 +47,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(store: str, data_dir: str) -> tuple[subprocess.Popen, str]:
+def start_server(store: str, data_dir: str, *, tenant: str | None = None, demo: bool = True,
+                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "MAESTRO_STORE": store, "MAESTRO_DATA_DIR": data_dir, "MAESTRO_LOG_LEVEL": "WARNING",
-           "MAESTRO_TENANT": f"bench-{int(time.time())}",
+           "MAESTRO_TENANT": tenant or f"bench-{int(time.time())}",
            # Measures the query path, not auth: anonymous admin on loopback, no rate limit in the way.
            "MAESTRO_NO_AUTH": "true", "MAESTRO_RATE_LIMIT_PER_MINUTE": "100000000",
-           "MAESTRO_MAX_COST": "1000000"}  # NESTED's worst case (~211,000) is over the default 50,000
+           "MAESTRO_MAX_COST": "1000000", **(env or {})}  # NESTED's worst case (~211,000) is over the default 50,000
     exe = str(Path(sys.executable).parent / "maestro-graph")
-    proc = subprocess.Popen([exe, "serve", "--demo", "--port", str(port)], env=env,
+    proc = subprocess.Popen([exe, "serve", *(["--demo"] if demo else []), "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180

@@ -13,8 +13,10 @@ Per backend, in one run:
   lineage/impact   FIELD-granularity downstream lineage and impact analysis at depth 3, 10, 20
                    from --queries seeded start columns: p50/p95 ms, beside the floor. Impact is
                    timed twice: from the in-memory topology (what the server answers from once
-                   it is built; each query still reads the store's topology version) and by
-                   walking the store (what it answers from while the topology is being built).
+                   it is built, checking the store's topology version as the server does) and
+                   by walking the store (what it answers from while the topology is being built).
+  GraphQL          impactAnalysis at depth 10 over HTTP from a real server process (its own
+                   index built first), node ids of the reached fields and datasets: p50/p95 ms
 Every answer is checked against the floor: the same nodes at the same distances, and every impact
 path a real shortest path. Loopback only; bounded counts. With --tenant and --loaded, a second run
 measures queries on a graph an earlier run loaded (a 1M-field load takes long on some backends).
@@ -49,6 +51,7 @@ from maestro_graph.store.factory import create_store
 from maestro_graph.types import Granularity, LineageDirection
 from tests.benchmarks.lineage.floor import Floor
 from tests.benchmarks.lineage.generate import NS, events, generate, small_events
+from resolvers.relay import to_global_id
 from tests.benchmarks.nested_query import start_server
 
 T = TypeVar("T")
@@ -92,6 +95,29 @@ async def http_ingest(url: str, n: int, clients: int) -> float:
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         return n / (time.perf_counter() - start)
+
+
+GQL_IMPACT = """query($id: ID!) { impactAnalysis(id: $id, depth: 10) {
+  truncated totals { fields datasets } fields { distance node { id } } datasets { distance node { id } } } }"""
+
+
+async def graphql_impact(url: str, tenant: str, starts: list[str], repeat: int) -> list[float]:
+    """impactAnalysis at depth 10 over HTTP, the reached fields and datasets with their node ids:
+    what a front-end pays, GraphQL execution and node reads included (ms per request)."""
+    out = []
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        async def ask(name: str) -> None:
+            r = await client.post("/graphql", json={"query": GQL_IMPACT,
+                                                    "variables": {"id": to_global_id(Label.FIELD, field_id(tenant, name))}})
+            assert r.status_code == 200 and "errors" not in r.json(), r.text[:500]
+
+        await ask(starts[0])  # the server builds its lineage index (inline) on this one
+        for _ in range(repeat):
+            for name in starts:
+                t = time.perf_counter()
+                await ask(name)
+                out.append((time.perf_counter() - t) * 1000)
+    return out
 
 
 def dataset_id(tenant: str, name: str) -> str:
@@ -184,13 +210,20 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
         await store.close()
         progress(f"{store.backend}: HTTP ingestion of {args.http_events:,} events")
         os.environ["MAESTRO_NEO4J_PASSWORD"] = args.neo4j_password
+        progress(f"{store.backend}: impactAnalysis over HTTP (the server builds its own index first)")
+        proc, server = start_server(url, tmp, tenant=tenant, demo=False, env={"MAESTRO_LINEAGE_INDEX": "inline"})
+        try:
+            gql = await graphql_impact(server, tenant, starts, args.repeat)
+        finally:
+            proc.terminate()
+            proc.wait(30)
         proc, server = start_server(url, tmp)
         try:
             http = await http_ingest(server, args.http_events, args.http_clients)
         finally:
             proc.terminate()
             proc.wait(30)
-    return {"backend": store.backend, "bulk": bulk, "http": http, "index": index, "q": q}
+    return {"backend": store.backend, "bulk": bulk, "http": http, "index": index, "q": q, "gql": gql}
 
 
 def main() -> None:
@@ -240,6 +273,8 @@ def main() -> None:
                             for k in ("lineage", "impact", "walk", "floor"))
             ratio = statistics.median(q["impact"][d]) / max(statistics.median(q["floor"][d]), 1e-6)
             print(f"{d:>7}{cells}{ratio:>6,.1f}x")
+        print(f"impactAnalysis over HTTP, depth 10, fields and datasets with node ids: "
+              f"{statistics.median(r['gql']):,.1f}/{pct(r['gql'], 95):,.1f} ms")
     bfs = results[0]["q"]["bfs"]
     print("\nfloor: impact's result set in memory (tests/benchmarks/lineage/floor.py); networkx BFS distances alone take "
           + ", ".join(f"{statistics.median(bfs[d]):.2f} ms at d{d}" for d in DEPTHS))
