@@ -208,7 +208,6 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
         progress(f"{store.backend}: topology of {len(topology):,} nodes in {index[0]:.1f} s, {index[1]:,.0f} MB; queries")
         q = await queries(services, walked, tenant, floor, starts, args.repeat)
         await store.close()
-        progress(f"{store.backend}: HTTP ingestion of {args.http_events:,} events")
         os.environ["MAESTRO_NEO4J_PASSWORD"] = args.neo4j_password
         progress(f"{store.backend}: impactAnalysis over HTTP (the server builds its own index first)")
         proc, server = start_server(url, tmp, tenant=tenant, demo=False, env={"MAESTRO_LINEAGE_INDEX": "inline"})
@@ -217,6 +216,7 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
         finally:
             proc.terminate()
             proc.wait(30)
+        progress(f"{store.backend}: HTTP ingestion of {args.http_events:,} events")
         proc, server = start_server(url, tmp)
         try:
             http = await http_ingest(server, args.http_events, args.http_clients)
