@@ -48,20 +48,12 @@ class Csr:
     offsets: array
     targets: array
     flags: bytearray | None = None  # one per target (FEEDS: the job reports column lineage from this input)
-    _nonempty: set[int] | None | bool = field(default=False, repr=False, compare=False)
+    # The nodes with any neighbour, when they are few (models and owners sit on few datasets):
+    # intersecting with this beats looking at every reached node. None when many have some.
+    nonempty: set[int] | None = field(default=None, repr=False, compare=False)
 
     def of(self, i: int) -> array:
         return self.targets[self.offsets[i]:self.offsets[i + 1]]
-
-    def nonempty(self) -> set[int] | None:
-        """The nodes with any neighbour, when they are few (models and owners sit on few datasets):
-        intersecting with this beats looking at every reached node. None when most have some."""
-        if self._nonempty is False:
-            offsets = self.offsets
-            n = len(offsets) - 1
-            few = _is_few(len(self.targets), n)
-            self._nonempty = {i for i in range(n) if offsets[i] != offsets[i + 1]} if few else None
-        return self._nonempty
 
     def reversed(self) -> "Csr":
         """The same edges seen from their targets (a counting sort: each list stays ascending)."""
@@ -77,8 +69,8 @@ class Csr:
             for t in self.of(src):
                 targets[fill[t]] = src
                 fill[t] += 1
-        few = set(self.targets) if _is_few(len(self.targets), n) else None  # in C, unlike nonempty()'s scan
-        return Csr(counts, targets, _nonempty=few)
+        few = set(self.targets) if _is_few(len(self.targets), n) else None
+        return Csr(counts, targets, nonempty=few)
 
 
 def _is_few(count: int, n: int) -> bool:
@@ -108,7 +100,7 @@ class CsrBuilder:
         while len(self.offsets) <= self.n:
             self.offsets.append(len(self.targets))
         few = set(self.sources) if _is_few(len(self.sources), self.n) else None
-        return Csr(self.offsets, self.targets, self.flags, _nonempty=few)
+        return Csr(self.offsets, self.targets, self.flags, nonempty=few)
 
 
 @dataclass
@@ -236,7 +228,7 @@ class Topology:
         for rank, rel in enumerate(ranked):
             adj = self.adjacency[(rel, direction)]
             offsets, targets = adj.offsets, adj.targets
-            sources = adj.nonempty()
+            sources = adj.nonempty
             for here in (here_ids & sources if sources is not None else here_ids):
                 for there in targets[offsets[here]:offsets[here + 1]]:
                     found.append(((here * n + there) if out else (there * n + here)) * width + rank)
