@@ -57,7 +57,6 @@ async def test_topology_impact_equals_the_store_walk(store, tenant):
     assert compared == len(starts) * 5 and reached_models and truncated  # the comparisons covered those paths
 
 
-
 async def test_the_index_keeps_at_most_max_nodes_dropping_the_least_recently_used_tenant(store, tenant):
     other = f"{tenant}-b"
     for t, n in ((tenant, 6), (other, 5)):

@@ -65,8 +65,6 @@ def _translated(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"the Neo4j store is unavailable ({what}): {err}") from err
 
 
-
-
 async def _records(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:
     result = await tx.run(query, params)
     return [record async for record in result]

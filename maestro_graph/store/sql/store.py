@@ -76,8 +76,6 @@ def _split_search_path(url: str) -> tuple[str, str | None]:
     return parsed.difference_update_query(["search_path"]).render_as_string(hide_password=False), str(path)
 
 
-
-
 def _node(row: Any) -> Node:
     # Rows are plain tuples in NODE_COLS order: unpacking is several times faster than Row attributes.
     node_id, label, key, props, created_at, updated_at = row

@@ -67,7 +67,7 @@ audit_log = Table(
 )
 
 # One row per tenant whose topology (what impact analysis follows) ever changed: bumped in the
-# transaction of the change, read before every impact analysis (domain/topology.py).
+# transaction of the change, read before every impact analysis (services/topology_cache.py).
 topology_versions = Table(
     "topology_versions",
     metadata,
