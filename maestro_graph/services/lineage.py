@@ -64,7 +64,8 @@ class LineageService:
     def __init__(self, store: GraphStore, graph: GraphService | None = None, topology: TopologyCache | None = None) -> None:
         self.store = store
         self.graph = graph or GraphService(store)
-        self.topology = topology or TopologyCache(store)
+        # No cache given, no one to close it: then none that starts background builds.
+        self.topology = topology or TopologyCache(store, "off")
         self._pending: list[tuple[Tenant, Translation, AuditRecord, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
