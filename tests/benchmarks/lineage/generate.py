@@ -100,16 +100,27 @@ def column_edges(datasets: list[Dataset]) -> Iterator[tuple[str, str]]:
                 yield f"{datasets[s].name}/{c}", f"{ds.name}/{col}"
 
 
-def small_events(n: int, seed: int = 11) -> Iterator[dict]:
-    """Standalone events with 10 column-lineage fields each, for the HTTP ingestion rate."""
+def small_events(n: int, seed: int = 11, prefix: str = "http") -> Iterator[dict]:
+    """Standalone events with 10 column-lineage fields each, for the HTTP ingestion rate: each
+    writes a new dataset (`prefix` keeps one run's datasets apart from an earlier run's)."""
     rnd = random.Random(seed)
     for i in range(n):
-        src, dst = f"http.src{i % 500:04d}", f"http.dst{i:06d}"
+        src, dst = f"{prefix}.src{i % 500:04d}", f"{prefix}.dst{i:06d}"
         cols = [f"c{j}" for j in range(10)]
         yield {"eventType": "COMPLETE", "eventTime": "2026-11-01T02:00:00Z", "producer": PRODUCER, "schemaURL": SCHEMA_URL,
                "run": {"runId": str(uuid.UUID(int=rnd.getrandbits(128), version=4))},
-               "job": {"namespace": "bench-http", "name": f"job{i:06d}"},
+               "job": {"namespace": "bench-http", "name": f"{prefix}.job{i:06d}"},
                "inputs": [{"namespace": NS, "name": src}],
                "outputs": [{"namespace": NS, "name": dst, "facets": {"columnLineage": {"fields": {
                    c: {"inputFields": [{"namespace": NS, "name": src, "field": c,
                                         "transformations": [{"type": "DIRECT", "subtype": "IDENTITY"}]}]} for c in cols}}}}]}
+
+
+def reruns(evs: list[dict], seed: int = 13) -> Iterator[dict]:
+    """The steady state of a warehouse: jobs already known run again, each run a START and a
+    COMPLETE event with the lineage it had (only the run is new)."""
+    rnd = random.Random(seed)
+    for ev in evs:
+        run = {"runId": str(uuid.UUID(int=rnd.getrandbits(128), version=4))}
+        yield {**ev, "eventType": "START", "eventTime": "2026-11-02T02:00:00Z", "run": run}
+        yield {**ev, "eventType": "COMPLETE", "eventTime": "2026-11-02T02:05:00Z", "run": run}
