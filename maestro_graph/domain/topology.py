@@ -17,7 +17,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from maestro_graph.domain.graph import Label, Rel
@@ -25,18 +25,17 @@ from maestro_graph.domain.impact import TOPOLOGY_LABELS, Impacted, ImpactReport,
 from maestro_graph.types import Direction, NodeId
 
 LABEL_CODES = {label: code for code, label in enumerate(TOPOLOGY_LABELS)}
-# Where each relationship is read from when the topology is built (the label its edges leave), and
-# which ways impact analysis follows it.
-SOURCES: dict[Rel, tuple[tuple[Label, ...], tuple[Direction, ...]]] = {
-    Rel.DERIVES: ((Label.FIELD,), (Direction.OUT,)),
-    Rel.HAS_FIELD: ((Label.DATASET,), (Direction.OUT, Direction.IN)),
-    Rel.FEEDS: ((Label.DATASET,), (Direction.OUT,)),
-    Rel.TRAINED_ON: ((Label.MODEL_VERSION,), (Direction.IN,)),
-    Rel.USES_FEATURE: ((Label.MODEL_VERSION,), (Direction.IN,)),
-    Rel.OWNS: ((Label.PERSON, Label.PROJECT), (Direction.IN,)),
-    Rel.VERSION_OF: ((Label.MODEL_VERSION,), (Direction.OUT,)),
-    Rel.SERVES: ((Label.DEPLOYMENT,), (Direction.IN,)),
-    Rel.MEMBER_OF: ((Label.PERSON,), (Direction.IN,)),
+# The relationships the topology holds, and which ways impact analysis follows each.
+WAYS: dict[Rel, tuple[Direction, ...]] = {
+    Rel.DERIVES: (Direction.OUT,),
+    Rel.HAS_FIELD: (Direction.OUT, Direction.IN),
+    Rel.FEEDS: (Direction.OUT,),
+    Rel.TRAINED_ON: (Direction.IN,),
+    Rel.USES_FEATURE: (Direction.IN,),
+    Rel.OWNS: (Direction.IN,),
+    Rel.VERSION_OF: (Direction.OUT,),
+    Rel.SERVES: (Direction.IN,),
+    Rel.MEMBER_OF: (Direction.IN,),
 }
 
 
@@ -51,6 +50,31 @@ class Csr:
     # The nodes with any neighbour, when they are few (models and owners sit on few datasets):
     # intersecting with this beats looking at every reached node. None when many have some.
     nonempty: set[int] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_keys(cls, n: int, keys: Iterable[int], flagged: bool) -> "Csr":
+        """From edge keys (src * n + dst) * 2 + flag, in any order: each node's list ascending.
+
+        >>> c = Csr.from_keys(3, [(2 * 3 + 0) * 2, (0 * 3 + 2) * 2 + 1, (0 * 3 + 1) * 2], True)
+        >>> list(c.offsets), list(c.targets), list(c.flags), c.nonempty
+        ([0, 2, 2, 3], [1, 2, 0], [0, 1, 0], None)
+        """
+        ordered = sorted(keys)
+        offsets = array("i", bytes(4 * (n + 1)))
+        targets = array("i", bytes(4 * len(ordered)))
+        flags = bytearray(len(ordered)) if flagged else None
+        sources: list[int] = []
+        for j, key in enumerate(ordered):
+            edge, flag = divmod(key, 2)
+            src, targets[j] = divmod(edge, n)
+            offsets[src + 1] += 1
+            if not sources or sources[-1] != src:
+                sources.append(src)
+            if flags is not None:
+                flags[j] = flag
+        for i in range(n):
+            offsets[i + 1] += offsets[i]
+        return cls(offsets, targets, flags, nonempty=set(sources) if _is_few(len(sources), n) else None)
 
     def of(self, i: int) -> array:
         return self.targets[self.offsets[i]:self.offsets[i + 1]]
@@ -75,32 +99,6 @@ class Csr:
 
 def _is_few(count: int, n: int) -> bool:
     return count <= n // 16
-
-
-class CsrBuilder:
-    """Appends the edges of nodes in ascending order (a node's edges in one call)."""
-
-    def __init__(self, n: int, flagged: bool) -> None:
-        self.n, self.offsets, self.targets = n, array("i", [0]), array("i")
-        self.flags = bytearray() if flagged else None
-        self.sources: list[int] = []
-
-    def add(self, src: int, dsts: Sequence[int], flags: Sequence[bool] = ()) -> None:
-        """Node src's edges, all of them, after every smaller node's."""
-        while len(self.offsets) <= src:
-            self.offsets.append(len(self.targets))
-        self.targets.extend(dsts)
-        if dsts:
-            self.sources.append(src)
-        if self.flags is not None:
-            self.flags.extend(flags)
-        self.offsets.append(len(self.targets))
-
-    def done(self) -> Csr:
-        while len(self.offsets) <= self.n:
-            self.offsets.append(len(self.targets))
-        few = set(self.sources) if _is_few(len(self.sources), self.n) else None
-        return Csr(self.offsets, self.targets, self.flags, nonempty=few)
 
 
 @dataclass
@@ -136,10 +134,6 @@ class Topology:
         if i is None:
             raise KeyError(node_id)
         return self.label(i)
-
-    def ids_of(self, labels: Iterable[Label]) -> list[int]:
-        codes = {LABEL_CODES[label] for label in labels}
-        return [i for i, c in enumerate(self.labels) if c in codes]
 
     # -- impact analysis -----------------------------------------------------------------------
     def impact(self, root: int, depth: int, cap: int) -> ImpactReport:

@@ -21,19 +21,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from array import array
 from collections import OrderedDict
 
 from maestro_graph.domain.errors import BadInput, StoreUnavailable
-from maestro_graph.domain.graph import Edge, Label, Rel
+from maestro_graph.domain.graph import Label, Rel
 from maestro_graph.domain.impact import TOPOLOGY_LABELS
-from maestro_graph.domain.topology import LABEL_CODES, SOURCES, Csr, CsrBuilder, Topology
+from maestro_graph.domain.topology import LABEL_CODES, WAYS, Csr, Topology
 from maestro_graph.store.base import GraphStore
-from maestro_graph.types import Direction, NodeId, Tenant
+from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 log = logging.getLogger(__name__)
 MODES = ("background", "inline", "off")
 PAGE = 50_000  # nodes per scan_nodes call
-CHUNK = 5_000  # source nodes per expand call
 
 
 class TopologyCache:
@@ -129,39 +129,32 @@ class TopologyCache:
         topology = await asyncio.to_thread(_nodes, version, rows)
         del rows
         position = await asyncio.to_thread(lambda: {node_id: i for i, node_id in enumerate(topology.ids)})
-        for rel, (labels, ways) in SOURCES.items():
-            out = await self._edges(tenant, topology, position, rel, labels)
+        for rel, ways in WAYS.items():
+            out = await self._edges(tenant, position, rel, len(topology))
             if Direction.OUT in ways:
                 topology.adjacency[(rel, Direction.OUT)] = out
             if Direction.IN in ways:
                 topology.adjacency[(rel, Direction.IN)] = await asyncio.to_thread(out.reversed)
         return topology
 
-    async def _edges(self, tenant: Tenant, topology: Topology, position: dict[NodeId, int], rel: Rel,
-                     labels: tuple[Label, ...]) -> Csr:
-        """Every `rel` relationship leaving the topology's nodes of `labels`, between two nodes of it."""
+    async def _edges(self, tenant: Tenant, position: dict[NodeId, int], rel: Rel, n: int) -> Csr:
+        """Every `rel` relationship between two nodes of the topology, from one scan of the type."""
         flagged = rel is Rel.FEEDS  # impact analysis crosses a FEEDS edge at dataset level unless it has column lineage
-        builder = CsrBuilder(len(topology), flagged)
-        sources = await asyncio.to_thread(topology.ids_of, labels)
-        for k in range(0, len(sources), CHUNK):
-            chunk = [topology.ids[i] for i in sources[k:k + CHUNK]]
-            edges = await self.store.expand(tenant, chunk, [rel], Direction.OUT, with_props=flagged)
-            # Tens of milliseconds of Python per chunk at 1M fields: in a thread, so requests
+        keys = array("q")
+        async for rows in self.store.scan_edges(tenant, rel, with_props=flagged):
+            # Tens of milliseconds of Python a chunk at 1M fields: in a thread, so requests
             # served meanwhile wait at most a GIL switch interval, not a whole chunk.
-            await asyncio.to_thread(_add_edges, builder, position, edges)
-        return builder.done()
+            await asyncio.to_thread(_encode, keys, position, n, rows)
+        return await asyncio.to_thread(Csr.from_keys, n, keys, flagged)
 
 
-def _add_edges(builder: CsrBuilder, position: dict[NodeId, int], edges: list[Edge]) -> None:
-    """Append edges read for a chunk of ascending sources (those leaving the topology dropped)."""
-    found = sorted((position[e.src], position[e.dst], e.props.get("column_lineage") is True)
-                   for e in edges if e.dst in position)
-    start = 0
-    for end in range(1, len(found) + 1):
-        if end == len(found) or found[end][0] != found[start][0]:
-            group = found[start:end]
-            builder.add(group[0][0], [dst for _, dst, _ in group], [flag for _, _, flag in group])
-            start = end
+def _encode(keys: array, position: dict[NodeId, int], n: int, rows: list[tuple[NodeId, NodeId, Props | None]]) -> None:
+    """Append Csr.from_keys's key of each edge between two nodes of the topology."""
+    at = position.get
+    for src, dst, props in rows:
+        s, d = at(src), at(dst)
+        if s is not None and d is not None:
+            keys.append((s * n + d) * 2 + (props is not None and props.get("column_lineage") is True))
 
 
 def _nodes(version: int, rows: list[tuple[NodeId, Label, str]]) -> Topology:

@@ -6,13 +6,13 @@ Every method works on many items at once; none is meant to be called in a loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from maestro_graph.domain.audit import AuditPage, AuditQuery
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.walk import Walk
-from maestro_graph.types import Direction, NodeId, Tenant
+from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 
 @runtime_checkable
@@ -115,6 +115,14 @@ class GraphStore(Protocol):
                          ) -> list[tuple[NodeId, Label, str]]:
         """(id, label, name) of this tenant's nodes of `labels`, ordered by id, the first `limit`
         after id `after` (from the first if None): a keyset page. `name` is Node.name."""
+
+    def scan_edges(self, tenant: Tenant, rel: Rel, *, with_props: bool = False, chunk: int = 50_000
+                   ) -> AsyncIterator[list[tuple[NodeId, NodeId, Props | None]]]:
+        """Every `rel` relationship of this tenant as (src, dst, props) tuples, in lists of at
+        most `chunk`, in no particular order, all read in one transaction. Props are None unless
+        `with_props`. What the lineage index is built from: each backend reads one type of
+        relationship in the order it stores them (an index in SQL, a type scan in Neo4j), and
+        tuples, not Edges (an Edge costs more to make than the row costs to read)."""
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""

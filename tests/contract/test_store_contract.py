@@ -306,3 +306,19 @@ async def test_scan_nodes_pages_through_the_labels_asked_in_id_order(store, tena
     expected = sorted([(p.id, Label.PERSON, p.name) for p in people] + [(ds.id, Label.DATASET, "orders")])
     assert seen == expected
     assert await store.scan_nodes(f"{tenant}-other", [Label.PERSON], None, 10) == []
+
+
+async def test_scan_edges_reads_every_relationship_of_one_type_in_chunks(store, tenant):
+    ds = [make(store, tenant, Label.DATASET, namespace="ns", name=f"d{i}") for i in range(5)]
+    feeds = [Edge(Rel.FEEDS, ds[a].id, ds[b].id, {"column_lineage": a % 2 == 0}) for a in range(4) for b in range(a + 1, 5)]
+    await store.apply(tenant, ChangeSet(merge=ds, link=[*feeds, Edge(Rel.FEEDS, ds[4].id, ds[0].id, {})]))
+    await store.apply(tenant, ChangeSet(unlink=[Edge(Rel.FEEDS, ds[4].id, ds[0].id)]))  # gone: not scanned
+    other = make(store, f"{tenant}-other", Label.DATASET, namespace="ns", name="x")
+    await store.apply(f"{tenant}-other", ChangeSet(merge=[other], link=[Edge(Rel.FEEDS, other.id, other.id, {})]))
+
+    chunks = [rows async for rows in store.scan_edges(tenant, Rel.FEEDS, with_props=True, chunk=4)]
+    assert all(0 < len(rows) <= 4 for rows in chunks)
+    assert sorted(row for rows in chunks for row in rows) == sorted((e.src, e.dst, e.props) for e in feeds)
+    bare = [row async for rows in store.scan_edges(tenant, Rel.FEEDS) for row in rows]
+    assert sorted(bare) == sorted((e.src, e.dst, None) for e in feeds)
+    assert [rows async for rows in store.scan_edges(tenant, Rel.DERIVES)] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,6 +43,14 @@ class CountingStore:
         attr = getattr(self.inner, name)
         if not callable(attr) or name in ("open", "close", "migrate"):
             return attr
+
+        if inspect.isasyncgenfunction(attr):  # a scan: one call however many chunks it yields
+            async def scanned(*args: Any, **kwargs: Any) -> Any:
+                self.calls.append(name)
+                async for chunk in attr(*args, **kwargs):
+                    yield chunk
+
+            return scanned
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(name)

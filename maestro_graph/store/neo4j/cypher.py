@@ -207,6 +207,24 @@ WITH n ORDER BY n.id LIMIT $limit
 RETURN collect([n.id, n.label, n._name]) AS rows
 """
 
+# scan_edges, one slice of the tenant's ids at a time: the (tenant, id) index gives the sources
+# in the slice, each slice's rows come back as one list (the driver takes ~100 us a record when
+# they stream one by one, and one list of a whole type can outgrow the transaction memory
+# limit). The first query tells whether the tenant has any relationship of the type at all,
+# so a type it does not use costs one lookup, not a walk over every node. The type is formatted in.
+SCAN_EDGES_ANY = """
+MATCH ()-[r:%(type)s]->()
+WHERE startNode(r).tenant = $tenant
+RETURN true AS found LIMIT 1
+"""
+
+SCAN_EDGES = """
+MATCH (s:Node {tenant: $tenant})
+WHERE s.id >= $low AND ($high IS NULL OR s.id < $high)
+MATCH (s)-[r:%(type)s]->(o:Node {tenant: $tenant})
+RETURN collect([s.id, o.id, CASE WHEN $with_props THEN properties(r) END]) AS rows
+"""
+
 # -- migrations ----------------------------------------------------------------------------------
 RECORDED_MIGRATIONS = "MATCH (m:_MaestroMigration) RETURN m.version AS version"
 

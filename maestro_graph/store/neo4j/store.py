@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,7 +41,7 @@ from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import now
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.neo4j import cypher
-from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, edge_properties, node_properties, to_edge, to_node
+from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, decode_props, edge_properties, node_properties, to_edge, to_node
 from maestro_graph.store.neo4j.migrate import upgrade
 from maestro_graph.store.versions import RecentVersions
 from maestro_graph.types import Direction, NodeId, Props, Tenant
@@ -281,6 +281,28 @@ class Neo4jStore:
             return [(i, LABEL_OF[label], name) for i, label, name in rows]
 
         return await self._read("scan_nodes", work)
+
+    async def scan_edges(self, tenant: Tenant, rel: Rel, *, with_props: bool = False, chunk: int = 50_000
+                         ) -> AsyncIterator[list[tuple[NodeId, NodeId, Props | None]]]:
+        # Ids are uuids: slicing by their first hex digit gives 16 even slices (any other ids
+        # all land in the last one, which is still correct). All slices in one transaction.
+        bounds = [*"123456789abcdef", None]
+        with _translated("scan_edges"):
+            async with self._session() as session:
+                tx = await session.begin_transaction()  # explicit: a managed one could retry after rows went out
+                try:
+                    if await (await tx.run(cypher.SCAN_EDGES_ANY % {"type": rel.value}, tenant=tenant)).single() is None:
+                        return
+                    low = ""
+                    for high in bounds:
+                        rows = await _collected(tx, cypher.SCAN_EDGES % {"type": rel.value}, tenant=tenant, low=low,
+                                                high=high, with_props=with_props)
+                        low = high or ""
+                        for i in range(0, len(rows), chunk):
+                            yield [(src, dst, decode_props(props, EDGE_SYSTEM) if with_props else None)
+                                   for src, dst, props in rows[i:i + chunk]]
+                finally:
+                    await tx.close()
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         async def work(tx: AsyncManagedTransaction) -> dict[Label, int]:
