@@ -4,7 +4,7 @@ Before every impact analysis the store's topology version is read. The in-memory
 only if it was built at that version; otherwise the answer comes from the store as before, and
 the topology is rebuilt:
   - "background" (the default): the rebuild runs beside the server; until it is done, impact
-    analysis walks the store (1M columns: 76 s on SQLite, 137 s on Neo4j). A tenant whose topology
+    analysis walks the store (1M columns: 36 s on SQLite, 107 s on Neo4j). A tenant whose topology
     keeps changing is rebuilt at most half the time (each rebuild rests as long as the last took).
   - "inline": the query waits for the rebuild (small graphs, tests).
   - "off": impact analysis always walks the store.

@@ -249,7 +249,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="passes over the starts for the in-memory timings (default 3)")
     ap.add_argument("--batch", type=int, default=500, help="events per bulk ingestion call (default 500)")
     ap.add_argument("--http-events", type=int, default=3000, help="events POSTed over HTTP (default 3000)")
-    ap.add_argument("--http-clients", type=int, default=4, help="concurrent HTTP clients (default 4)")
+    ap.add_argument("--http-clients", type=int, default=16, help="concurrent HTTP clients (default 16)")
     ap.add_argument("--tenant", help="tenant to load into (default: a new one per run)")
     ap.add_argument("--loaded", action="store_true",
                     help="the stores already hold this graph under --tenant (from a run with the same --datasets): "
