@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.audit import AuditRecord
-from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
+from maestro_graph.domain.errors import BadInput, Conflict, LimitExceeded, NotFound
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.impact import Impacted, ImpactReport, build_report
 from maestro_graph.domain.schemas import validate_props
 from maestro_graph.domain.walk import Walk
 from maestro_graph.integrations.openlineage import Translation, fold_run, parse_events, translate
 from maestro_graph.services.graph import GraphService
+from maestro_graph.services.identities import KnownIds, resolve
 from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import Direction, Granularity, LineageDirection, NodeId, Props, Tenant
@@ -68,6 +69,7 @@ class LineageService:
         self.topology = topology or TopologyCache(store, "off")
         self._pending: list[tuple[Tenant, Translation, AuditRecord, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._known = KnownIds()
 
     # -- ingestion -----------------------------------------------------------------------------
     async def ingest(self, actor: Principal, body: Any, operation: str = "ingestLineageEvents") -> IngestResult:
@@ -121,29 +123,43 @@ class LineageService:
     async def _apply(self, tenant: Tenant, requests: list[tuple[Translation, AuditRecord]]) -> None:
         """One transaction for these translations, in arrival order (later props win), with
         each request's audit record."""
-        translations = [t for t, _ in requests]
         nodes: dict[NodeId, Node] = {}
         links: dict[tuple[Rel, NodeId, NodeId], Edge] = {}
         runs: list[tuple[NodeId, Props]] = []
-        for t in translations:
+        for t, _ in requests:
             for node_id, node in t.nodes.items():
                 prev = nodes.get(node_id)
                 nodes[node_id] = node if prev is None else Node(
                     node_id, node.label, node.key, {**prev.props, **node.props}, prev.created_at, node.updated_at)
             links.update(t.links)
             runs += t.runs
-        if runs:
-            stored = await self.store.get_nodes(tenant, [rid for rid, _ in runs])
-            state: dict[NodeId, Any] = {rid: dict(stored[rid].props) if rid in stored else None for rid, _ in runs}
+        audit = [a for _, a in requests]
+        try:
+            await self._store(tenant, nodes, links, runs, audit)
+        except Conflict:  # another server created one of these nodes meanwhile: find it, go again
+            self._known.clear()
+            await self._store(tenant, nodes, links, runs, audit)
+
+    async def _store(self, tenant: Tenant, nodes: dict[NodeId, Node], links: dict[tuple[Rel, NodeId, NodeId], Edge],
+                     runs: list[tuple[NodeId, Props]], audit: list[AuditRecord]) -> None:
+        """Store what translation named, under the ids the store knows the nodes by (new ones minted)."""
+        r = await resolve(self.store, tenant, nodes, self._known)
+        real = {r.ids[i]: r.node(n) for i, n in nodes.items()}
+        if runs:  # fold each run's states into the stored one
+            state: dict[NodeId, Any] = {}
             for rid, props in runs:
-                state[rid] = fold_run(state[rid], props)
+                rid = r.ids[rid]
+                if rid not in state:
+                    state[rid] = dict(r.stored[rid].props) if rid in r.stored else None
+                state[rid] = fold_run(state[rid], r.props(Label.RUN, props))
             for rid, props in state.items():
-                node = nodes[rid]
+                node = real[rid]
                 clean = validate_props(Label.RUN, props)
-                nodes[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
-                                  node.created_at, node.updated_at)
-        await self.store.apply(tenant, ChangeSet(merge=list(nodes.values()), link=list(links.values()),
-                                                 audit=[a for _, a in requests]))
+                real[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
+                                 node.created_at, node.updated_at)
+        await self.store.apply(tenant, ChangeSet(merge=list(real.values()), link=[r.edge(e) for e in links.values()],
+                                                 audit=[replace(a, ids=tuple(map(r.real, a.ids))) for a in audit]))
+        self._known.add(tenant, real.values())
 
     async def link_inputs(self, actor: Principal, model_version: NodeId, datasets: Sequence[NodeId],
                           features: Sequence[NodeId]) -> None:

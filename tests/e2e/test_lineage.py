@@ -14,8 +14,14 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import column_lineage_dataset as cl, schema_dataset as sd
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
+from openlineage.client.serde import Serde
 from openlineage_sql import parse as parse_sql
 
+from maestro_graph.auth.principal import system
+from maestro_graph.domain.graph import ChangeSet, Label, Node, NodeQuery
+from maestro_graph.domain.schemas import identity_id, natural_key, now
+from maestro_graph.services.lineage import LineageService
+from resolvers.relay import from_global_id
 from tests.e2e.conftest import serve
 
 # Impact analysis answers from the store walk ("off") or the in-memory topology ("inline": built
@@ -366,3 +372,76 @@ async def test_a_current_topology_answers_with_one_store_read_and_follows_every_
         server.store.calls.clear()
         assert await server.execute(q, {"id": ids["shop.orders/amount"]}) == got
         assert "walk" not in server.store.calls
+
+
+def raw_id(global_id: str) -> str:
+    return from_global_id(global_id)[1]
+
+
+async def test_new_nodes_get_time_ordered_ids_and_nodes_stored_before_keep_theirs(server):
+    # A dataset stored the way every node was before ids were minted: its id derived from its key.
+    before = {"namespace": NS, "name": "shop.orders"}
+    legacy = identity_id(server.tenant, Label.DATASET, natural_key(Label.DATASET, before))
+    stamp = now()
+    await server.store.apply(server.tenant, ChangeSet(create=[
+        Node(legacy, Label.DATASET, natural_key(Label.DATASET, before), before, stamp, stamp)]))
+    await emit(server, run_event(*PIPELINE[0]))
+    ids = {name: raw_id(i) for name, i in (await ids_by_name(server)).items()}
+    assert ids["shop.orders"] == legacy  # found by its key, not made again
+    new = [ids[n] for n in ("shop.fx", "mart.order_facts", "mart.order_facts/order_id", "mart.order_facts/amount_usd",
+                            "shop.orders/amount")]
+    assert all(uuid.UUID(i).version == 7 for i in new), new
+    await emit(server, run_event(*PIPELINE[0]))  # named again: the same nodes
+    assert {name: raw_id(i) for name, i in (await ids_by_name(server)).items()} == ids
+    assert (await counts(server))["Dataset"] == 3
+
+
+class RaceGate:
+    """A store on which two servers both look a dataset up before either stores it: each apply
+    waits until both have looked. Counts the applies."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.applies, self.lookups = inner, 0, 0
+        self.both_looked = asyncio.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def get_by_keys(self, tenant, label, keys):
+        found = await self.inner.get_by_keys(tenant, label, keys)
+        if label is Label.DATASET:
+            self.lookups += 1
+            if self.lookups >= 2:
+                self.both_looked.set()
+        return found
+
+    async def apply(self, tenant, changes):
+        await asyncio.wait_for(self.both_looked.wait(), 30)
+        self.applies += 1
+        return await self.inner.apply(tenant, changes)
+
+
+async def test_two_servers_storing_the_same_new_dataset_at_once_end_with_one(store, tenant):
+    gate = RaceGate(store)
+    one, two = LineageService(gate), LineageService(gate)  # two servers: each mints its own ids
+    event = Serde.to_dict(run_event(*PIPELINE[0]))
+    actor = system(tenant, "test")
+    await asyncio.gather(one.ingest(actor, event), two.ingest(actor, copy.deepcopy(event)))
+    assert gate.applies == 3  # both tried; one met the other's dataset, found it, and stored again
+    datasets = await store.find_nodes(tenant, NodeQuery(Label.DATASET, first=10))
+    assert sorted(d.name for d in datasets.nodes) == ["mart.order_facts", "shop.fx", "shop.orders"]
+    fields = await store.find_nodes(tenant, NodeQuery(Label.FIELD, first=10))
+    assert fields.total == 5  # order_id, amount_usd; id, amount, rate
+
+
+async def test_a_deleted_dataset_named_again_comes_back(server):
+    await emit(server, run_event(*PIPELINE[0]))
+    ids = await ids_by_name(server)
+    await server.store.apply(server.tenant, ChangeSet(delete=[raw_id(ids["mart.order_facts"])]))
+    assert "mart.order_facts" not in await ids_by_name(server)
+    await emit(server, run_event(*PIPELINE[0]))  # this server remembers the id it gave: it is used again
+    again = await ids_by_name(server)
+    assert again["mart.order_facts"] == ids["mart.order_facts"]
+    got = await server.execute("query($id: ID!) { impactAnalysis(id: $id) { fields { node { path } } } }",
+                               {"id": again["shop.orders/amount"]})
+    assert [f["node"]["path"] for f in got["impactAnalysis"]["fields"]] == ["amount_usd"]

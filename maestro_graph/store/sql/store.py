@@ -189,6 +189,9 @@ class SqlStore:
 
     async def get_by_keys(self, tenant: Tenant, label: Label, keys: Sequence[str]) -> dict[str, Node]:
         def q(conn: Connection) -> dict[str, Node]:
+            if conn.dialect.name == "sqlite":  # one statement text for any number of keys (see _sqlite_expand)
+                rows = orjson.loads(conn.exec_driver_sql(_SQLITE_GET_BY_KEYS, (tenant, label.value, _json_ids(keys))).scalar_one())
+                return {r[2]: _node(r) for r in rows}
             found: dict[str, Node] = {}
             for part in chunks(list(dict.fromkeys(keys))):
                 rows = conn.execute(select(*NODE_COLS).where(
@@ -405,6 +408,8 @@ _SQLITE_SCAN_EDGES = "SELECT src, dst, %s FROM edges WHERE tenant = ? AND rel = 
 # per-row result objects. json(props) nests the stored props as JSON, so one parse reads them all.
 _SQLITE_GET_NODES = ("SELECT json_group_array(json_array(id, label, key, json(props), created_at, updated_at)) FROM nodes "
                      "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))")
+_SQLITE_GET_BY_KEYS = ("SELECT json_group_array(json_array(id, label, key, json(props), created_at, updated_at)) FROM nodes "
+                       "WHERE tenant = ? AND label = ? AND key IN (SELECT value FROM json_each(?))")
 
 
 def _nodes_by_id(conn: Connection, tenant: Tenant, ids: Iterable[NodeId], *, lock: bool = False) -> dict[NodeId, Node]:

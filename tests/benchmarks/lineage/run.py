@@ -45,12 +45,13 @@ import orjson
 
 from maestro_graph.auth.principal import system
 from maestro_graph.domain.graph import Label
-from maestro_graph.domain.schemas import new_id
+from maestro_graph.domain.schemas import natural_key
 from maestro_graph.services import Services
 from maestro_graph.domain.impact import ImpactReport
 from maestro_graph.services.lineage import MAX_CAP, LineageGraph
 from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.settings import Settings
+from maestro_graph.store.base import GraphStore
 from maestro_graph.store.factory import create_store
 from maestro_graph.types import Granularity, LineageDirection
 from tests.benchmarks.lineage.floor import Floor
@@ -63,10 +64,33 @@ T = TypeVar("T")
 DEPTHS = (3, 10, 20)
 
 
-def field_id(tenant: str, name: str) -> str:
-    ds, col = name.split("/")
-    dataset_id = new_id(tenant, Label.DATASET, {"namespace": NS, "name": ds})
-    return new_id(tenant, Label.FIELD, {"dataset_id": dataset_id, "path": col})
+class Names:
+    """Node ids by the generator's names ("table/column" for a column) and names by id, read
+    from the store: ids are minted when a node is first stored, so they cannot be computed."""
+
+    def __init__(self, store: GraphStore, tenant: str) -> None:
+        self.store, self.tenant = store, tenant
+        self.of: dict[str, str] = {}  # id -> name
+
+    async def field_ids(self, names: list[str]) -> dict[str, str]:
+        tables = {n.split("/")[0] for n in names}
+        found = await self.store.get_by_keys(self.tenant, Label.DATASET, [_key(Label.DATASET, namespace=NS, name=t) for t in tables])
+        table_ids = {t: found[_key(Label.DATASET, namespace=NS, name=t)].id for t in tables}
+        keys = {n: _key(Label.FIELD, dataset_id=table_ids[n.split("/")[0]], path=n.split("/")[1]) for n in names}
+        fields = await self.store.get_by_keys(self.tenant, Label.FIELD, list(keys.values()))
+        return {n: fields[k].id for n, k in keys.items()}
+
+    async def load(self, ids: set[str]) -> None:
+        """Learn the names of these nodes (columns and tables)."""
+        nodes = await self.store.get_nodes(self.tenant, [i for i in ids if i not in self.of])
+        tables = await self.store.get_nodes(self.tenant, list({n.props["dataset_id"] for n in nodes.values() if n.label is Label.FIELD}))
+        self.of.update((i, t.name) for i, t in tables.items())
+        self.of.update((i, n.name if n.label is Label.DATASET else f"{tables[n.props['dataset_id']].name}/{n.props['path']}")
+                       for i, n in nodes.items())
+
+
+def _key(label: Label, **props: str) -> str:
+    return natural_key(label, props)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -112,14 +136,14 @@ GQL_IMPACT = """query($id: ID!) { impactAnalysis(id: $id, depth: 10) {
   truncated totals { fields datasets } fields { distance node { id } } datasets { distance node { id } } } }"""
 
 
-async def graphql_impact(url: str, tenant: str, starts: list[str], repeat: int) -> list[float]:
+async def graphql_impact(url: str, ids: dict[str, str], starts: list[str], repeat: int) -> list[float]:
     """impactAnalysis at depth 10 over HTTP, the reached fields and datasets with their node ids:
     what a front-end pays, GraphQL execution and node reads included (ms per request)."""
     out = []
     async with httpx.AsyncClient(base_url=url, timeout=600) as client:
         async def ask(name: str) -> None:
             r = await client.post("/graphql", json={"query": GQL_IMPACT,
-                                                    "variables": {"id": to_global_id(Label.FIELD, field_id(tenant, name))}})
+                                                    "variables": {"id": to_global_id(Label.FIELD, ids[name])}})
             assert r.status_code == 200 and "errors" not in r.json(), r.text[:500]
 
         await ask(starts[0])  # the server builds its lineage index (inline) on this one
@@ -131,12 +155,8 @@ async def graphql_impact(url: str, tenant: str, starts: list[str], repeat: int) 
     return out
 
 
-def dataset_id(tenant: str, name: str) -> str:
-    return new_id(tenant, Label.DATASET, {"namespace": NS, "name": name})
-
-
-async def queries(services: Services, walked: Services, tenant: str, floor: Floor, starts: list[str], repeat: int
-                  ) -> dict[str, dict[int, list[float]]]:
+async def queries(services: Services, walked: Services, tenant: str, floor: Floor, starts: list[str], repeat: int,
+                  names: Names) -> dict[str, dict[int, list[float]]]:
     """Each kind of query timed in its own pass over the starts, so that one kind's aftermath (a
     database server still busy after a heavy walk, on a 2-core machine) is not charged to
     another. The in-memory ones (floor, impact from the topology) run `repeat` passes."""
@@ -154,6 +174,8 @@ async def queries(services: Services, walked: Services, tenant: str, floor: Floo
     async def in_memory(result: T) -> T:
         return result
 
+    ids = await names.field_ids(starts)
+
     for depth in DEPTHS:
         for key in out:
             out[key][depth] = []
@@ -161,15 +183,17 @@ async def queries(services: Services, walked: Services, tenant: str, floor: Floo
             bfs = await timed("bfs", depth, lambda n: in_memory(nx.single_source_shortest_path_length(floor.fields, n, cutoff=depth)))
             fl = await timed("floor", depth, lambda n: in_memory(floor.impact(n, depth)))
         for _ in range(repeat):
-            rs = await timed("impact", depth, lambda n: services.lineage.impact(tenant, field_id(tenant, n), depth, MAX_CAP))
+            rs = await timed("impact", depth, lambda n: services.lineage.impact(tenant, ids[n], depth, MAX_CAP))
         gs = await timed("lineage", depth, lambda n: services.lineage.lineage(
-            tenant, field_id(tenant, n), LineageDirection.DOWNSTREAM, depth, Granularity.FIELD, MAX_CAP))
-        ws = await timed("walk", depth, lambda n: walked.lineage.impact(tenant, field_id(tenant, n), depth, MAX_CAP))
+            tenant, ids[n], LineageDirection.DOWNSTREAM, depth, Granularity.FIELD, MAX_CAP))
+        ws = await timed("walk", depth, lambda n: walked.lineage.impact(tenant, ids[n], depth, MAX_CAP))
         for reached, (paths, datasets), g, r, rw in zip(bfs, fl, gs, rs, ws):
             truncated += g.truncated or r.truncated or rw.truncated
-            if not g.truncated and not r.truncated and not rw.truncated and not (
-                    same_answers(tenant, floor, g, r, reached, paths, datasets)
-                    and same_answers(tenant, floor, g, rw, reached, paths, datasets)):
+            if g.truncated or r.truncated or rw.truncated:
+                continue
+            await names.load({n.id for n, _ in g.nodes} | {i.id for i in [*r.fields, *r.datasets, *rw.fields, *rw.datasets]})
+            if not (same_answers(names.of, floor, g, r, reached, paths, datasets)
+                    and same_answers(names.of, floor, g, rw, reached, paths, datasets)):
                 mismatches += 1
         progress(f"depth {depth}: median reached {statistics.median(len(p) for p, _ in fl):,.0f} columns")
     if mismatches:
@@ -178,16 +202,15 @@ async def queries(services: Services, walked: Services, tenant: str, floor: Floo
     return out
 
 
-def same_answers(tenant: str, floor: Floor, g: LineageGraph, r: ImpactReport, reached: dict[str, int],
+def same_answers(names: dict[str, str], floor: Floor, g: LineageGraph, r: ImpactReport, reached: dict[str, int],
                  paths: dict[str, list[str]], datasets: dict[str, int]) -> bool:
-    """The server's answers against the floor's: the same nodes at the same distances, and every
-    impact path a real shortest path of the generated graph."""
-    names = {field_id(tenant, n): n for n in reached}
-    if {(n.id, d) for n, d in g.nodes} != {(field_id(tenant, n), d) for n, d in reached.items()}:
+    """The server's answers against the floor's, by name: the same nodes at the same distances,
+    and every impact path a real shortest path of the generated graph."""
+    if {(names[n.id], d) for n, d in g.nodes} != set(reached.items()):
         return False
-    if {(i.id, i.distance) for i in r.fields} != {(field_id(tenant, f), len(p) - 1) for f, p in paths.items()}:
+    if {(names[i.id], i.distance) for i in r.fields} != {(f, len(p) - 1) for f, p in paths.items()}:
         return False
-    if {(i.id, i.distance) for i in r.datasets} != {(dataset_id(tenant, d), dist) for d, dist in datasets.items()}:
+    if {(names[i.id], i.distance) for i in r.datasets} != set(datasets.items()):
         return False
     for i in r.fields:
         hops = [names[node] for node in i.path]
@@ -217,13 +240,15 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
         # What the topology holds, not RSS: RSS also counts SQLite's page cache and memory map.
         index = (time.perf_counter() - t, topology.nbytes() / 2**20)
         progress(f"{store.backend}: topology of {len(topology):,} nodes in {index[0]:.1f} s, {index[1]:,.0f} MB; queries")
-        q = await queries(services, walked, tenant, floor, starts, args.repeat)
+        names = Names(store, tenant)
+        q = await queries(services, walked, tenant, floor, starts, args.repeat, names)
+        ids = await names.field_ids(starts)
         await store.close()
         os.environ["MAESTRO_NEO4J_PASSWORD"] = args.neo4j_password
         progress(f"{store.backend}: impactAnalysis over HTTP (the server builds its own index first)")
         proc, server = start_server(url, tmp, tenant=tenant, demo=False, env={"MAESTRO_LINEAGE_INDEX": "inline"})
         try:
-            gql = await graphql_impact(server, tenant, starts, args.repeat)
+            gql = await graphql_impact(server, ids, starts, args.repeat)
         finally:
             proc.terminate()
             proc.wait(30)
