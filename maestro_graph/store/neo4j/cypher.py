@@ -218,11 +218,20 @@ WHERE startNode(r).tenant = $tenant
 RETURN true AS found LIMIT 1
 """
 
+# One page of the tenant's nodes in id order (the (tenant, id) index gives the order), and the
+# relationships of one type leaving them, as one list; `last` is where the next page starts.
 SCAN_EDGES = """
 MATCH (s:Node {tenant: $tenant})
-WHERE s.id >= $low AND ($high IS NULL OR s.id < $high)
-MATCH (s)-[r:%(type)s]->(o:Node {tenant: $tenant})
-RETURN collect([s.id, o.id, CASE WHEN $with_props THEN properties(r) END]) AS rows
+WHERE s.id > $after
+WITH s ORDER BY s.id LIMIT $nodes
+WITH collect(s) AS page
+CALL {
+  WITH page
+  UNWIND page AS s
+  MATCH (s)-[r:%(type)s]->(o:Node {tenant: $tenant})
+  RETURN collect([s.id, o.id, CASE WHEN $with_props THEN properties(r) END]) AS rows
+}
+RETURN rows, page[-1].id AS last
 """
 
 # -- migrations ----------------------------------------------------------------------------------
