@@ -218,21 +218,22 @@ WHERE startNode(r).tenant = $tenant
 RETURN true AS found LIMIT 1
 """
 
-# One page of the tenant's nodes in id order (the (tenant, id) index gives the order), and the
-# relationships of one type leaving them, as one list; `last` is where the next page starts.
+# The relationships of one type leaving the tenant's nodes with ids in [low, high), as one list;
+# SCAN_EDGES_BOUND finds `high`: the id $nodes nodes on from `low`, read off the (tenant, id) index.
 SCAN_EDGES = """
 MATCH (s:Node {tenant: $tenant})
-WHERE s.id > $after
-WITH s ORDER BY s.id LIMIT $nodes
-WITH collect(s) AS page
-CALL {
-  WITH page
-  UNWIND page AS s
-  MATCH (s)-[r:%(type)s]->(o:Node {tenant: $tenant})
-  RETURN collect([s.id, o.id, CASE WHEN $with_props THEN properties(r) END]) AS rows
-}
-RETURN rows, page[-1].id AS last
+WHERE s.id >= $low AND ($high IS NULL OR s.id < $high)
+MATCH (s)-[r:%(type)s]->(o:Node {tenant: $tenant})
+RETURN collect([s.id, o.id, CASE WHEN $with_props THEN properties(r) END]) AS rows
 """
+
+SCAN_EDGES_BOUND = """
+MATCH (s:Node)
+WHERE s.tenant = $tenant AND s.id > $low
+WITH s.id AS id ORDER BY s.tenant, id
+SKIP $nodes LIMIT 1
+RETURN id
+"""  # ordered by the whole index key, the index gives the order: 0.1 s (by id alone: a sort, 0.5 s)
 
 # -- migrations ----------------------------------------------------------------------------------
 RECORDED_MIGRATIONS = "MATCH (m:_MaestroMigration) RETURN m.version AS version"

@@ -287,21 +287,24 @@ class Neo4jStore:
 
     async def scan_edges(self, tenant: Tenant, rel: Rel, *, with_props: bool = False, chunk: int = 50_000
                          ) -> AsyncIterator[list[tuple[NodeId, NodeId, Props | None]]]:
-        # Pages of source nodes in id order, each page's relationships as one list: streamed
-        # record by record, rows cost ~100 µs each in the driver. Pages of nodes, not slices of
-        # id values, because ids are not spread evenly (minted ids share their time prefix).
-        # All pages in one transaction.
+        # Slices of about SCAN_PAGE_NODES source nodes each, their relationships as one list per
+        # slice: streamed record by record, rows cost ~100 µs each in the driver. Slice bounds are
+        # read off the id index, not fixed id values: minted ids share their time prefix. All
+        # slices in one transaction.
         with _translated("scan_edges"):
             async with self._session() as session:
                 tx = await session.begin_transaction()  # explicit: a managed one could retry after rows went out
                 try:
                     if await (await tx.run(cypher.SCAN_EDGES_ANY % {"type": rel.value}, tenant=tenant)).single() is None:
                         return
-                    after: NodeId | None = ""
-                    while after is not None:
-                        page = await (await tx.run(cypher.SCAN_EDGES % {"type": rel.value}, tenant=tenant, after=after,
-                                                   nodes=SCAN_PAGE_NODES, with_props=with_props)).single()
-                        rows, after = page["rows"], page["last"]
+                    low: NodeId | None = ""
+                    while low is not None:
+                        bound = await (await tx.run(cypher.SCAN_EDGES_BOUND, tenant=tenant, low=low,
+                                                    nodes=SCAN_PAGE_NODES)).single()
+                        high = bound["id"] if bound is not None else None
+                        rows = await _collected(tx, cypher.SCAN_EDGES % {"type": rel.value}, tenant=tenant, low=low,
+                                                high=high, with_props=with_props)
+                        low = high
                         for i in range(0, len(rows), chunk):
                             yield [(src, dst, decode_props(props, EDGE_SYSTEM) if with_props else None)
                                    for src, dst, props in rows[i:i + chunk]]
