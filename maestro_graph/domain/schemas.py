@@ -183,8 +183,10 @@ class LabelSpec:
     """How one label is validated, keyed and indexed.
 
     key:      props forming the natural key, unique per tenant; () means none (the id is the key).
-    identity: the natural key IS the identity (OpenLineage datasets, jobs, runs): the id is
-              derived from it, it cannot be changed, and writers merge rather than conflict.
+    identity: the natural key IS the identity (OpenLineage datasets, fields, jobs, runs): it
+              cannot be changed, and writers merge by it rather than conflict. Ingestion finds
+              such nodes by key and mints ids for new ones (services/identities.py); the API
+              derives the id from the key (identity_id).
     kind:     the prop listings filter by as a "type" (artifact type, problem class, ...).
     score:    the prop listings filter by with a minimum (impact score, success score).
     """

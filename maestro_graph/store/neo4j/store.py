@@ -439,9 +439,9 @@ class _Apply:
         self.topology_changed |= renames(current, {n.id: n for n in plan.changed})
         self.written.update(plan.result)
         if plan.fresh:
-            # Merged nodes are identity-keyed: their id is derived from their key, so the id
-            # lookup above already proved the key free (a concurrent create still hits the
-            # uniqueness constraint and becomes a Conflict).
+            # Merged nodes are identity-keyed and come with the id their key has (found by key, or
+            # new: services/identities.py), so their keys are not checked again here; a node
+            # another writer gave the same key meanwhile hits the unique constraint: a Conflict.
             await self._create(plan.fresh, keys_checked=True)
         if plan.changed:
             await self._write_nodes(cypher.REWRITE_NODES, plan.changed)
