@@ -308,8 +308,10 @@ async def test_scan_nodes_pages_through_the_labels_asked_in_id_order(store, tena
     assert await store.scan_nodes(f"{tenant}-other", [Label.PERSON], None, 10) == []
 
 
-async def test_scan_edges_reads_every_relationship_of_one_type_in_chunks(store, tenant, monkeypatch):
-    monkeypatch.setattr("maestro_graph.store.neo4j.store.SCAN_PAGE_NODES", 2)  # Neo4j reads pages of nodes: several here
+@pytest.mark.parametrize("by_type_max", [250_000, 0])  # Neo4j: one read by type, or slices of the tenant's nodes
+async def test_scan_edges_reads_every_relationship_of_one_type_in_chunks(store, tenant, monkeypatch, by_type_max):
+    monkeypatch.setattr("maestro_graph.store.neo4j.store.SCAN_BY_TYPE_MAX", by_type_max)
+    monkeypatch.setattr("maestro_graph.store.neo4j.store.SCAN_PAGE_NODES", 2)  # several slices here
     ds = [make(store, tenant, Label.DATASET, namespace="ns", name=f"d{i}") for i in range(5)]
     feeds = [Edge(Rel.FEEDS, ds[a].id, ds[b].id, {"column_lineage": a % 2 == 0}) for a in range(4) for b in range(a + 1, 5)]
     await store.apply(tenant, ChangeSet(merge=ds, link=[*feeds, Edge(Rel.FEEDS, ds[4].id, ds[0].id, {})]))

@@ -212,10 +212,17 @@ RETURN collect([n.id, n.label, n._name]) AS rows
 # they stream one by one, and one list of a whole type can outgrow the transaction memory
 # limit). The first query tells whether the tenant has any relationship of the type at all,
 # so a type it does not use costs one lookup, not a walk over every node. The type is formatted in.
-SCAN_EDGES_ANY = """
+# How many relationships of a type the database holds, every tenant's: read off the count store.
+SCAN_EDGES_COUNT = """
 MATCH ()-[r:%(type)s]->()
-WHERE startNode(r).tenant = $tenant
-RETURN true AS found LIMIT 1
+RETURN count(r) AS n
+"""
+
+# A type with few relationships: read them by type, not by visiting the tenant's nodes.
+SCAN_EDGES_OF_TYPE = """
+MATCH (s:Node)-[r:%(type)s]->(o:Node)
+WHERE s.tenant = $tenant AND o.tenant = $tenant
+RETURN collect([s.id, o.id, CASE WHEN $with_props THEN properties(r) END]) AS rows
 """
 
 # The relationships of one type leaving the tenant's nodes with ids in [low, high), as one list;
