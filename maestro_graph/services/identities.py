@@ -23,6 +23,8 @@ from maestro_graph.types import NodeId, Props, Tenant
 REFS: dict[Label, str] = {Label.FIELD: "dataset_id", Label.RUN: "job_id"}
 KEYED_BY_REF = frozenset(label for label, prop in REFS.items() if prop in SPECS[label].key)
 
+UNCACHED = frozenset({Label.RUN})  # a run is read for its state anyway (services/lineage.py folds it)
+
 
 class KnownIds:
     """Real ids by (tenant, label, key), of nodes this server stored: re-sent and re-run events
@@ -51,9 +53,6 @@ class KnownIds:
 
     def clear(self) -> None:
         self._ids.clear()
-
-
-UNCACHED = frozenset({Label.RUN})  # a run is read for its state anyway (services/lineage.py folds it)
 
 
 @dataclass

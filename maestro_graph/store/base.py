@@ -121,8 +121,9 @@ class GraphStore(Protocol):
         """Every `rel` relationship of this tenant as (src, dst, props) tuples, in lists of at
         most `chunk`, in no particular order, all read in one transaction. Props are None unless
         `with_props`. What the lineage index is built from: each backend reads the type in
-        whatever order is cheapest for it (the primary key in SQL, slices of the id index in
-        Neo4j), as tuples, not Edges (an Edge costs more to make than the row costs to read)."""
+        whatever order is cheapest for it (the primary key in SQL; in Neo4j, by type when the
+        type is small, else slices of the id index), as tuples, not Edges (an Edge costs more to
+        make than the row costs to read)."""
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""

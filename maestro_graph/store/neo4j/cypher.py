@@ -207,11 +207,8 @@ WITH n ORDER BY n.id LIMIT $limit
 RETURN collect([n.id, n.label, n._name]) AS rows
 """
 
-# scan_edges, one slice of the tenant's ids at a time: the (tenant, id) index gives the sources
-# in the slice, each slice's rows come back as one list (the driver takes ~100 us a record when
-# they stream one by one, and one list of a whole type can outgrow the transaction memory
-# limit). The first query tells whether the tenant has any relationship of the type at all,
-# so a type it does not use costs one lookup, not a walk over every node. The type is formatted in.
+# scan_edges (store.py: _edge_lists says when each is used). Every query returns its rows as one
+# list: the driver takes ~100 us a record when they stream one by one. The type is formatted in.
 # How many relationships of a type the database holds, every tenant's: read off the count store.
 SCAN_EDGES_COUNT = """
 MATCH ()-[r:%(type)s]->()

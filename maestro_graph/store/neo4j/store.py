@@ -93,7 +93,7 @@ async def _edge_lists(tx: AsyncTransaction, tenant: Tenant, rel: Rel, with_props
         low = high
 
 
-async def _collected(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:
+async def _collected(tx: AsyncManagedTransaction | AsyncTransaction, query: str, **params: Any) -> list[Any]:
     """The `rows` list of a query that returns one record of `collect(...) AS rows`."""
     record = await (await tx.run(query, params)).single()
     return record["rows"] if record is not None else []

@@ -406,10 +406,10 @@ _SQLITE_SCAN_EDGES = "SELECT src, dst, %s FROM edges WHERE tenant = ? AND rel = 
 
 # All rows as one JSON value: one statement step (see _SQLITE_INSERT_NODES on the GIL) and no
 # per-row result objects. json(props) nests the stored props as JSON, so one parse reads them all.
-_SQLITE_GET_NODES = ("SELECT json_group_array(json_array(id, label, key, json(props), created_at, updated_at)) FROM nodes "
-                     "WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))")
-_SQLITE_GET_BY_KEYS = ("SELECT json_group_array(json_array(id, label, key, json(props), created_at, updated_at)) FROM nodes "
-                       "WHERE tenant = ? AND label = ? AND key IN (SELECT value FROM json_each(?))")
+_SQLITE_NODES_AS_JSON = ("SELECT json_group_array(json_array(id, label, key, json(props), created_at, updated_at)) "
+                         "FROM nodes WHERE tenant = ? AND ")
+_SQLITE_GET_NODES = _SQLITE_NODES_AS_JSON + "id IN (SELECT value FROM json_each(?))"
+_SQLITE_GET_BY_KEYS = _SQLITE_NODES_AS_JSON + "label = ? AND key IN (SELECT value FROM json_each(?))"
 
 
 def _nodes_by_id(conn: Connection, tenant: Tenant, ids: Iterable[NodeId], *, lock: bool = False) -> dict[NodeId, Node]:
