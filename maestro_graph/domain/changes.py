@@ -30,7 +30,7 @@ def new_keys(nodes: list[Node]) -> dict[KeyPair, NodeId]:
     """The keys new nodes want; Conflict if two of them want the same one."""
     wanted: dict[KeyPair, NodeId] = {}
     for node in nodes:
-        pair = (node.label.value, node.key)
+        pair = (node.label._value_, node.key)  # _value_: Enum's `value` property is slow Python
         if pair in wanted:
             raise Conflict(f"two new {node.label.value} nodes share the key {node.key}", field="key")
         wanted[pair] = node.id

@@ -19,7 +19,7 @@ from pydantic import StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import Annotated, NotRequired, TypedDict
 
 from maestro_graph.domain.errors import BadInput
-from maestro_graph.domain.graph import Edge, Label, Node, Rel
+from maestro_graph.domain.graph import Label, Node, Rel
 from maestro_graph.domain.schemas import identity_id, natural_key, now, validate_props, validate_rel_props
 from maestro_graph.types import NodeId, Props, Tenant
 
@@ -160,7 +160,7 @@ def _subtype_rank(t: Transformation) -> tuple[int, str]:
 
 @lru_cache(maxsize=200_000)
 def _validated_node(tenant: Tenant, label: Label, items: tuple[tuple[str, str], ...]) -> tuple[NodeId, str, Props]:
-    """(id, natural key, props to merge) for a node an event names. Datasets and columns recur
+    """(id, natural key, props to merge) for a node an event names. Datasets and jobs recur
     across events: each distinct one is validated and hashed once."""
     props = dict(items)
     # Merge only what the event says: schema defaults must not wipe what users set (tags...).
@@ -168,6 +168,21 @@ def _validated_node(tenant: Tenant, label: Label, items: tuple[tuple[str, str], 
     clean = {k: v for k, v in valid.items() if k in props or k == "name"}
     key = natural_key(label, clean)  # every label an event names is identity-keyed
     return identity_id(tenant, label, key), key, clean
+
+
+_ANY_ID = "0" * 36  # stands in for a field's dataset id while its other props are validated
+
+
+@lru_cache(maxsize=50_000)
+def _field_props(path: str, type_: str | None, description: str | None) -> Props:
+    """A field's props to merge, but for its dataset's id. Column names recur across datasets
+    (id, name, amount ...): each distinct one is validated once, whatever its dataset."""
+    props: Props = {"dataset_id": _ANY_ID, "path": path}
+    if type_:
+        props["type"] = type_
+    if description:
+        props["description"] = description
+    return {k: v for k, v in validate_props(Label.FIELD, props).items() if k in props or k == "name"}
 
 
 @lru_cache(maxsize=50_000)
@@ -185,13 +200,15 @@ class Translation:
     tenant: Tenant
     stamp: str = field(default_factory=now)
     nodes: dict[NodeId, Node] = field(default_factory=dict)
-    links: dict[tuple[Rel, NodeId, NodeId], Edge] = field(default_factory=dict)
+    links: dict[tuple[Rel, NodeId, NodeId], Props] = field(default_factory=dict)  # (rel, src, dst) -> props
     runs: list[tuple[NodeId, Props]] = field(default_factory=list)  # run id, run props from one event (in order)
     _ids: dict[tuple[Label, str, str], NodeId] = field(default_factory=dict, repr=False)  # see column()
 
     def node(self, label: Label, props: dict[str, str]) -> Node:
         """Merge a node an event names; its props are strings, so they are a cache key."""
-        node_id, key, clean = _validated_node(self.tenant, label, tuple(props.items()))
+        return self._put(label, *_validated_node(self.tenant, label, tuple(props.items())))
+
+    def _put(self, label: Label, node_id: NodeId, key: str, clean: Props) -> Node:
         prev = self.nodes.get(node_id)
         if prev is not None:  # seen earlier in the batch: later values win, earlier ones stay
             if clean.items() <= prev.props.items():
@@ -202,8 +219,8 @@ class Translation:
 
     def link(self, rel: Rel, src: NodeId, dst: NodeId, props: Props | None = None) -> None:
         # Each call site builds its props in one key order, so unsorted items are a fine cache key.
-        items = tuple(props.items()) if props else ()
-        self.links[(rel, src, dst)] = Edge(rel, src, dst, dict(_validated_rel(rel, items)))
+        # The validated props are shared, never changed: Edge objects are made once, with real ids.
+        self.links[(rel, src, dst)] = _validated_rel(rel, tuple(props.items()) if props else ())
 
     def dataset(self, ref: DatasetRef) -> Node:
         props: Props = {"namespace": ref["namespace"], "name": ref["name"]}
@@ -219,12 +236,9 @@ class Translation:
         return ds
 
     def field(self, dataset_id: NodeId, path: str, type_: str | None = None, description: str | None = None) -> Node:
-        props: Props = {"dataset_id": dataset_id, "path": path}
-        if type_:
-            props["type"] = type_
-        if description:
-            props["description"] = description
-        f = self.node(Label.FIELD, props)
+        clean = {**_field_props(path, type_, description), "dataset_id": dataset_id}
+        # Provisional like every id here, and unique as its (dataset, path) identity: no hashing.
+        f = self._put(Label.FIELD, f"{dataset_id}/{clean['path']}", natural_key(Label.FIELD, clean), clean)
         self.link(Rel.HAS_FIELD, dataset_id, f.id)
         self._ids[(Label.FIELD, dataset_id, path)] = f.id
         return f

@@ -13,7 +13,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from maestro_graph.domain.graph import Edge, Label, Node
+from maestro_graph.domain.graph import Edge, Label, Node, Rel
 from maestro_graph.domain.schemas import SPECS, minted_id, natural_key
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId, Props, Tenant
@@ -60,6 +60,7 @@ class Resolved:
     ids: dict[NodeId, NodeId] = field(default_factory=dict)  # provisional -> real
     stored: dict[NodeId, Node] = field(default_factory=dict)  # real id -> the node as stored, if read
     minted: set[NodeId] = field(default_factory=set)  # real ids made now: nodes new to the store
+    keys: dict[NodeId, str] = field(default_factory=dict)  # provisional -> real key, where it holds an id
 
     def mint(self, provisional: NodeId) -> None:
         self.ids[provisional] = new = minted_id()
@@ -74,14 +75,28 @@ class Resolved:
         return {**props, ref: self.real(props[ref])} if ref in props else props
 
     def key(self, n: Node) -> str:
-        return natural_key(n.label, self.props(n.label, n.props)) if n.label in KEYED_BY_REF else n.key
+        if n.label not in KEYED_BY_REF:
+            return n.key
+        if (key := self.keys.get(n.id)) is None:
+            key = self.keys[n.id] = natural_key(n.label, self.props(n.label, n.props))
+        return key
 
-    def node(self, n: Node) -> Node:
-        """The node under its real id, with the ids it holds real too."""
-        return Node(self.ids[n.id], n.label, self.key(n), self.props(n.label, n.props), n.created_at, n.updated_at)
+    def nodes(self, nodes: Iterable[Node]) -> dict[NodeId, Node]:
+        """The nodes under their real ids, with the ids they hold real too (by real id)."""
+        out: dict[NodeId, Node] = {}
+        ids = self.ids
+        for n in nodes:
+            real = ids[n.id]
+            if n.label in REFS:
+                out[real] = Node(real, n.label, self.key(n), self.props(n.label, n.props), n.created_at, n.updated_at)
+            else:
+                out[real] = Node(real, n.label, n.key, n.props, n.created_at, n.updated_at)
+        return out
 
-    def edge(self, e: Edge) -> Edge:
-        return Edge(e.rel, self.real(e.src), self.real(e.dst), e.props)
+    def edges(self, links: dict[tuple[Rel, NodeId, NodeId], Props]) -> list[Edge]:
+        """Relationships, as translation names them ((rel, src, dst) -> props), between real ids."""
+        get = self.ids.get
+        return [Edge(rel, get(src, src), get(dst, dst), props) for (rel, src, dst), props in links.items()]
 
 
 async def resolve(store: GraphStore, tenant: Tenant, nodes: dict[NodeId, Node], known: KnownIds) -> Resolved:

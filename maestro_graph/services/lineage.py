@@ -124,7 +124,7 @@ class LineageService:
         """One transaction for these translations, in arrival order (later props win), with
         each request's audit record."""
         nodes: dict[NodeId, Node] = {}
-        links: dict[tuple[Rel, NodeId, NodeId], Edge] = {}
+        links: dict[tuple[Rel, NodeId, NodeId], Props] = {}
         runs: list[tuple[NodeId, Props]] = []
         for t, _ in requests:
             for node_id, node in t.nodes.items():
@@ -140,11 +140,11 @@ class LineageService:
             self._known.clear()
             await self._store(tenant, nodes, links, runs, audit)
 
-    async def _store(self, tenant: Tenant, nodes: dict[NodeId, Node], links: dict[tuple[Rel, NodeId, NodeId], Edge],
+    async def _store(self, tenant: Tenant, nodes: dict[NodeId, Node], links: dict[tuple[Rel, NodeId, NodeId], Props],
                      runs: list[tuple[NodeId, Props]], audit: list[AuditRecord]) -> None:
         """Store what translation named, under the ids the store knows the nodes by (new ones minted)."""
         r = await resolve(self.store, tenant, nodes, self._known)
-        real = {r.ids[i]: r.node(n) for i, n in nodes.items()}
+        real = r.nodes(nodes.values())
         if runs:  # fold each run's states into the stored one
             state: dict[NodeId, Any] = {}
             for rid, props in runs:
@@ -157,7 +157,7 @@ class LineageService:
                 clean = validate_props(Label.RUN, props)
                 real[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
                                  node.created_at, node.updated_at)
-        await self.store.apply(tenant, ChangeSet(merge=list(real.values()), link=[r.edge(e) for e in links.values()],
+        await self.store.apply(tenant, ChangeSet(merge=list(real.values()), link=r.edges(links),
                                                  audit=[replace(a, ids=tuple(map(r.real, a.ids))) for a in audit]))
         self._known.add(tenant, real.values())
 

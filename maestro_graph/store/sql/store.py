@@ -54,7 +54,7 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 def _row(node: Node, tenant: Tenant, *, dump: bool = False) -> tuple[Any, ...]:
     """A node's column values in NODE_ROW order; props as JSON text when `dump` (SQLite's driver)."""
     name, kind, score, tags = index_values(node.label, node.props)
-    return (tenant, node.id, node.label.value, node.key, name, kind, score, "," + ",".join(tags) + "," if tags else "",
+    return (tenant, node.id, node.label._value_, node.key, name, kind, score, "," + ",".join(tags) + "," if tags else "",
             _json_dumps(node.props) if dump else node.props, node.created_at, node.updated_at)
 
 
@@ -552,7 +552,7 @@ class _Apply:
                         raise NotFound(f"no node with id {getattr(e, end)} to link", field=end)
         for rel, src, dst in dict.fromkeys((e.rel, labels[e.src], labels[e.dst]) for e in links):  # each kind once
             check_endpoints(rel, src, dst)
-        latest = {(e.rel.value, e.src, e.dst): e for e in links}  # the same link twice: last props win
+        latest = {(e.rel, e.src, e.dst): e for e in links}  # the same link twice: last props win
         topology = {k: e for k, e in latest.items() if e.rel in TOPOLOGY_RELS}
         self._upsert_edges([e for k, e in latest.items() if k not in topology])
         # Only a relationship written anew (or with new props) changes the topology: a replayed
@@ -565,7 +565,7 @@ class _Apply:
             return 0
         stamp = now()
         if self.backend == "sqlite":
-            rows = _json_rows((e.rel.value, e.src, e.dst, _json_dumps(e.props)) for e in links)
+            rows = _json_rows((e.rel._value_, e.src, e.dst, _json_dumps(e.props)) for e in links)
             return self.conn.exec_driver_sql(_SQLITE_UPSERT_EDGES, (self.tenant, stamp, stamp, rows)).rowcount
         from sqlalchemy.dialects.postgresql import insert as upsert
 
