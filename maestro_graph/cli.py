@@ -39,10 +39,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from maestro_graph.app import create_app
     from maestro_graph.logs import configure_logging
+    from maestro_graph.runtime import tune_gc
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings, load_demo=args.demo, announce=True)
+    tune_gc()
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, ws="websockets-sansio")
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import platform
 import statistics
@@ -52,6 +51,7 @@ from maestro_graph.domain.schemas import natural_key
 from maestro_graph.services import Services
 from maestro_graph.domain.impact import ImpactReport
 from maestro_graph.services.lineage import MAX_CAP, LineageGraph
+from maestro_graph.runtime import tune_gc
 from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
@@ -303,8 +303,9 @@ def main() -> None:
     starts = sorted(rnd.sample(sorted(early), min(args.queries, len(early))))
     # The floor's graph and the generated events are millions of Python objects that a server
     # does not hold: frozen, the collector stops walking them on every full collection (which
-    # halved bulk ingestion at 1M fields: 183 ev/s here, 333 in a process of its own).
-    gc.freeze()
+    # halved bulk ingestion at 1M fields: 183 ev/s here, 333 in a process of its own). Then the
+    # collector is tuned as `maestro-graph serve` tunes it, so bulk figures match a server's.
+    tune_gc()
 
     results = [asyncio.run(bench_backend(s, args, evs, floor, starts)) for s in args.store or ["sqlite"]]
 
