@@ -194,8 +194,9 @@ def _validated_rel(rel: Rel, items: tuple[tuple[str, Any], ...]) -> Props:
 class Translation:
     """What a batch of events writes: nodes to merge (by identity) and relationships to link.
 
-    Nodes go by provisional ids, their keys' uuid5, so that no lookup is needed here; the
-    service swaps in the ids the store knows them by (services/identities.py)."""
+    Nodes go by provisional ids made from their identities, so that no lookup is needed here:
+    their keys' uuid5, or for a field its dataset's provisional id and its path. The service
+    swaps in the ids the store knows them by (services/identities.py)."""
 
     tenant: Tenant
     stamp: str = field(default_factory=now)

@@ -1,9 +1,10 @@
 """The ids of the nodes an ingestion batch names: stored nodes are found by natural key, new
 ones get a minted, time-ordered id (domain/schemas.py: minted_id says why).
 
-Translation (integrations/openlineage.py) names each node by a provisional id, its key's uuid5,
-so that it can link nodes without asking the store. Nodes created before ids were minted carry
-that very id, and every node is found by its key whatever its id, so both kinds live side by side.
+Translation (integrations/openlineage.py) names each node by a provisional id made from its
+identity, so that it can link nodes without asking the store. Nodes created before ids were
+minted carry their key's uuid5, and every node is found by its key whatever its id, so both
+kinds live side by side.
 """
 
 from __future__ import annotations
