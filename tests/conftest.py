@@ -59,6 +59,12 @@ async def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture
+def store_settings(store: GraphStore) -> Settings:
+    """The settings `store` was opened with: what a process of its own needs to open it."""
+    return OPENED[id(store)]
+
+
+@pytest.fixture
 async def second_store(store: GraphStore) -> AsyncIterator[GraphStore]:
     """Another store object on the database `store` uses, as another process would open it."""
     s = create_store(OPENED[id(store)])

@@ -1,18 +1,24 @@
 """Column-level lineage end to end: the real openlineage-python client (HTTP transport) and
-openlineage-sql posting to a running server, then lineage and impact analysis over GraphQL.
-Runs on every backend."""
+openlineage-sql posting to a running server, its file transport's files backfilled with
+`maestro-graph ingest`, then lineage and impact analysis over GraphQL. Runs on every backend."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import column_lineage_dataset as cl, schema_dataset as sd
+from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from openlineage.client.serde import Serde
 from openlineage_sql import parse as parse_sql
@@ -445,3 +451,64 @@ async def test_a_deleted_dataset_named_again_comes_back(server):
     got = await server.execute("query($id: ID!) { impactAnalysis(id: $id) { fields { node { path } } } }",
                                {"id": again["shop.orders/amount"]})
     assert [f["node"]["path"] for f in got["impactAnalysis"]["fields"]] == ["amount_usd"]
+
+
+EXE = str(Path(sys.executable).parent / "maestro-graph")
+
+
+def cli_ingest(server, settings, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`maestro-graph ingest` in a process of its own, on the server's store, into its tenant."""
+    env = {**os.environ, "MAESTRO_STORE": settings.store_url, "MAESTRO_NEO4J_PASSWORD": settings.neo4j_password,
+           "MAESTRO_DATA_DIR": str(tmp_path), "MAESTRO_TENANT": server.tenant}
+    return subprocess.run([EXE, "ingest", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_ingest_command_backfills_what_the_file_transport_wrote(server, store_settings, tmp_path):
+    appended = tmp_path / "lineage.jsonl"  # the file transport appending: one event a line
+    client = OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=str(appended), append=True)))
+    for p in PIPELINE[:2]:
+        run_id = str(uuid.uuid4())
+        client.emit(run_event(*p, state=RunState.START, run_id=run_id))
+        client.emit(run_event(*p, run_id=run_id))
+    per_event = tmp_path / "one-file-an-event"  # its other mode: a pretty-printed file an event
+    per_event.mkdir()
+    OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=str(per_event / "ol"), debug_mode=True))).emit(
+        run_event(*PIPELINE[2]))
+    exported = tmp_path / "export.json"  # another server's export: a JSON array
+    exported.write_text(json.dumps([Serde.to_dict(run_event(*PIPELINE[0]))]))
+    written = sorted(per_event.iterdir())
+    assert len(written) == 1 and written[0].read_text().count("\n") > 10
+
+    done = cli_ingest(server, store_settings, tmp_path, str(appended), str(written[0]), str(exported), "--batch", "2")
+    assert done.returncode == 0, done.stderr
+    assert f"ingested 6 events from 3 file(s) into tenant {server.tenant}" in done.stdout
+    ids = await ids_by_name(server)
+    got = await server.execute("""query($id: ID!) { lineage(id: $id, direction: DOWNSTREAM, depth: 5, granularity: FIELD) {
+             nodes { distance node { ... on Field { path dataset { name } } } } } }""", {"id": ids["shop.orders/amount"]})
+    assert [(n["distance"], n["node"]["dataset"]["name"] + "/" + n["node"]["path"]) for n in got["lineage"]["nodes"]] == [
+        (0, "shop.orders/amount"), (1, "mart.order_facts/amount_usd"), (2, "mart.customer_facts/revenue"),
+        (3, "ml.churn_features/revenue")]
+    assert (await counts(server))["Run"] == 4
+    again = cli_ingest(server, store_settings, tmp_path, str(appended), str(written[0]), str(exported))
+    assert again.returncode == 0, again.stderr
+    assert (await counts(server))["Run"] == 4  # the same events again change nothing
+
+
+async def test_ingest_command_stores_nothing_when_one_event_is_bad_and_names_it(server, store_settings, tmp_path):
+    good = [json.dumps(Serde.to_dict(run_event(*p))) for p in PIPELINE[:2]]
+    bad = Serde.to_dict(run_event(*PIPELINE[2]))
+    del bad["run"]["runId"]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join([*good, json.dumps(bad)]) + "\n")
+    refused = cli_ingest(server, store_settings, tmp_path, str(events), "--batch", "1")  # checked before the first batch
+    assert refused.returncode == 1
+    assert f"{events}:3.run.runId: is required (RunEvent). Nothing was stored" in refused.stderr
+    assert "Dataset" not in await counts(server)
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(good[0] + "\n{not json\n")
+    refused = cli_ingest(server, store_settings, tmp_path, str(events.with_name("missing.jsonl")))
+    assert refused.returncode == 1 and "missing.jsonl is not a file" in refused.stderr
+    refused = cli_ingest(server, store_settings, tmp_path, str(broken))
+    assert refused.returncode == 1 and f"{broken}:2: not JSON" in refused.stderr
+    assert "Dataset" not in await counts(server)
