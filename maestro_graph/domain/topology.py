@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from maestro_graph.domain.graph import Label, Rel
 from maestro_graph.domain.impact import TOPOLOGY_LABELS, Impacted, ImpactReport, build_report
 from maestro_graph.types import Direction, NodeId
@@ -59,42 +61,38 @@ class Csr:
         >>> list(c.offsets), list(c.targets), list(c.flags), c.nonempty
         ([0, 2, 2, 3], [1, 2, 0], [0, 1, 0], None)
         """
-        ordered = sorted(keys)
-        offsets = array("i", bytes(4 * (n + 1)))
-        targets = array("i", bytes(4 * len(ordered)))
-        flags = bytearray(len(ordered)) if flagged else None
-        sources: list[int] = []
-        for j, key in enumerate(ordered):
-            edge, flag = divmod(key, 2)
-            src, targets[j] = divmod(edge, n)
-            offsets[src + 1] += 1
-            if not sources or sources[-1] != src:
-                sources.append(src)
-            if flags is not None:
-                flags[j] = flag
-        for i in range(n):
-            offsets[i + 1] += offsets[i]
-        return cls(offsets, targets, flags, nonempty=set(sources) if _is_few(len(sources), n) else None)
+        # numpy, because these are millions of edges at 1M columns: the same sort and counts in
+        # Python loops took 20 of the 53 s an index build took (2M nodes, 5M relationships).
+        ordered = np.sort(np.frombuffer(keys, dtype=np.int64) if isinstance(keys, array) else np.fromiter(keys, np.int64))
+        sources, targets = np.divmod(ordered >> 1, n)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(sources, minlength=n), out=offsets[1:])
+        flags = bytearray((ordered & 1).astype(np.uint8).tobytes()) if flagged else None
+        distinct = np.unique(sources)
+        return cls(_ints(offsets), _ints(targets), flags,
+                   nonempty=set(distinct.tolist()) if _is_few(len(distinct), n) else None)
 
     def of(self, i: int) -> array:
         return self.targets[self.offsets[i]:self.offsets[i + 1]]
 
     def reversed(self) -> "Csr":
-        """The same edges seen from their targets (a counting sort: each list stays ascending)."""
+        """The same edges seen from their targets, each list ascending (a stable sort by target
+        keeps the sources, which are in ascending order, in order)."""
         n = len(self.offsets) - 1
-        counts = array("i", bytes(4 * (n + 1)))
-        for t in self.targets:
-            counts[t + 1] += 1
-        for i in range(n):
-            counts[i + 1] += counts[i]
-        fill = array("i", counts)
-        targets = array("i", bytes(4 * len(self.targets)))
-        for src in range(n):
-            for t in self.of(src):
-                targets[fill[t]] = src
-                fill[t] += 1
-        few = set(self.targets) if _is_few(len(self.targets), n) else None
-        return Csr(counts, targets, nonempty=few)
+        offsets = np.frombuffer(self.offsets, dtype=np.int32)
+        targets = np.frombuffer(self.targets, dtype=np.int32)
+        sources = np.repeat(np.arange(n, dtype=np.int32), np.diff(offsets))
+        counts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(targets, minlength=n), out=counts[1:])
+        few = set(np.unique(targets).tolist()) if _is_few(len(targets), n) else None
+        return Csr(_ints(counts), _ints(sources[np.argsort(targets, kind="stable")]), nonempty=few)
+
+
+def _ints(values: np.ndarray) -> array:
+    """A numpy vector as the C ints the walks index (array slices are cheaper to loop over)."""
+    out = array("i")
+    out.frombytes(values.astype(np.int32).tobytes())
+    return out
 
 
 def _is_few(count: int, n: int) -> bool:

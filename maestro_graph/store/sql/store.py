@@ -284,7 +284,12 @@ class SqlStore:
             where.append(nodes.c.id > after)
 
         def q(conn: Connection) -> list[tuple[NodeId, Label, str]]:
-            rows = conn.execute(select(nodes.c.id, nodes.c.label, nodes.c.name).where(*where).order_by(nodes.c.id).limit(limit))
+            if self.backend == "sqlite":  # the driver's own tuples, as in scan_edges: index builds read millions
+                sql = _SQLITE_SCAN_NODES % (", ".join("?" * len(labels)), "AND id > ?" if after is not None else "")
+                params = (tenant, *(label.value for label in labels), *((after,) if after is not None else ()), limit)
+                rows = conn.connection.driver_connection.execute(sql, params).fetchall()  # type: ignore[union-attr]
+            else:
+                rows = conn.execute(select(nodes.c.id, nodes.c.label, nodes.c.name).where(*where).order_by(nodes.c.id).limit(limit))
             return [(i, LABEL_OF[label], name) for i, label, name in rows]
 
         return await self._run(q, write=False)
@@ -402,6 +407,7 @@ def _sqlite_expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels
 
 
 _SQLITE_SCAN_EDGES = "SELECT src, dst, %s FROM edges WHERE tenant = ? AND rel = ?"  # the primary key covers it
+_SQLITE_SCAN_NODES = "SELECT id, label, name FROM nodes WHERE tenant = ? AND label IN (%s) %s ORDER BY id LIMIT ?"
 
 
 # All rows as one JSON value: one statement step (see _SQLITE_INSERT_NODES on the GIL) and no
