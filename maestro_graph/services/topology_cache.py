@@ -19,6 +19,7 @@ so in a running deployment rebuilds follow changes to pipelines, not every pipel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from array import array
@@ -33,7 +34,7 @@ from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 log = logging.getLogger(__name__)
 MODES = ("background", "inline", "off")
-PAGE = 50_000  # nodes per scan_nodes call
+PAGE = 50_000  # nodes per scan_nodes chunk
 
 
 class TopologyCache:
@@ -117,15 +118,11 @@ class TopologyCache:
 
     async def _read(self, tenant: Tenant, version: int) -> Topology | None:
         rows: list[tuple[NodeId, Label, str]] = []
-        after: NodeId | None = None
-        while True:
-            page = await self.store.scan_nodes(tenant, TOPOLOGY_LABELS, after, PAGE)
-            rows += page
-            if len(rows) > self.max_nodes:
-                return None
-            if len(page) < PAGE:
-                break
-            after = page[-1][0]
+        async with contextlib.aclosing(self.store.scan_nodes(tenant, TOPOLOGY_LABELS, chunk=PAGE)) as chunks:
+            async for chunk in chunks:
+                rows += chunk
+                if len(rows) > self.max_nodes:
+                    return None
         topology = await asyncio.to_thread(_nodes, version, rows)
         del rows
         position = await asyncio.to_thread(lambda: {node_id: i for i, node_id in enumerate(topology.ids)})

@@ -111,10 +111,12 @@ class GraphStore(Protocol):
         returned without asking the database, unless this object has since committed a change to
         the tenant's topology (store/versions.py)."""
 
-    async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], after: NodeId | None, limit: int
-                         ) -> list[tuple[NodeId, Label, str]]:
-        """(id, label, name) of this tenant's nodes of `labels`, ordered by id, the first `limit`
-        after id `after` (from the first if None): a keyset page. `name` is Node.name."""
+    def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 50_000
+                   ) -> AsyncIterator[list[tuple[NodeId, Label, str]]]:
+        """(id, label, name) of this tenant's nodes of `labels`, in lists of at most `chunk`, in
+        no particular order, all read in one transaction. `name` is Node.name. With scan_edges,
+        what the lineage index is built from (it sorts them): each backend reads in whatever
+        order is cheapest for it (SQL: the listing index, which holds all three columns)."""
 
     def scan_edges(self, tenant: Tenant, rel: Rel, *, with_props: bool = False, chunk: int = 50_000
                    ) -> AsyncIterator[list[tuple[NodeId, NodeId, Props | None]]]:

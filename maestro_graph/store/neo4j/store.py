@@ -296,14 +296,19 @@ class Neo4jStore:
 
         return await self._read("topology_version", work)
 
-    async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], after: NodeId | None, limit: int
-                         ) -> list[tuple[NodeId, Label, str]]:
-        async def work(tx: AsyncManagedTransaction) -> list[tuple[NodeId, Label, str]]:
-            rows = await _collected(tx, cypher.SCAN_NODES, tenant=tenant, labels=[label.value for label in labels],
-                                    after=after or "", limit=limit)
-            return [(i, LABEL_OF[label], name) for i, label, name in rows]
-
-        return await self._read("scan_nodes", work)
+    async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 50_000
+                         ) -> AsyncIterator[list[tuple[NodeId, Label, str]]]:
+        with _translated("scan_nodes"):
+            async with self._session() as session:
+                tx = await session.begin_transaction()  # explicit: a managed one could retry after rows went out
+                try:
+                    after: NodeId = ""
+                    while rows := await _collected(tx, cypher.SCAN_NODES, tenant=tenant, after=after, limit=chunk,
+                                                   labels=[label.value for label in labels]):
+                        yield [(i, LABEL_OF[label], name) for i, label, name in rows]
+                        after = rows[-1][0]  # keyset pages of the id index
+                finally:
+                    await tx.close()
 
     async def scan_edges(self, tenant: Tenant, rel: Rel, *, with_props: bool = False, chunk: int = 50_000
                          ) -> AsyncIterator[list[tuple[NodeId, NodeId, Props | None]]]:

@@ -277,35 +277,39 @@ class SqlStore:
 
         return await self._run(q, write=False)
 
-    async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], after: NodeId | None, limit: int
-                         ) -> list[tuple[NodeId, Label, str]]:
-        where = [nodes.c.tenant == tenant, nodes.c.label.in_([label.value for label in labels])]
-        if after is not None:
-            where.append(nodes.c.id > after)
-
-        def q(conn: Connection) -> list[tuple[NodeId, Label, str]]:
-            if self.backend == "sqlite":  # the driver's own tuples, as in scan_edges: index builds read millions
-                sql = _SQLITE_SCAN_NODES % (", ".join("?" * len(labels)), "AND id > ?" if after is not None else "")
-                params = (tenant, *(label.value for label in labels), *((after,) if after is not None else ()), limit)
-                rows = conn.connection.driver_connection.execute(sql, params).fetchall()  # type: ignore[union-attr]
-            else:
-                rows = conn.execute(select(nodes.c.id, nodes.c.label, nodes.c.name).where(*where).order_by(nodes.c.id).limit(limit))
-            return [(i, LABEL_OF[label], name) for i, label, name in rows]
-
-        return await self._run(q, write=False)
+    async def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 50_000
+                         ) -> AsyncIterator[list[tuple[NodeId, Label, str]]]:
+        # No order asked: the listing index holds (tenant, label, name, id), so the scan reads
+        # that index alone. By id it read each row off the table too: 5.2 s against 1.3 s for
+        # 1.26M nodes (warm; 24 s against 9 s cold).
+        values = [label.value for label in labels]
+        stmt = select(nodes.c.id, nodes.c.label, nodes.c.name).where(nodes.c.tenant == tenant, nodes.c.label.in_(values))
+        sql = _SQLITE_SCAN_NODES % ", ".join("?" * len(values))
+        async for rows in self._scan(stmt, sql, (tenant, *values), chunk):
+            yield [(i, LABEL_OF[label], name) for i, label, name in rows]
 
     async def scan_edges(self, tenant: Tenant, rel: Rel, *, with_props: bool = False, chunk: int = 50_000
                          ) -> AsyncIterator[list[tuple[NodeId, NodeId, Props | None]]]:
+        stmt = select(edges.c.src, edges.c.dst, edges.c.props if with_props else null()).where(
+            edges.c.tenant == tenant, edges.c.rel == rel.value)
+        sql = _SQLITE_SCAN_EDGES % ("props" if with_props else "NULL")
+        async for rows in self._scan(stmt, sql, (tenant, rel.value), chunk):
+            if self.backend == "sqlite" and with_props:  # the driver hands JSON columns over as text
+                yield [(s, d, orjson.loads(p)) for s, d, p in rows]
+            else:
+                yield rows
+
+    async def _scan(self, stmt: Any, sqlite_sql: str, params: tuple[Any, ...], chunk: int) -> AsyncIterator[list[Any]]:
+        """A statement's rows as tuples, in lists of at most `chunk`, all read in one transaction:
+        on PostgreSQL `stmt` through a server-side cursor, on SQLite `sqlite_sql` on the driver."""
         engine = self.engine
         assert engine is not None, "call open() first"
-        if isinstance(engine, AsyncEngine):  # PostgreSQL: a server-side cursor
-            stmt = select(edges.c.src, edges.c.dst, edges.c.props if with_props else null()).where(
-                edges.c.tenant == tenant, edges.c.rel == rel.value)
+        if isinstance(engine, AsyncEngine):
             try:
                 async with engine.connect() as conn:
                     result = await conn.stream(stmt)
                     async for rows in result.partitions(chunk):
-                        yield [(s, d, p) for s, d, p in rows]
+                        yield [tuple(r) for r in rows]
             except (OSError, OperationalError) as err:
                 raise StoreUnavailable(f"the {self.backend} store failed: {err}") from err
             return
@@ -313,11 +317,9 @@ class SqlStore:
         # The driver's own tuples: SQLAlchemy Rows take three times as long to make.
         conn = await asyncio.to_thread(engine.connect)
         try:
-            db = conn.connection.driver_connection
-            cursor = await asyncio.to_thread(db.execute, _SQLITE_SCAN_EDGES % ("props" if with_props else "NULL"),
-                                             (tenant, rel.value))
+            cursor = await asyncio.to_thread(conn.connection.driver_connection.execute, sqlite_sql, params)
             while rows := await asyncio.to_thread(cursor.fetchmany, chunk):
-                yield [(s, d, orjson.loads(p)) for s, d, p in rows] if with_props else rows
+                yield rows
         except sqlite3.Error as err:
             raise StoreUnavailable(f"the sqlite store failed: {err}") from err
         finally:
@@ -407,7 +409,7 @@ def _sqlite_expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels
 
 
 _SQLITE_SCAN_EDGES = "SELECT src, dst, %s FROM edges WHERE tenant = ? AND rel = ?"  # the primary key covers it
-_SQLITE_SCAN_NODES = "SELECT id, label, name FROM nodes WHERE tenant = ? AND label IN (%s) %s ORDER BY id LIMIT ?"
+_SQLITE_SCAN_NODES = "SELECT id, label, name FROM nodes WHERE tenant = ? AND label IN (%s)"  # ix_nodes_listing covers it
 
 
 # All rows as one JSON value: one statement step (see _SQLITE_INSERT_NODES on the GIL) and no
