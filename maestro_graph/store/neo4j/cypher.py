@@ -199,11 +199,12 @@ MERGE (v:_MaestroTopology {tenant: $tenant})
 SET v.version = coalesce(v.version, 0) + 1
 """
 
-# A keyset page of (id, label, name) in id order; the (tenant, id) index gives that order.
+# A keyset page of (id, label, name) in id order. Ordered by the whole (tenant, id) index key,
+# the index gives the order; by id alone the planner sorted every page: 1.41M nodes in 10 s, not 52.
 SCAN_NODES = """
 MATCH (n:Node {tenant: $tenant})
 WHERE n.id > $after AND n.label IN $labels
-WITH n ORDER BY n.id LIMIT $limit
+WITH n ORDER BY n.tenant, n.id LIMIT $limit
 RETURN collect([n.id, n.label, n._name]) AS rows
 """
 
