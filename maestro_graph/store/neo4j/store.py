@@ -306,6 +306,8 @@ class Neo4jStore:
                     while rows := await _collected(tx, cypher.SCAN_NODES, tenant=tenant, after=after, limit=chunk,
                                                    labels=[label.value for label in labels]):
                         yield [(i, LABEL_OF[label], name) for i, label, name in rows]
+                        if len(rows) < chunk:  # a short page is the last: no query for an empty one
+                            break
                         after = rows[-1][0]  # keyset pages of the id index
                 finally:
                     await tx.close()
