@@ -6,13 +6,25 @@ Every method works on many items at once; none is meant to be called in a loop.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from maestro_graph.domain.audit import AuditPage, AuditQuery
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.walk import Walk
 from maestro_graph.types import Direction, NodeId, Props, Tenant
+
+
+@dataclass(frozen=True)
+class TopologyChange:
+    """A committed ChangeSet that changed a tenant's topology (see GraphStore.topology_version):
+    the version it made, and the nodes it wrote as now stored."""
+
+    tenant: Tenant
+    version: int
+    changes: ChangeSet
+    stored: Mapping[NodeId, Node]
 
 
 @runtime_checkable
@@ -110,6 +122,12 @@ class GraphStore(Protocol):
         With max_age > 0, a version this store object read less than max_age seconds ago may be
         returned without asking the database, unless this object has since committed a change to
         the tenant's topology (store/versions.py)."""
+
+    def watch_topology(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
+        """Call `watcher` after each ChangeSet this store object commits that changes a topology
+        version, on the event loop, in the task that applied it (so: quick, and no raising).
+        Returns the function that stops the calls. Changes committed by other store objects or
+        processes are not seen here: a watcher finds them as a version it was not told of."""
 
     def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 50_000
                    ) -> AsyncIterator[list[tuple[NodeId, Label, str]]]:

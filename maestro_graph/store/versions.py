@@ -5,6 +5,9 @@ A remembered version may be returned for `max_age` seconds, with one exception t
 read-your-writes: once this process commits a change to a tenant's topology, that tenant's
 remembered version is forgotten, and the next read goes to the store. Changes committed by other
 processes (replicas, the CLI) are seen within `max_age`.
+
+It also tells watchers (the lineage index) what each committed change was, with the version it
+made, so that they can follow the change instead of rereading the store.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+from maestro_graph.store.base import TopologyChange
 from maestro_graph.types import Tenant
 
 
@@ -19,6 +23,7 @@ class RecentVersions:
     def __init__(self) -> None:
         self._seen: dict[Tenant, tuple[int, float]] = {}  # tenant -> (version, when the read began)
         self._writes: dict[Tenant, int] = {}  # tenant -> topology changes this process committed
+        self._watchers: list[Callable[[TopologyChange], None]] = []
 
     async def read(self, tenant: Tenant, max_age: float, fetch: Callable[[], Awaitable[int]]) -> int:
         seen = self._seen.get(tenant)
@@ -34,3 +39,13 @@ class RecentVersions:
         """This process committed (or may have committed) a change to the tenant's topology."""
         self._writes[tenant] = self._writes.get(tenant, 0) + 1
         self._seen.pop(tenant, None)
+
+    def committed(self, change: TopologyChange) -> None:
+        """This process committed `change`: forget the version, and tell the watchers."""
+        self.changed(change.tenant)
+        for watcher in list(self._watchers):
+            watcher(change)
+
+    def watch(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
+        self._watchers.append(watcher)
+        return lambda: self._watchers.remove(watcher) if watcher in self._watchers else None

@@ -294,6 +294,33 @@ async def test_a_remembered_topology_version_never_hides_this_stores_own_changes
     assert await store.topology_version(tenant, max_age=60) == v2
 
 
+async def test_watchers_are_told_each_topology_change_this_store_commits_with_the_version_it_made(
+        store, second_store, tenant):
+    told = []
+    stop = store.watch_topology(told.append)
+    try:
+        a, b, c = (make(store, tenant, Label.DATASET, namespace="ns", name=n) for n in "abc")
+        await store.apply(tenant, ChangeSet(merge=[a, b]))
+        assert told == []  # new nodes, not linked yet: no topology change
+        first = ChangeSet(link=[Edge(Rel.FEEDS, a.id, b.id)])
+        await store.apply(tenant, first)
+        assert [(t.tenant, t.version, t.changes) for t in told] == [(tenant, await store.topology_version(tenant), first)]
+        await store.apply(tenant, first)  # a replay changes nothing
+        second = ChangeSet(merge=[c], link=[Edge(Rel.FEEDS, b.id, c.id)])
+        await store.apply(tenant, second)
+        assert len(told) == 2 and told[1].changes == second and told[1].version == told[0].version + 1
+        assert list(told[1].stored) == [c.id] and told[1].stored[c.id].name == c.name  # as stored
+        with pytest.raises(NotFound):
+            await store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, a.id, "missing")]))
+        await second_store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, c.id, a.id)]))  # another process
+        assert len(told) == 2 and await store.topology_version(tenant) == told[1].version + 1
+        stop()
+        await store.apply(tenant, ChangeSet(unlink=[Edge(Rel.FEEDS, c.id, a.id)]))
+        assert len(told) == 2
+    finally:
+        stop()
+
+
 async def test_scan_nodes_reads_the_labels_asked_in_chunks(store, tenant):
     people = [person(store, tenant, f"P{i}") for i in range(7)]
     ds = make(store, tenant, Label.DATASET, namespace="ns", name="orders")

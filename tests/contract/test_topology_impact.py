@@ -41,6 +41,7 @@ async def test_topology_impact_equals_the_store_walk(store, tenant):
 
     cache = TopologyCache(store, "inline")
     topology = await cache.ensure(tenant)
+    await cache.close()
     assert topology is not None and topology.version == await store.topology_version(tenant)
     starts = rnd.sample(some[:60], 6)
     starts += [nb.node for d in rnd.sample(some[:60], 6)
@@ -64,6 +65,7 @@ async def test_the_index_keeps_at_most_max_nodes_dropping_the_least_recently_use
             system(t, "test"), list(events(generate(n, seed=n))))
     unbounded = TopologyCache(store, "inline")
     sizes = {t: len(await unbounded.ensure(t)) for t in (tenant, other)}
+    await unbounded.close()
     assert sizes[tenant] > sizes[other] > 0
 
     cache = TopologyCache(store, "background", max_nodes=sizes[tenant])  # one tenant's fits, not both
@@ -75,22 +77,27 @@ async def test_the_index_keeps_at_most_max_nodes_dropping_the_least_recently_use
         await cache.close()
 
     small = TopologyCache(store, "inline", max_nodes=sizes[tenant] - 1)
-    services = Services.build(store, topology=small)
-    assert await small.ensure(tenant) is None and await small.fresh(tenant) is None
-    start = (await store.find_nodes(tenant, NodeQuery(Label.FIELD, first=1))).nodes[0]
-    walked = Services.build(store, topology=TopologyCache(store, "off"))
-    assert answer(await services.lineage.impact(tenant, start.id, 10, 20_000)) == \
-        answer(await walked.lineage.impact(tenant, start.id, 10, 20_000))  # too big: answered from the store
+    try:
+        services = Services.build(store, topology=small)
+        assert await small.ensure(tenant) is None and await small.fresh(tenant) is None
+        start = (await store.find_nodes(tenant, NodeQuery(Label.FIELD, first=1))).nodes[0]
+        walked = Services.build(store, topology=TopologyCache(store, "off"))
+        assert answer(await services.lineage.impact(tenant, start.id, 10, 20_000)) == \
+            answer(await walked.lineage.impact(tenant, start.id, 10, 20_000))  # too big: answered from the store
+    finally:
+        await small.close()
 
 
-async def test_a_tenant_whose_topology_keeps_changing_is_not_rebuilt_back_to_back(store, tenant):
+async def test_a_tenant_whose_topology_keeps_changing_is_not_rebuilt_back_to_back(store, second_store, tenant):
     await Services.build(store, topology=TopologyCache(store, "off")).lineage.ingest(
         system(tenant, "test"), list(events(generate(4, seed=4))))
     cache = TopologyCache(store, "background", min_rest=60)
     try:
         assert await cache.ensure(tenant) is not None
         a, b = (await store.find_nodes(tenant, NodeQuery(Label.DATASET, first=2))).nodes
-        await store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, b.id, a.id)]))
+        # Committed by another process: this cache is not told, so only a rebuild catches up.
+        await second_store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, b.id, a.id)]))
+        cache.max_lag = 0.0
         assert await cache.fresh(tenant) is None  # stale: the store walk answers...
         assert cache._builds[tenant].done()  # ...and no rebuild starts while the last one rests
         cache._rest_until[tenant] = 0.0
@@ -99,3 +106,56 @@ async def test_a_tenant_whose_topology_keeps_changing_is_not_rebuilt_back_to_bac
         assert await cache.ensure(tenant) is not None and await cache.fresh(tenant) is not None
     finally:
         await cache.close()
+
+
+async def test_the_index_follows_this_process_commits_without_a_rebuild(store, second_store, tenant):
+    datasets = generate(90, seed=5, cycle_rate=0.05)
+    evs = list(events(datasets))
+    cache = TopologyCache(store, "background")
+    services = Services.build(store, topology=cache)
+    rebuilt = TopologyCache(store, "inline")
+    try:
+        await services.lineage.ingest(system(tenant, "test"), evs[:40])
+        assert await cache.ensure(tenant) is not None
+        build = cache._builds[tenant]
+        for part in (evs[40:41], evs[41:70], evs[70:]):  # new datasets, fields and lineage between known ones
+            await services.lineage.ingest(system(tenant, "test"), part)
+        some = (await store.find_nodes(tenant, NodeQuery(Label.DATASET, first=50))).nodes
+        fields = (await store.neighbours(tenant, [some[30].id], Rel.HAS_FIELD, Direction.OUT))[some[30].id]
+        model = make(store, tenant, Label.MODEL, name="churn")
+        version = make(store, tenant, Label.MODEL_VERSION, model_id=model.id, version="1")
+        owner = project(store, tenant, "Churn")
+        await store.apply(tenant, ChangeSet(create=[model, version, owner]))  # no topology change: not told
+        await store.apply(tenant, ChangeSet(update=[(some[2].id, {"name": "renamed"})], link=[
+            Edge(Rel.VERSION_OF, version.id, model.id), Edge(Rel.TRAINED_ON, version.id, some[40].id),
+            Edge(Rel.USES_FEATURE, version.id, fields[0].node.id), Edge(Rel.OWNS, owner.id, model.id),
+            Edge(Rel.FEEDS, some[3].id, some[1].id, {"column_lineage": True})]))
+
+        followed = await cache.fresh(tenant)
+        assert followed is not None and cache._builds[tenant] is build  # taken in, not rebuilt
+        expected = await rebuilt.ensure(tenant)
+        assert expected is not None and followed.version == expected.version == await store.topology_version(tenant)
+        assert (followed.ids, followed.labels, followed.names) == (expected.ids, expected.labels, expected.names)
+        for key, csr in expected.adjacency.items():
+            got = followed.adjacency[key]
+            assert (list(got.offsets), list(got.targets), got.flags) == (list(csr.offsets), list(csr.targets), csr.flags), key
+        walked = Services.build(store, topology=TopologyCache(store, "off"))
+        for start in (some[0], some[20], fields[0].node):
+            assert answer(followed.impact(followed.index(start.id), 1000, 20_000)) == \
+                answer(await walked.lineage.impact(tenant, start.id, 1000, 20_000))
+
+        # A tenant whose take-ins are slow (a big one): queries walk the store while one runs.
+        cache._took[tenant] = 10.0
+        await store.apply(tenant, ChangeSet(link=[Edge(Rel.TRAINED_ON, version.id, some[41].id)]))
+        assert await cache.fresh(tenant) is None
+        await cache._following[tenant]
+        assert (await cache.fresh(tenant)).version == await store.topology_version(tenant)
+        assert cache._builds[tenant] is build
+
+        # What it cannot take in: a relationship removed. Then the version moves past it...
+        await store.apply(tenant, ChangeSet(unlink=[Edge(Rel.FEEDS, some[3].id, some[1].id)]))
+        assert await cache.fresh(tenant) is None  # ...and a rebuild catches up
+        assert (await cache.ensure(tenant)).version == await store.topology_version(tenant)
+    finally:
+        await cache.close()
+        await rebuilt.close()

@@ -41,8 +41,8 @@ class CountingStore:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
-        if not callable(attr) or name in ("open", "close", "migrate"):
-            return attr
+        if name in ("open", "close", "migrate") or not (inspect.iscoroutinefunction(attr) or inspect.isasyncgenfunction(attr)):
+            return attr  # not a store call (watch_topology only registers a function)
 
         if inspect.isasyncgenfunction(attr):  # a scan: one call however many chunks it yields
             async def scanned(*args: Any, **kwargs: Any) -> Any:

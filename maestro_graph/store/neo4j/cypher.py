@@ -197,6 +197,7 @@ TOPOLOGY_VERSION = "MATCH (v:_MaestroTopology {tenant: $tenant}) RETURN v.versio
 BUMP_TOPOLOGY = """
 MERGE (v:_MaestroTopology {tenant: $tenant})
 SET v.version = coalesce(v.version, 0) + 1
+RETURN v.version AS version
 """
 
 # A keyset page of (id, label, name) in id order. Ordered by the whole (tenant, id) index key,

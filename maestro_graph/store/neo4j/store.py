@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,6 +40,7 @@ from maestro_graph.domain.graph import LABEL_OF, REL_OF, ChangeSet, Edge, Label,
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import now
 from maestro_graph.domain.walk import Walk, bfs, drive
+from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.neo4j import cypher
 from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, decode_props, edge_properties, node_properties, to_edge, to_node
 from maestro_graph.store.neo4j.migrate import upgrade
@@ -194,12 +195,15 @@ class Neo4jStore:
         with _translated("write"):
             try:
                 async with self._session() as session:
-                    return await session.execute_write(work)
+                    written = await session.execute_write(work)
             except ConstraintError as err:  # a concurrent writer took the key (or id) after our check
                 raise Conflict("a node with the same natural key was written concurrently; retry") from err
             finally:
                 if any(op.topology_changed for op in attempts):  # committed, or maybe: forget the version
                     self._versions.changed(tenant)
+        if (version := attempts[-1].version) is not None:  # the attempt that committed
+            self._versions.committed(TopologyChange(tenant, version, changes, written))
+        return written
 
     # -- reads --------------------------------------------------------------------------------
     async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
@@ -285,6 +289,9 @@ class Neo4jStore:
                 return done.value
 
         return await self._read("walk", work)
+
+    def watch_topology(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
+        return self._versions.watch(watcher)
 
     async def topology_version(self, tenant: Tenant, max_age: float = 0.0) -> int:
         return await self._versions.read(tenant, max_age, lambda: self._topology_version(tenant))
@@ -395,6 +402,7 @@ class _Apply:
         self.tx, self.tenant = tx, tenant
         self.written: dict[NodeId, Node] = {}
         self.topology_changed = False  # see GraphStore.topology_version
+        self.version: int | None = None  # the topology version this change made, if it made one
 
     async def run(self, cs: ChangeSet) -> dict[NodeId, Node]:
         await self._create(cs.create)
@@ -408,7 +416,7 @@ class _Apply:
                      "outcome": r.outcome} for r in cs.audit]
             await self._query(cypher.WRITE_AUDIT, rows=rows)
         if self.topology_changed:  # last, so the version node is locked only until commit
-            await self._query(cypher.BUMP_TOPOLOGY)
+            self.version = int((await self._query(cypher.BUMP_TOPOLOGY))[0]["version"])
         return self.written
 
     async def _query(self, query: str, **params: Any) -> list[Any]:

@@ -31,6 +31,7 @@ from maestro_graph.domain.graph import LABEL_OF, ChangeSet, Edge, Label, Neighbo
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import index_values, now
 from maestro_graph.domain.walk import Walk, bfs, drive
+from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import audit_log, edges, nodes, topology_versions
 from maestro_graph.store.versions import RecentVersions
@@ -178,10 +179,13 @@ class SqlStore:
             return op.run(changes)
 
         try:
-            return await self._run(work, write=True)
+            written = await self._run(work, write=True)
         finally:
             if op is not None and op.topology_changed:  # committed, or maybe: forget the version either way
                 self._versions.changed(tenant)
+        if op is not None and op.version is not None:
+            self._versions.committed(TopologyChange(tenant, op.version, changes, written))
+        return written
 
     # -- reads --------------------------------------------------------------------------------
     async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
@@ -258,6 +262,9 @@ class SqlStore:
     ) -> Walk:
         return await self._run(lambda conn: drive(bfs(starts, direction, depth, cap), lambda frontier: _expand(
             conn, tenant, frontier, rels, direction, with_props)), write=False)
+
+    def watch_topology(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
+        return self._versions.watch(watcher)
 
     async def topology_version(self, tenant: Tenant, max_age: float = 0.0) -> int:
         return await self._versions.read(tenant, max_age, lambda: self._topology_version(tenant))
@@ -445,6 +452,7 @@ class _Apply:
         self.conn, self.tenant, self.backend = conn, tenant, backend
         self.written: dict[NodeId, Node] = {}
         self.topology_changed = False  # see GraphStore.topology_version
+        self.version: int | None = None  # the topology version this change made, if it made one
 
     def run(self, cs: ChangeSet) -> dict[NodeId, Node]:
         self._create(cs.create)
@@ -456,7 +464,7 @@ class _Apply:
         if cs.audit:
             self.conn.execute(insert(audit_log), [_audit_row(r, self.tenant) for r in cs.audit])
         if self.topology_changed:  # last, so the row lock is held only until commit
-            self.conn.execute(_BUMP_TOPOLOGY, {"tenant": self.tenant})
+            self.version = self.conn.execute(_BUMP_TOPOLOGY, {"tenant": self.tenant}).scalar_one()
         return self.written
 
     def _locked(self, ids: Iterable[NodeId]) -> dict[NodeId, Node]:
@@ -616,7 +624,7 @@ _SQLITE_UPSERT_EDGES = (
 
 _BUMP_TOPOLOGY = text(
     "INSERT INTO topology_versions (tenant, version) VALUES (:tenant, 1) "
-    "ON CONFLICT (tenant) DO UPDATE SET version = topology_versions.version + 1")
+    "ON CONFLICT (tenant) DO UPDATE SET version = topology_versions.version + 1 RETURNING version")
 
 
 def _json_rows(rows: Iterable[tuple[Any, ...]]) -> str:
