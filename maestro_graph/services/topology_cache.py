@@ -66,7 +66,7 @@ class TopologyCache:
         self._waiting_size: dict[Tenant, int] = {}
         self._following: dict[Tenant, asyncio.Task[None]] = {}
         self.builds = self.take_ins = 0  # done since start, for logs and benchmarks
-        self._took: dict[Tenant, float] = {}  # how long the tenant's last take-in took (s)
+        self.took_in: dict[Tenant, float] = {}  # tenant -> how long its last take-in took (s)
         self._follow_rest_until: dict[Tenant, float] = {}  # take-ins, like builds, rest as long as the last took
         self._unwatch = store.watch_topology(self._committed) if mode != "off" else None
 
@@ -83,7 +83,7 @@ class TopologyCache:
                 return topology
             following = self._follow(tenant)
             if following is not None:  # the changes are waiting here
-                if self.mode == "inline" or self._took.get(tenant, len(topology) * 1e-6) <= QUICK:
+                if self.mode == "inline" or self.took_in.get(tenant, len(topology) * 1e-6) <= QUICK:
                     await asyncio.shield(following)
                     continue
                 return None  # taken in beside the server; the store answers meanwhile
@@ -244,7 +244,7 @@ class TopologyCache:
         try:
             await self._advance(tenant)
         finally:
-            self._took[tenant] = took = time.perf_counter() - started
+            self.took_in[tenant] = took = time.perf_counter() - started
             self._follow_rest_until[tenant] = time.monotonic() + took
 
     async def _advance(self, tenant: Tenant) -> None:

@@ -145,7 +145,7 @@ async def test_the_index_follows_this_process_commits_without_a_rebuild(store, s
                 answer(await walked.lineage.impact(tenant, start.id, 1000, 20_000))
 
         # A tenant whose take-ins are slow (a big one): queries walk the store while one runs.
-        cache._took[tenant] = 10.0
+        cache.took_in[tenant] = 10.0
         await store.apply(tenant, ChangeSet(link=[Edge(Rel.TRAINED_ON, version.id, some[41].id)]))
         assert await cache.fresh(tenant) is None
         await cache._following[tenant]

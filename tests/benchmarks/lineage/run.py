@@ -13,7 +13,10 @@ Per backend, in one run:
                    new dataset into the loaded graph's tenant) POSTed one per request by
                    --http-clients clients to a real server process; then half those jobs
                    running again, a START and a COMPLETE event per run: the steady state (events/s)
-  index            building the in-memory topology impact analysis answers from (s, MB it holds)
+  index            building the in-memory topology impact analysis answers from (s, MB it holds);
+                   then, events ingested into the held index (the bulk step's with --loaded, else
+                   --http-events / 3 more): how many take-ins kept it current, and how long the
+                   last one (the catch-up a query would wait for, or walk the store during) took
   lineage/impact   FIELD-granularity downstream lineage and impact analysis at depth 3, 10, 20
                    from --queries seeded start columns: p50/p95 ms, beside the floor. Impact is
                    timed twice: from the in-memory topology (what the server answers from once
@@ -246,11 +249,24 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
         names = Names(store, tenant)
         q = await queries(services, walked, tenant, floor, starts, args.repeat, names)
         ids = await names.field_ids(starts)
+        # From here on the index is held: what this process commits is noted and taken in.
+        cache = services.lineage.topology
+        builds, take_ins = cache.builds, cache.take_ins
         if args.loaded:  # bulk ingestion into the loaded graph, of the HTTP step's kind of events
             fresh = list(small_events(args.http_events, prefix=f"bulk{int(time.time())}"))
             progress(f"{store.backend}: bulk ingestion of {len(fresh):,} events writing new datasets, then re-runs")
             bulk = (await bulk_ingest(services, tenant, fresh, args.batch),
                     await bulk_ingest(services, tenant, list(reruns(fresh[: len(fresh) // 2])), args.batch))
+            changed = len(fresh) + len(fresh) // 2 * 2
+        else:
+            changed = args.http_events // 3
+            progress(f"{store.backend}: {changed:,} events more, for the index to take in")
+            await bulk_ingest(services, tenant, list(small_events(changed, prefix=f"follow{int(time.time())}")), args.batch)
+        t = time.perf_counter()
+        topology = await cache.ensure(tenant)
+        assert topology is not None and cache.builds == builds, "the index was rebuilt, not kept current: see the log"
+        follow = (changed, cache.take_ins - take_ins, time.perf_counter() - t, cache.took_in.get(tenant, 0.0), len(topology))
+        progress(f"{store.backend}: index took {changed:,} events in: {follow[1]} take-ins, the last {follow[3]:.2f} s")
         await store.close()
         os.environ["MAESTRO_NEO4J_PASSWORD"] = args.neo4j_password
         progress(f"{store.backend}: impactAnalysis over HTTP (the server builds its own index first)")
@@ -270,7 +286,7 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
         finally:
             proc.terminate()
             proc.wait(30)
-    return {"backend": store.backend, "bulk": bulk, "http": http, "index": index, "q": q, "gql": gql}
+    return {"backend": store.backend, "bulk": bulk, "http": http, "index": index, "q": q, "gql": gql, "follow": follow}
 
 
 def main() -> None:
@@ -329,6 +345,9 @@ def main() -> None:
             print(f"{d:>7}{cells}{ratio:>6,.1f}x")
         print(f"impactAnalysis over HTTP, depth 10, fields and datasets with node ids: "
               f"{statistics.median(r['gql']):,.1f}/{pct(r['gql'], 95):,.1f} ms")
+        n_events, take_ins, waited, last, nodes = r["follow"]
+        print(f"index kept current through {n_events:,} events ingested after it was built, without a rebuild: "
+              f"{take_ins} take-in{'' if take_ins == 1 else 's'}; the last took {last:.2f} s ({nodes:,} nodes), {waited:.2f} s after ingestion ended")
     bfs = results[0]["q"]["bfs"]
     print("\nfloor: impact's result set in memory (tests/benchmarks/lineage/floor.py); networkx BFS distances alone take "
           + ", ".join(f"{statistics.median(bfs[d]):.2f} ms at d{d}" for d in DEPTHS))
