@@ -72,7 +72,7 @@ class TopologyCache:
 
     async def fresh(self, tenant: Tenant) -> Topology | None:
         """The tenant's topology as of the store's current version, or None: then the caller walks
-        the store (and, in background mode, a rebuild has started)."""
+        the store (and, in background mode, the topology is being brought up to date)."""
         if self.mode == "off":
             return None
         version = await self.store.topology_version(tenant, max_age=self.max_lag)
@@ -83,7 +83,7 @@ class TopologyCache:
                 return topology
             following = self._follow(tenant)
             if following is not None:  # the changes are waiting here
-                if self.mode == "inline" or self.took_in.get(tenant, len(topology) * 1e-6) <= QUICK:
+                if self.mode == "inline" or self._quick(tenant):
                     await asyncio.shield(following)
                     continue
                 return None  # taken in beside the server; the store answers meanwhile
@@ -220,6 +220,11 @@ class TopologyCache:
         rest = self._follow_rest_until.get(tenant, 0.0) - time.monotonic() if self.mode == "background" else 0.0
         task = self._following[tenant] = asyncio.create_task(self._take_in(tenant, rest))
         return task
+
+    def _quick(self, tenant: Tenant) -> bool:
+        """Whether the tenant's next take-in should take at most QUICK: as long as its last, or
+        at first about 1 µs a node of its topology (measured: 0.7 s at 1.1M nodes)."""
+        return self.took_in.get(tenant, len(self._topologies[tenant]) * 1e-6) <= QUICK
 
     def _pop_run(self, tenant: Tenant, version: int) -> list[Delta]:
         """Take out the waiting changes that follow on from `version` without a gap."""
