@@ -159,3 +159,27 @@ async def test_the_index_follows_this_process_commits_without_a_rebuild(store, s
     finally:
         await cache.close()
         await rebuilt.close()
+
+
+async def test_a_commit_reported_a_moment_after_a_query_saw_its_version_is_taken_in_not_rebuilt(store, tenant):
+    await Services.build(store, topology=TopologyCache(store, "off")).lineage.ingest(
+        system(tenant, "test"), list(events(generate(4, seed=4))))
+    cache = TopologyCache(store, "background")
+    try:
+        assert await cache.ensure(tenant) is not None
+        builds = cache.builds
+        cache._unwatch()  # this cache hears of the commit only when the test says so
+        told = []
+        stop = store.watch_topology(told.append)
+        a, b = (await store.find_nodes(tenant, NodeQuery(Label.DATASET, first=2))).nodes
+        await store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, b.id, a.id)]))
+        stop()
+        cache._rest_until[tenant] = 0.0  # free to rebuild
+        assert await cache.fresh(tenant) is None  # a version it was not told of: the store answers
+        assert not cache._builds[tenant].done()  # a rebuild is on its way...
+        cache._committed(told[0])  # the report arrives within the grace
+        await cache._builds[tenant]
+        assert cache.builds == builds  # ...yet none was made...
+        assert (await cache.fresh(tenant)).version == await store.topology_version(tenant)  # ...it was taken in
+    finally:
+        await cache.close()
