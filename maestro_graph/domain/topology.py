@@ -92,19 +92,23 @@ class Csr:
         return Csr(_ints(starts), _ints(sources[np.argsort(targets, kind="stable")]), nonempty=_nonempty(counts, n))
 
     def grown(self, renumbered: "Renumbering | None", sources: np.ndarray, targets: np.ndarray,
-              flags: np.ndarray | None) -> "Csr":
-        """This adjacency with nodes inserted (`renumbered`; None: the same nodes) and edges added:
-        sources and targets in the new numbering, in (source, target) order, distinct, with a flag
-        each if this Csr has flags. An edge already here takes its new flag.
+              flags: np.ndarray | None, gone: np.ndarray | None = None) -> "Csr":
+        """This adjacency with nodes inserted (`renumbered`; None: the same nodes) and edges added
+        or, where `gone` is set, removed: sources and targets in the new numbering, in (source,
+        target) order, distinct, with a flag each if this Csr has flags. An edge already here
+        takes its new flag; removing an edge that is not here does nothing.
 
         In numpy, over whole arrays only in steps about as cheap as a copy; the lists that take
-        new edges are searched on their own. At 1.85M nodes each adjacency takes tens of ms.
+        or lose edges are searched on their own. At 1.85M nodes each adjacency takes tens of ms.
 
         >>> c = Csr.from_keys(2, [(0 * 2 + 1) * 2], True)  # 0 -> 1; a node goes in before node 1
         >>> r = Renumbering(2, [1])
         >>> g = c.grown(r, np.array([0, 0]), np.array([1, 2]), np.array([1, 1], dtype=np.uint8))
         >>> list(g.offsets), list(g.targets), list(g.flags)
         ([0, 2, 2, 2], [1, 2], [1, 1])
+        >>> h = g.grown(None, np.array([0]), np.array([2]), np.array([0], dtype=np.uint8), np.array([True]))
+        >>> list(h.offsets), list(h.targets), list(h.flags)
+        ([0, 1, 1, 1], [1], [1])
         """
         offsets = np.frombuffer(self.offsets, dtype=np.int32)
         held = np.frombuffer(self.targets, dtype=np.int32)
@@ -112,22 +116,21 @@ class Csr:
         if renumbered is not None:
             held, offsets, n = renumbered.of(held), renumbered.offsets(offsets), renumbered.n
         kept = None if self.flags is None else np.frombuffer(self.flags, dtype=np.uint8)
+        assert (kept is None) == (flags is None), "a flagged adjacency takes flags, and only it"
+        emptied: list[int] = []
+        if gone is not None and gone.any():
+            place, known = _found(held, offsets, n, sources[gone], targets[gone])
+            held, kept = np.delete(held, place[known]), None if kept is None else np.delete(kept, place[known])
+            lost = np.zeros(n + 1, dtype=np.int32)
+            np.cumsum(np.bincount(sources[gone][known], minlength=n), out=lost[1:])
+            offsets = offsets - lost
+            emptied = [i for i in np.unique(sources[gone][known]).tolist() if offsets[i] == offsets[i + 1]]
+            sources, targets = sources[~gone], targets[~gone]
+            flags = None if flags is None else flags[~gone]
         if len(sources):
-            # The lists that take edges, gathered in one array of keys (source * n + target).
-            touched = np.unique(sources)
-            lengths = offsets[touched + 1] - offsets[touched]
-            ends = np.cumsum(lengths)
-            at = np.repeat(offsets[touched] - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
-            keys = np.repeat(touched.astype(np.int64), lengths) * n + held[at]
-            wanted = sources.astype(np.int64) * n + targets
-            rank = np.searchsorted(keys, wanted)
-            known = rank < len(keys)
-            known[known] = keys[rank[known]] == wanted[known]
-            # Where each edge is or goes: its source's list start, plus the targets before it in that list.
-            place = offsets[sources] + (rank - np.searchsorted(keys, sources.astype(np.int64) * n))
+            place, known = _found(held, offsets, n, sources, targets)
             fresh = ~known
-            if kept is not None:
-                assert flags is not None, "a flagged adjacency takes flags"
+            if kept is not None and flags is not None:
                 kept = kept.copy()
                 kept[place[known]] = flags[known]
                 kept = np.insert(kept, place[fresh], flags[fresh])
@@ -136,11 +139,29 @@ class Csr:
             np.cumsum(np.bincount(sources[fresh], minlength=n), out=added[1:])
             offsets = offsets + added
         nonempty = self.nonempty
-        if nonempty is not None:  # kept as it is, not recounted: a pass over every node saved
+        if nonempty is not None:  # kept up to date, not recounted: a pass over every node saved
             nonempty = set(renumbered.of(np.fromiter(nonempty, np.int64, len(nonempty))).tolist()) if renumbered else set(nonempty)
+            nonempty.difference_update(emptied)
             nonempty.update(sources.tolist())
             nonempty = nonempty if _is_few(len(nonempty), n) else None
         return Csr(_ints(offsets), _ints(held), None if kept is None else bytearray(kept.tobytes()), nonempty=nonempty)
+
+
+def _found(held: np.ndarray, offsets: np.ndarray, n: int, sources: np.ndarray, targets: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """For edges (in (source, target) order): where each is in `held`, or would go, and whether it
+    is there. Only the lists of these sources are searched, gathered as keys source * n + target."""
+    touched = np.unique(sources)
+    lengths = offsets[touched + 1] - offsets[touched]
+    ends = np.cumsum(lengths)
+    at = np.repeat(offsets[touched] - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
+    keys = np.repeat(touched.astype(np.int64), lengths) * n + held[at]
+    wanted = sources.astype(np.int64) * n + targets
+    rank = np.searchsorted(keys, wanted)
+    known = rank < len(keys)
+    known[known] = keys[rank[known]] == wanted[known]
+    # Its source's list start, plus the targets before it in that list.
+    return offsets[sources] + (rank - np.searchsorted(keys, sources.astype(np.int64) * n)), known
 
 
 class Renumbering:
@@ -216,11 +237,11 @@ class Topology:
         return self.label(i)
 
     def advanced(self, version: int, nodes: Iterable[tuple[NodeId, Label, str]],
-                 edges: Mapping[Rel, Mapping[tuple[NodeId, NodeId], bool]]) -> "Topology":
+                 edges: Mapping[Rel, Mapping[tuple[NodeId, NodeId], bool | None]]) -> "Topology":
         """This topology as of `version`: `nodes` (of TOPOLOGY_LABELS) added or renamed, and
-        `edges` added or given their flag (rel -> {(src, dst): flag}; one with an end outside the
-        topology is left out, as a build leaves it out). This one is left as it is, so walks over
-        it are not disturbed.
+        `edges` added or given their flag, or removed where the flag is None (rel -> {(src, dst):
+        flag}; one with an end outside the topology is left out, as a build leaves it out). This
+        one is left as it is, so walks over it are not disturbed.
 
         New nodes take their place in id order, and the nodes after them move up: every
         adjacency is renumbered, in numpy, in time linear in its size."""
@@ -254,22 +275,24 @@ class Topology:
             old = dict(zip(old, renumbered.of(np.fromiter(old.values(), dtype=np.int64)).tolist()))
         at = {**old, **placed}.get
         n = len(ids)
-        found: dict[Rel, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # rel -> sources, targets, flags
+        found: dict[Rel, tuple[np.ndarray, ...]] = {}  # rel -> sources, targets, flags, removed
         for rel, pairs in edges.items():
             sources = np.fromiter((at(src, -1) for src, _ in pairs), dtype=np.int64, count=len(pairs))
             targets = np.fromiter((at(dst, -1) for _, dst in pairs), dtype=np.int64, count=len(pairs))
             inside = (sources >= 0) & (targets >= 0)
-            found[rel] = sources[inside], targets[inside], np.fromiter(pairs.values(), dtype=np.uint8, count=len(pairs))[inside]
+            flags = np.fromiter((flag is True for flag in pairs.values()), dtype=np.uint8, count=len(pairs))
+            gone = np.fromiter((flag is None for flag in pairs.values()), dtype=bool, count=len(pairs))
+            found[rel] = sources[inside], targets[inside], flags[inside], gone[inside]
         for (rel, direction), csr in self.adjacency.items():
             if rel not in found and renumbered is None:
                 topology.adjacency[(rel, direction)] = csr  # untouched: shared, never written
                 continue
-            sources, targets, flags = found.get(rel, (np.zeros(0, np.int64),) * 3)
+            sources, targets, flags, gone = found.get(rel, (np.zeros(0, np.int64),) * 3 + (np.zeros(0, bool),))
             if direction is Direction.IN:
                 sources, targets = targets, sources
             order = np.argsort(sources * n + targets)  # distinct: edges holds each pair once
             topology.adjacency[(rel, direction)] = csr.grown(
-                renumbered, sources[order], targets[order], flags[order].astype(np.uint8) if csr.flags is not None else None)
+                renumbered, sources[order], targets[order], flags[order] if csr.flags is not None else None, gone[order])
         return topology
 
     # -- impact analysis -----------------------------------------------------------------------

@@ -12,8 +12,8 @@ topology is brought up to date, in one of two ways:
     (read-your-writes at in-memory speed); else the store answers while it runs. Take-ins rest
     as long as the last took, so they use at most half a core.
   - Rebuilding from the store, when the changes do not follow on from the topology's version: a
-    change committed by another process (a replica, the CLI), a delete or unlink in the topology,
-    or a tenant first asked about. "background" (the default) rebuilds beside the server; until
+    change committed by another process (a replica, the CLI), a node deleted, or a tenant first
+    asked about. "background" (the default) rebuilds beside the server; until
     it is done, impact analysis walks the store (1M columns: 24 s on SQLite, 63 s on Neo4j), and
     each rebuild rests as long as the last took. "inline" waits for it (small graphs, tests).
 "off" always walks the store.
@@ -271,15 +271,15 @@ class TopologyCache:
         if not run:  # a rebuild got there first
             return
         nodes: dict[NodeId, tuple[Label, str]] = {}
-        edges: dict[Rel, dict[tuple[NodeId, NodeId], bool]] = defaultdict(dict)
+        edges: dict[Rel, dict[tuple[NodeId, NodeId], bool | None]] = defaultdict(dict)
         for delta in run:  # the later change wins
             nodes.update((i, (label, name)) for i, label, name in delta.nodes)
             for rel, src, dst, flag in delta.edges:
                 edges[rel][(src, dst)] = flag
         # An end neither these changes nor the topology hold was created by a change that did not
         # touch the topology (a dataset before its first lineage): read from the store.
-        unknown = {end for pairs in edges.values() for pair in pairs for end in pair
-                   if end not in nodes and topology.index(end) is None}
+        unknown = {end for pairs in edges.values() for pair, flag in pairs.items() if flag is not None
+                   for end in pair if end not in nodes and topology.index(end) is None}
         try:
             found = await self.store.get_nodes(tenant, list(unknown)) if unknown else {}
         except StoreUnavailable:
@@ -304,17 +304,20 @@ class Delta:
     TOPOLOGY_LABELS (id, label, name) and relationships of TOPOLOGY_RELS (rel, src, dst, flag)."""
 
     nodes: list[tuple[NodeId, Label, str]]
-    edges: list[tuple[Rel, NodeId, NodeId, bool]]
+    edges: list[tuple[Rel, NodeId, NodeId, bool | None]]  # in the order applied; None: removed
 
     @classmethod
     def of(cls, change: TopologyChange) -> "Delta | None":
-        """None for a change a topology cannot take in: it adds and renames, it never removes."""
+        """None for a change a topology cannot take in: one that deletes nodes."""
         cs = change.changes
-        if cs.delete or any(e.rel in WAYS for e in cs.unlink):
+        if cs.delete:
             return None
-        return cls([(n.id, n.label, n.name) for n in change.stored.values() if n.label in LABEL_CODES],
-                   # the flag: FEEDS from an input its job reports column lineage for
-                   [(e.rel, e.src, e.dst, e.props.get("column_lineage") is True) for e in cs.link if e.rel in WAYS])
+        # The flag: FEEDS from an input its job reports column lineage for. Stores link, then
+        # unlink: an edge both linked and unlinked by one change is gone.
+        edges: list[tuple[Rel, NodeId, NodeId, bool | None]] = [
+            (e.rel, e.src, e.dst, e.props.get("column_lineage") is True) for e in cs.link if e.rel in WAYS]
+        edges += [(e.rel, e.src, e.dst, None) for e in cs.unlink if e.rel in WAYS]
+        return cls([(n.id, n.label, n.name) for n in change.stored.values() if n.label in LABEL_CODES], edges)
 
     def __len__(self) -> int:
         return len(self.nodes) + len(self.edges)

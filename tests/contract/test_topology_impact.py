@@ -152,10 +152,23 @@ async def test_the_index_follows_this_process_commits_without_a_rebuild(store, s
         assert (await cache.fresh(tenant)).version == await store.topology_version(tenant)
         assert cache._builds[tenant] is build
 
-        # What it cannot take in: a relationship removed. Then the version moves past it...
-        await store.apply(tenant, ChangeSet(unlink=[Edge(Rel.FEEDS, some[3].id, some[1].id)]))
-        assert await cache.fresh(tenant) is None  # ...and a rebuild catches up
+        # Relationships removed are taken in too...
+        await store.apply(tenant, ChangeSet(unlink=[Edge(Rel.FEEDS, some[3].id, some[1].id),
+                                                    Edge(Rel.TRAINED_ON, version.id, some[41].id)]))
+        followed = await cache.ensure(tenant)
+        assert cache._builds[tenant] is build
+        expected = await rebuilt.ensure(tenant)
+        assert followed.version == expected.version
+        for key, csr in expected.adjacency.items():
+            assert (list(followed.adjacency[key].offsets), list(followed.adjacency[key].targets)) == \
+                (list(csr.offsets), list(csr.targets)), key
+
+        # ...a node deleted is not: the version moves past it, and a rebuild catches up.
+        await store.apply(tenant, ChangeSet(delete=[owner.id]))
+        cache._rest_until[tenant] = 0.0
+        assert await cache.fresh(tenant) is None
         assert (await cache.ensure(tenant)).version == await store.topology_version(tenant)
+        assert cache._builds[tenant] is not build
     finally:
         await cache.close()
         await rebuilt.close()

@@ -12,7 +12,7 @@ from maestro_graph.domain.impact import TOPOLOGY_LABELS
 from maestro_graph.domain.topology import WAYS, Csr, Topology
 from maestro_graph.types import Direction
 
-Edges = dict[Rel, dict[tuple[str, str], bool]]
+Edges = dict[Rel, dict[tuple[str, str], bool | None]]  # None: removed
 
 
 def built(version: int, nodes: dict[str, tuple[Label, str]], edges: Edges) -> Topology:
@@ -64,10 +64,14 @@ def test_a_topology_advanced_by_a_change_equals_the_rebuilt_one():
         ends = list(after_nodes) + ["outside-the-topology"]  # a Job or Run end: left out, as a build leaves it
         for _ in range(rnd.randint(0, 60)):
             change[rnd.choice(rels)][(rnd.choice(ends), rnd.choice(ends))] = rnd.random() < 0.5
-        for rel in rels:  # some edges again, some with their flag turned
-            for pair, flag in list(edges[rel].items())[: rnd.randint(0, 5)]:
-                change[rel][pair] = flag if rnd.random() < 0.5 else not flag
-        after_edges = {rel: {**edges[rel], **change[rel]} for rel in rels}
+        for rel in rels:  # some edges again, some with their flag turned, some removed
+            for pair, flag in list(edges[rel].items())[: rnd.randint(0, 8)]:
+                change[rel][pair] = rnd.choice((flag, not flag, None))
+            if rnd.random() < 0.3 and len(after_nodes) > 1:  # removing what is not there does nothing
+                change[rel][(rnd.choice(list(after_nodes)), "outside-the-topology")] = None
+                change[rel][tuple(rnd.sample(list(after_nodes), 2))] = None
+        after_edges = {rel: {pair: flag for pair, flag in {**edges[rel], **change[rel]}.items() if flag is not None}
+                       for rel in rels}
 
         told = [(i, label, name) for i, (label, name) in {**added, **renamed}.items()]
         told += [(i, *nodes[i]) for i in rnd.sample(list(nodes), min(3, len(nodes)))]  # unchanged nodes again
@@ -83,3 +87,14 @@ def test_an_empty_change_shares_the_arrays():
     after = before.advanced(2, [], {})
     assert after.version == 2 and all(after.adjacency[k] is before.adjacency[k] for k in before.adjacency)
     assert np.array_equal(after.adjacency[(Rel.DERIVES, Direction.OUT)].targets, [before.index(b)])
+
+
+def test_a_removed_relationship_leaves_no_trace_in_the_nodes_with_neighbours():
+    rnd = random.Random(5)
+    nodes = {node_id(rnd): (Label.DATASET, f"d{k}") for k in range(40)}
+    a, b, c = list(nodes)[:3]
+    before = built(1, nodes, {Rel.TRAINED_ON: {(a, b): False, (a, c): False}})
+    assert before.adjacency[(Rel.TRAINED_ON, Direction.IN)].nonempty == {before.index(b), before.index(c)}
+    after = before.advanced(2, [], {Rel.TRAINED_ON: {(a, b): None}})
+    same(after, built(2, nodes, {Rel.TRAINED_ON: {(a, c): False}}))
+    assert after.adjacency[(Rel.TRAINED_ON, Direction.IN)].nonempty == {after.index(c)}
