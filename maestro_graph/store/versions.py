@@ -41,8 +41,8 @@ class RecentVersions:
         self._seen.pop(tenant, None)
 
     def committed(self, change: TopologyChange) -> None:
-        """This process committed `change`: forget the version, and tell the watchers."""
-        self.changed(change.tenant)
+        """This process committed `change`: tell the watchers. (The store has already called
+        changed(), which it does for any write that may have committed.)"""
         for watcher in list(self._watchers):
             watcher(change)
 
