@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 from maestro_graph import __version__
@@ -114,29 +116,29 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             total = check_events(paths)
         except BadInput as err:
             sys.exit(f"maestro-graph: ingest: {err.message}. Nothing was stored: fix that event and run again.")
-        actor, stored, batch = system(tenant, "cli"), 0, []
+        actor, stored = system(tenant, "cli"), 0
         start = shown = time.perf_counter()
 
-        async def flush() -> None:
-            nonlocal stored, shown
-            await services.lineage.ingest(actor, batch, operation="ingestLineageFiles")
-            stored += len(batch)
-            batch.clear()
-            if time.perf_counter() - shown >= 2:
-                shown = time.perf_counter()
-                print(f"ingest: {stored:,}/{total:,} events, {stored / (shown - start):,.0f} events/s", file=sys.stderr, flush=True)
-
-        try:
+        def batches() -> Iterator[list[Any]]:
+            batch: list[Any] = []
             for path in paths:
                 for _, raw in read_events(path):
                     batch.append(raw)
                     if len(batch) == args.batch:
-                        await flush()
+                        yield batch
+                        batch = []
             if batch:
-                await flush()
+                yield batch
+
+        try:  # batches in order, a few under way: one is written while the next are translated
+            async for result in services.lineage.ingest_batches(actor, batches(), operation="ingestLineageFiles"):
+                stored += result.events
+                if time.perf_counter() - shown >= 2:
+                    shown = time.perf_counter()
+                    print(f"ingest: {stored:,}/{total:,} events, {stored / (shown - start):,.0f} events/s", file=sys.stderr, flush=True)
         except MaestroError as err:
-            sys.exit(f"maestro-graph: ingest: {err.message}. {stored:,} of {total:,} events were stored before it; "
-                     "running the same files again is safe (ingestion is idempotent).")
+            sys.exit(f"maestro-graph: ingest: {err.message}. The {stored:,} events before it (of {total:,}) were stored, "
+                     "and maybe some after it; running the same files again is safe (ingestion is idempotent).")
         took = time.perf_counter() - start
         print(f"ingested {total:,} events from {len(paths)} file(s) into tenant {tenant} in {took:.1f} s "
               f"({total / max(took, 1e-9):,.0f} events/s)")

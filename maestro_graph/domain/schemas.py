@@ -11,6 +11,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
@@ -367,6 +368,26 @@ def natural_key(label: Label, props: Props, node_id: NodeId | None = None) -> st
 
 
 _KEY_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds an encoder per call
+
+
+def field_key(dataset_id: str, path: str) -> str:
+    """natural_key(Label.FIELD, ...) from its two parts: ingestion keys tens of fields an event,
+    and column paths recur across datasets, so the path's part is made once.
+
+    >>> field_key("d1", 'a."b"') == natural_key(Label.FIELD, {"dataset_id": "d1", "path": 'a."b"'})
+    True
+    """
+    return "[" + _key_part(dataset_id) + ", " + _path_part(path) + "]"
+
+
+def _key_part(v: str) -> str:
+    """One key value as natural_key writes it inside its JSON list."""
+    if '"' in v or "\\" in v or not v.isprintable():
+        return _KEY_JSON(v)
+    return '"' + v + '"'
+
+
+_path_part = lru_cache(maxsize=50_000)(_key_part)
 _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
 
 

@@ -20,7 +20,7 @@ from typing_extensions import Annotated, NotRequired, TypedDict
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Node, Rel
-from maestro_graph.domain.schemas import identity_id, natural_key, now, validate_props, validate_rel_props
+from maestro_graph.domain.schemas import field_key, identity_id, natural_key, now, validate_props, validate_rel_props
 from maestro_graph.types import NodeId, Props, Tenant
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -239,7 +239,7 @@ class Translation:
     def field(self, dataset_id: NodeId, path: str, type_: str | None = None, description: str | None = None) -> Node:
         clean = {**_field_props(path, type_, description), "dataset_id": dataset_id}
         # Provisional like every id here, and unique as its (dataset, path) identity: no hashing.
-        f = self._put(Label.FIELD, f"{dataset_id}/{clean['path']}", natural_key(Label.FIELD, clean), clean)
+        f = self._put(Label.FIELD, f"{dataset_id}/{clean['path']}", field_key(dataset_id, clean["path"]), clean)
         self.link(Rel.HAS_FIELD, dataset_id, f.id)
         self._ids[(Label.FIELD, dataset_id, path)] = f.id
         return f

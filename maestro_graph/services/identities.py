@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from maestro_graph.domain.graph import Edge, Label, Node, Rel
-from maestro_graph.domain.schemas import SPECS, minted_id, natural_key
+from maestro_graph.domain.schemas import SPECS, field_key, minted_id, natural_key
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId, Props, Tenant
 
@@ -59,13 +59,17 @@ class KnownIds:
 @dataclass
 class Resolved:
     ids: dict[NodeId, NodeId] = field(default_factory=dict)  # provisional -> real
-    stored: dict[NodeId, Node] = field(default_factory=dict)  # real id -> the node as stored, if read
+    stored: dict[NodeId, Node] = field(default_factory=dict)  # real id -> the node as stored (or being stored), if read
     minted: set[NodeId] = field(default_factory=set)  # real ids made now: nodes new to the store
     keys: dict[NodeId, str] = field(default_factory=dict)  # provisional -> real key, where it holds an id
 
     def mint(self, provisional: NodeId) -> None:
         self.ids[provisional] = new = minted_id()
         self.minted.add(new)
+
+    def found(self, provisional: NodeId, stored: Node) -> None:
+        self.ids[provisional] = stored.id
+        self.stored[stored.id] = stored
 
     def real(self, node_id: NodeId) -> NodeId:
         return self.ids.get(node_id, node_id)
@@ -79,7 +83,11 @@ class Resolved:
         if n.label not in KEYED_BY_REF:
             return n.key
         if (key := self.keys.get(n.id)) is None:
-            key = self.keys[n.id] = natural_key(n.label, self.props(n.label, n.props))
+            if n.label is Label.FIELD:
+                key = field_key(self.real(n.props["dataset_id"]), n.props["path"])
+            else:
+                key = natural_key(n.label, self.props(n.label, n.props))
+            self.keys[n.id] = key
         return key
 
     def nodes(self, nodes: Iterable[Node]) -> dict[NodeId, Node]:
@@ -100,10 +108,14 @@ class Resolved:
         return [Edge(rel, get(src, src), get(dst, dst), props) for (rel, src, dst), props in links.items()]
 
 
-async def resolve(store: GraphStore, tenant: Tenant, nodes: dict[NodeId, Node], known: KnownIds) -> Resolved:
-    """Real ids for these nodes (keyed by provisional id): known ones first, then one lookup by
-    key per label, in two rounds (fields after their datasets). A field of a new dataset is new."""
+async def resolve(store: GraphStore, tenant: Tenant, nodes: dict[NodeId, Node], known: KnownIds,
+                  ahead: Mapping[tuple[Label, str], Node] | None = None) -> Resolved:
+    """Real ids for these nodes (keyed by provisional id): known ones first, then those of
+    `ahead` (nodes a transaction under way is storing, by label and key: stored as far as this
+    batch is concerned), then one lookup by key per label, in two rounds (fields after their
+    datasets). A field of a new dataset is new."""
     r = Resolved()
+    ahead = ahead or {}
     first: dict[Label, list[tuple[NodeId, str]]] = defaultdict(list)
     second: list[Node] = []
     for n in nodes.values():
@@ -111,6 +123,8 @@ async def resolve(store: GraphStore, tenant: Tenant, nodes: dict[NodeId, Node], 
             second.append(n)
         elif (real := known.get(tenant, n.label, n.key)) is not None:
             r.ids[n.id] = real
+        elif (stored := ahead.get((n.label, n.key))) is not None:
+            r.found(n.id, stored)
         else:
             first[n.label].append((n.id, n.key))
     await asyncio.gather(*(_find(store, tenant, label, wanted, r) for label, wanted in first.items()))
@@ -120,6 +134,8 @@ async def resolve(store: GraphStore, tenant: Tenant, nodes: dict[NodeId, Node], 
             r.mint(n.id)
         elif (real := known.get(tenant, n.label, key := r.key(n))) is not None:
             r.ids[n.id] = real
+        elif (stored := ahead.get((n.label, key))) is not None:
+            r.found(n.id, stored)
         else:
             later[n.label].append((n.id, key))
     await asyncio.gather(*(_find(store, tenant, label, wanted, r) for label, wanted in later.items()))
@@ -134,5 +150,4 @@ async def _find(store: GraphStore, tenant: Tenant, label: Label, wanted: list[tu
         if stored is None:
             r.mint(provisional)
         else:
-            r.ids[provisional] = stored.id
-            r.stored[stored.id] = stored
+            r.found(provisional, stored)

@@ -9,24 +9,22 @@ nodes a walk may reach turns a huge answer into a `truncated` one instead of a t
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from maestro_graph.auth.principal import Principal
-from maestro_graph.domain.audit import AuditRecord
-from maestro_graph.domain.errors import BadInput, Conflict, LimitExceeded, NotFound
-from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
+from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
+from maestro_graph.domain.graph import Edge, Label, Node, Rel
 from maestro_graph.domain.impact import Impacted, ImpactReport, build_report
-from maestro_graph.domain.schemas import validate_props
 from maestro_graph.domain.walk import Walk
-from maestro_graph.integrations.openlineage import Translation, fold_run, parse_events, translate
+from maestro_graph.integrations.openlineage import parse_events, translate
 from maestro_graph.services.graph import GraphService
-from maestro_graph.services.identities import KnownIds, resolve
+from maestro_graph.services.ingestion import GroupCommit
 from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.store.base import GraphStore
-from maestro_graph.types import Direction, Granularity, LineageDirection, NodeId, Props, Tenant
+from maestro_graph.types import Direction, Granularity, LineageDirection, NodeId, Tenant
 
 MAX_LINEAGE_DEPTH = 20
 MAX_IMPACT_DEPTH = 1000
@@ -52,24 +50,15 @@ class IngestResult:
 
 
 class LineageService:
-    """Lineage reads, and ingestion with group commit.
-
-    Ingestion validates and translates each request on its own, then commits: requests that
-    arrive while a transaction is running wait and go together in the next one. One client
-    sending one event at a time gets one transaction per event (no added latency); many clients
-    share transactions, which is what makes SQLite reach thousands of events per second (a
-    commit costs ~1-3 ms of disk here). A request is answered only after its events are stored."""
-
-    MAX_BATCH = 500  # requests per shared transaction
+    """Lineage reads, and ingestion: events are validated and translated request by request,
+    then stored by group commit (services/ingestion.py)."""
 
     def __init__(self, store: GraphStore, graph: GraphService | None = None, topology: TopologyCache | None = None) -> None:
         self.store = store
         self.graph = graph or GraphService(store)
         # No cache given, no one to close it: then none that starts background builds.
         self.topology = topology or TopologyCache(store, "off")
-        self._pending: list[tuple[Tenant, Translation, AuditRecord, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._known = KnownIds()
+        self.commits = GroupCommit(store)
 
     # -- ingestion -----------------------------------------------------------------------------
     async def ingest(self, actor: Principal, body: Any, operation: str = "ingestLineageEvents") -> IngestResult:
@@ -81,85 +70,26 @@ class LineageService:
         async with self.graph.audit.operation(actor, operation) as op:
             events = parse_events(body)
             t = translate(actor.tenant, events)
-            await self._commit(actor.tenant, t, op.record(list(t.nodes)))
+            await self.commits.store_translation(actor.tenant, t, op.record(list(t.nodes)), len(events))
             return IngestResult(len(events), len(t.nodes), len(t.links))
 
-    async def _commit(self, tenant: Tenant, t: Translation, audit: AuditRecord) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((tenant, t, audit, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await done
-
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
-            by_tenant: dict[Tenant, list[tuple[Translation, AuditRecord, asyncio.Future[None]]]] = {}
-            for tenant, t, audit, done in batch:
-                by_tenant.setdefault(tenant, []).append((t, audit, done))
-            for tenant, items in by_tenant.items():
-                try:
-                    await self._apply(tenant, [(t, a) for t, a, _ in items])
-                    outcomes: list[BaseException | None] = [None] * len(items)
-                except Exception as err:  # noqa: BLE001 - handed to the waiting requests
-                    if len(items) == 1:
-                        outcomes = [err]
-                    else:  # keep one request's failure from failing the others: apply each alone
-                        outcomes = []
-                        for t, a, _ in items:
-                            try:
-                                await self._apply(tenant, [(t, a)])
-                                outcomes.append(None)
-                            except Exception as one:  # noqa: BLE001
-                                outcomes.append(one)
-                for (_, _, done), outcome in zip(items, outcomes):
-                    if done.done():  # the client went away
-                        continue
-                    if outcome is None:
-                        done.set_result(None)
-                    else:
-                        done.set_exception(outcome)
-
-    async def _apply(self, tenant: Tenant, requests: list[tuple[Translation, AuditRecord]]) -> None:
-        """One transaction for these translations, in arrival order (later props win), with
-        each request's audit record."""
-        nodes: dict[NodeId, Node] = {}
-        links: dict[tuple[Rel, NodeId, NodeId], Props] = {}
-        runs: list[tuple[NodeId, Props]] = []
-        for t, _ in requests:
-            for node_id, node in t.nodes.items():
-                prev = nodes.get(node_id)
-                nodes[node_id] = node if prev is None else Node(
-                    node_id, node.label, node.key, {**prev.props, **node.props}, prev.created_at, node.updated_at)
-            links.update(t.links)
-            runs += t.runs
-        audit = [a for _, a in requests]
+    async def ingest_batches(self, actor: Principal, batches: Iterable[list[Any]], operation: str = "ingestLineageEvents",
+                             in_flight: int = 3) -> AsyncIterator[IngestResult]:
+        """Ingest batches of events in order, each as `ingest` would, keeping up to `in_flight`
+        under way: while one is written, the next are translated and prepared, on the other core.
+        Yields each batch's result in order. On an error it lets the batches under way finish,
+        then raises it: the batches before the failed one are stored, and maybe some after it."""
+        under_way: deque[asyncio.Task[IngestResult]] = deque()
         try:
-            await self._store(tenant, nodes, links, runs, audit)
-        except Conflict:  # another server created one of these nodes meanwhile: find it, go again
-            self._known.clear()
-            await self._store(tenant, nodes, links, runs, audit)
-
-    async def _store(self, tenant: Tenant, nodes: dict[NodeId, Node], links: dict[tuple[Rel, NodeId, NodeId], Props],
-                     runs: list[tuple[NodeId, Props]], audit: list[AuditRecord]) -> None:
-        """Store what translation named, under the ids the store knows the nodes by (new ones minted)."""
-        r = await resolve(self.store, tenant, nodes, self._known)
-        real = r.nodes(nodes.values())
-        if runs:  # fold each run's states into the stored one
-            state: dict[NodeId, Any] = {}
-            for rid, props in runs:
-                rid = r.ids[rid]
-                if rid not in state:
-                    state[rid] = dict(r.stored[rid].props) if rid in r.stored else None
-                state[rid] = fold_run(state[rid], r.props(Label.RUN, props))
-            for rid, props in state.items():
-                node = real[rid]
-                clean = validate_props(Label.RUN, props)
-                real[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
-                                 node.created_at, node.updated_at)
-        await self.store.apply(tenant, ChangeSet(merge=list(real.values()), link=r.edges(links),
-                                                 audit=[replace(a, ids=tuple(map(r.real, a.ids))) for a in audit]))
-        self._known.add(tenant, real.values())
+            for batch in batches:
+                under_way.append(asyncio.create_task(self.ingest(actor, batch, operation)))
+                if len(under_way) >= in_flight:
+                    yield await under_way.popleft()
+            while under_way:
+                yield await under_way.popleft()
+        finally:
+            if under_way:
+                await asyncio.gather(*under_way, return_exceptions=True)
 
     async def link_inputs(self, actor: Principal, model_version: NodeId, datasets: Sequence[NodeId],
                           features: Sequence[NodeId]) -> None:
