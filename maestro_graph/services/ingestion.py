@@ -58,6 +58,10 @@ class _Writing:
     write: _Write
     task: asyncio.Task[None] = field(repr=False)
 
+    @property
+    def events(self) -> int:
+        return sum(r.events for r in self.group)
+
 
 class GroupCommit:
     MAX_REQUESTS = 500  # requests per shared transaction
@@ -66,6 +70,9 @@ class GroupCommit:
     def __init__(self, store: GraphStore) -> None:
         self.store = store
         self._pending: list[_Request] = []
+        self._pending_events = 0
+        self._wanted = 0  # pending events that make the next group worth preparing now
+        self._grown = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._known = KnownIds()
 
@@ -73,6 +80,9 @@ class GroupCommit:
         """Store what translation made of `events` events, with its audit record; return once committed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append(_Request(tenant, t, audit, events, done))
+        self._pending_events += events
+        if self._pending_events >= self._wanted:
+            self._grown.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
@@ -95,11 +105,31 @@ class GroupCommit:
                 group.append(r)
                 events += r.events
         self._pending = rest
+        self._pending_events -= events
         return group
+
+    async def _let_grow(self, writing: _Writing) -> None:
+        """Wait until as many events are pending as the group being written holds, or until that
+        write ends. Taken at once, the next group would hold only what arrived meanwhile: a
+        transaction of a few requests where the one before shared hundreds, and each has a
+        fixed cost. Bulk batches fill a group at once; HTTP clients wait for their answers, so
+        what they send next arrives after the write that answers them."""
+        self._wanted = min(writing.events, self.MAX_EVENTS)
+        if self._pending_events >= self._wanted:
+            return
+        self._grown.clear()
+        grown = asyncio.create_task(self._grown.wait())
+        try:
+            await asyncio.wait((writing.task, grown), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            grown.cancel()
+            self._wanted = 0
 
     async def _flush(self) -> None:
         writing: _Writing | None = None
         while self._pending or writing is not None:
+            if writing is not None:
+                await self._let_grow(writing)
             group = self._take() if self._pending else []
             ahead = writing.write if writing is not None and group and writing.write.tenant == group[0].tenant else None
             prepared: _Write | Exception | None = None

@@ -91,6 +91,7 @@ class Watched:
     def __init__(self, inner: GraphStore) -> None:
         self.inner, self.writing, self.reads_while_writing, self.applies = inner, 0, 0, 0
         self.fail_when: Any = None  # ChangeSet -> bool: that write fails, as an unreachable store would
+        self.delay = 0.01  # each write is this slow, so that the next group is prepared meanwhile
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -103,7 +104,7 @@ class Watched:
         self.applies += 1
         self.writing += 1
         try:
-            await asyncio.sleep(0.01)  # a write slow enough for the next group to be prepared meanwhile
+            await asyncio.sleep(self.delay)
             if self.fail_when is not None and self.fail_when(changes):
                 raise StoreUnavailable("the store went away (injected)")
             return await self.inner.apply(tenant, changes)
@@ -156,13 +157,15 @@ async def test_a_failed_write_does_not_leak_into_the_group_prepared_behind_it(st
     first = event("load", ["src"], "a")  # shares the failed group's transaction, then goes alone
     start = event("refused", ["a"], "b", "START", run, "2026-11-01T10:00:00Z")
     complete = event("refused", ["a", "other"], "b", "COMPLETE", run, "2026-11-01T10:05:00Z")  # "other": looked up
+    after = event("after", ["src"], "c")  # fills the second group: it is prepared during the first one's write
     watched.fail_when = lambda cs: any(n.label is Label.RUN and n.props.get("state") == "START" for n in cs.merge)
     actor = system(tenant, "test")
-    outcomes = await asyncio.gather(*(service.ingest(actor, ev) for ev in (first, start, complete)), return_exceptions=True)
+    outcomes = await asyncio.gather(*(service.ingest(actor, ev) for ev in (first, start, complete, after)),
+                                    return_exceptions=True)
     assert isinstance(outcomes[1], StoreUnavailable)
-    assert not isinstance(outcomes[0], BaseException) and not isinstance(outcomes[2], BaseException)
+    assert not any(isinstance(outcomes[i], BaseException) for i in (0, 2, 3))
     assert watched.reads_while_writing > 0  # `complete` was prepared while the failing write was under way
-    # The failed group, then each of its requests alone, then `complete` once: prepared again
+    # The failed group, then each of its requests alone, then the second group once: prepared again
     # before its write. Written as first prepared, it would name the failed group's new ids and
     # meet a Conflict (or, without one, keep the refused START).
     assert watched.applies == 4
@@ -172,9 +175,26 @@ async def test_a_failed_write_does_not_leak_into_the_group_prepared_behind_it(st
     assert runs == [("COMPLETE", None, "2026-11-01T10:05:00Z")]  # no started_at: its START was refused
 
     expected = f"{tenant}-expected"
-    for ev in (first, complete):
+    for ev in (first, complete, after):
         await LineageService(store).ingest(system(expected, "test"), ev)
     assert await snapshot(store, tenant) == await snapshot(store, expected)
+
+
+async def test_the_next_group_waits_to_be_as_large_as_the_one_being_written(store, tenant):
+    """Taken as soon as a write starts, the next group would hold only what had arrived by then."""
+    watched = Watched(store)
+    watched.delay = 0.3
+    service = LineageService(watched)  # type: ignore[arg-type]
+    service.commits.MAX_EVENTS = 4
+    evs = [event(f"job{i}", ["src"], f"t{i}") for i in range(8)]
+    actor = system(tenant, "test")
+    under_way = [asyncio.create_task(service.ingest(actor, ev)) for ev in evs[:5]]  # a group of 4, and 1 more
+    for ev in evs[5:]:  # three more arrive during the first write
+        await asyncio.sleep(0.03)
+        under_way.append(asyncio.create_task(service.ingest(actor, ev)))
+    await asyncio.gather(*under_way)
+    assert watched.applies == 2  # 4 events, then 4: not 4, 1, 3
+    assert watched.reads_while_writing > 0  # the second was still prepared during the first write
 
 
 async def test_batches_go_in_order_and_an_error_stops_them_after_those_under_way(store, tenant):
