@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from maestro_graph import __version__
 from maestro_graph.domain.errors import MaestroError

@@ -11,8 +11,8 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
@@ -362,9 +362,9 @@ def natural_key(label: Label, props: Props, node_id: NodeId | None = None) -> st
         return node_id
     values = [props[f] for f in fields]
     for v in values:  # a plain loop, not all(...): ingestion keys tens of nodes an event
-        if type(v) is not str or '"' in v or "\\" in v or not v.isprintable():
+        if type(v) is not str:
             return _KEY_JSON(values)
-    return '["' + '", "'.join(values) + '"]'  # what json.dumps gives when nothing needs escaping
+    return "[" + ", ".join(map(_key_part, values)) + "]"  # what json.dumps gives, value by value
 
 
 _KEY_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds an encoder per call
@@ -381,7 +381,8 @@ def field_key(dataset_id: str, path: str) -> str:
 
 
 def _key_part(v: str) -> str:
-    """One key value as natural_key writes it inside its JSON list."""
+    """One string key value as it stands in natural_key's JSON list: JSON-encoded only when it
+    needs escaping (the encoder costs more than the check)."""
     if '"' in v or "\\" in v or not v.isprintable():
         return _KEY_JSON(v)
     return '"' + v + '"'

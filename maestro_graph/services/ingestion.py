@@ -71,7 +71,7 @@ class GroupCommit:
         self.store = store
         self._pending: list[_Request] = []
         self._pending_events = 0
-        self._wanted = 0  # pending events that make the next group worth preparing now
+        self._wanted = 0  # while _let_grow waits: the pending events it waits for
         self._grown = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._known = KnownIds()
@@ -114,9 +114,10 @@ class GroupCommit:
         transaction of a few requests where the one before shared hundreds, and each has a
         fixed cost. Bulk batches fill a group at once; HTTP clients wait for their answers, so
         what they send next arrives after the write that answers them."""
-        self._wanted = min(writing.events, self.MAX_EVENTS)
-        if self._pending_events >= self._wanted:
+        wanted = min(writing.events, self.MAX_EVENTS)
+        if self._pending_events >= wanted:
             return
+        self._wanted = wanted
         self._grown.clear()
         grown = asyncio.create_task(self._grown.wait())
         try:
@@ -161,12 +162,13 @@ class GroupCommit:
 
     async def _recover(self, group: list[_Request], err: Exception) -> None:
         """A group whose preparation or write failed. A Conflict (another server stored one of its
-        nodes meanwhile) goes again with ids found afresh; any other error, or a second one, is
-        retried request by request, so that one request's failure fails no other."""
+        nodes meanwhile) goes again once, with ids found afresh; any other error, or a second one,
+        is retried request by request (each with its own Conflict retry), so that one request's
+        failure fails no other."""
         if isinstance(err, Conflict):
             self._known.clear()
             try:
-                await self._apply(group)
+                await self._write(await self._prepare(group, None))
                 self._settle(group, None)
                 return
             except Exception as again:  # noqa: BLE001
