@@ -626,15 +626,22 @@ _SQLITE_UPSERT_EDGES = (
 
 
 def _sqlite_insert(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Run `statement` (its VALUES list left as %s) over rows, as few statements as SQLite's
-    parameter limit allows; return how many rows it inserted or changed."""
+    """Run `statement` (its VALUES list left as %s) over rows; return how many rows it inserted
+    or changed. Statements hold a power of two of rows, at most _SQLITE_MAX_ROWS: a prepared
+    statement takes about 1 KB a row, and the driver caches the last 128 it ran, so a text for
+    every row count would pin gigabytes where these few take a few megabytes."""
     width = len(rows[0])
-    per_statement = conn.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
-    written = 0
-    for part in chunks(rows, per_statement):
-        params = [value for row in part for value in row]
-        written += conn.exec_driver_sql(_values_sql(statement, width, len(part)), tuple(params)).rowcount
+    most = min(_SQLITE_MAX_ROWS, conn.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    written, i = 0, 0
+    while i < len(rows):
+        n = 1 << (min(most, len(rows) - i).bit_length() - 1)  # the largest power of two that fits
+        params = tuple(value for row in rows[i : i + n] for value in row)
+        written += conn.exec_driver_sql(_values_sql(statement, width, n), params).rowcount
+        i += n
     return written
+
+
+_SQLITE_MAX_ROWS = 1024
 
 
 @functools.lru_cache(maxsize=64)
