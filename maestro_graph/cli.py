@@ -11,7 +11,7 @@ from typing import Any
 
 from maestro_graph import __version__
 from maestro_graph.domain.errors import MaestroError
-from maestro_graph.settings import Settings
+from maestro_graph.settings import BULK_BATCH, Settings
 
 
 # CLI flags that override a Settings field of the same name (None: not given, keep env/default).
@@ -205,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
                                                  "as the file transport appends them, or JSON documents"))
     i.add_argument("files", nargs="+", help="event files")
     i.add_argument("--tenant", help="tenant to store into (default: default) [MAESTRO_TENANT]")
-    i.add_argument("--batch", type=int, default=500, help="events per transaction (default 500)")
+    i.add_argument("--batch", type=int, default=BULK_BATCH, help=f"events per transaction (default {BULK_BATCH})")
     i.set_defaults(func=cmd_ingest)
     e = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     e.add_argument("-o", "--output", help="write to this file instead of stdout")

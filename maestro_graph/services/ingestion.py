@@ -25,6 +25,7 @@ from maestro_graph.domain.graph import ChangeSet, Label, Node, Rel
 from maestro_graph.domain.schemas import validate_props
 from maestro_graph.integrations.openlineage import Translation, fold_run
 from maestro_graph.services.identities import KnownIds, resolve
+from maestro_graph.settings import BULK_BATCH
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId, Props, Tenant
 
@@ -65,7 +66,7 @@ class _Writing:
 
 class GroupCommit:
     MAX_REQUESTS = 500  # requests per shared transaction
-    MAX_EVENTS = 500  # events per shared transaction, unless one request holds more
+    MAX_EVENTS = BULK_BATCH  # events per shared transaction, unless one request holds more
 
     def __init__(self, store: GraphStore) -> None:
         self.store = store

@@ -57,7 +57,7 @@ from maestro_graph.domain.impact import ImpactReport
 from maestro_graph.services.lineage import MAX_CAP, LineageGraph
 from maestro_graph.runtime import tune_gc
 from maestro_graph.services.topology_cache import TopologyCache
-from maestro_graph.settings import Settings
+from maestro_graph.settings import BULK_BATCH, Settings
 from maestro_graph.store.base import GraphStore
 from maestro_graph.store.factory import create_store
 from maestro_graph.types import Granularity, LineageDirection
@@ -299,7 +299,7 @@ def main() -> None:
     ap.add_argument("--neo4j-password", default=os.environ.get("MAESTRO_NEO4J_PASSWORD", ""))
     ap.add_argument("--queries", type=int, default=30, help="start columns per depth (default 30)")
     ap.add_argument("--repeat", type=int, default=3, help="passes over the starts for the in-memory timings (default 3)")
-    ap.add_argument("--batch", type=int, default=500, help="events per bulk ingestion call (default 500)")
+    ap.add_argument("--batch", type=int, default=BULK_BATCH, help=f"events per bulk ingestion call (default {BULK_BATCH})")
     ap.add_argument("--http-events", type=int, default=3000, help="events POSTed over HTTP (default 3000)")
     ap.add_argument("--http-clients", type=int, default=16, help="concurrent HTTP clients (default 16)")
     ap.add_argument("--tenant", help="tenant to load into (default: a new one per run)")
