@@ -31,7 +31,9 @@ def add_code(error: GraphQLError) -> None:
             ext["field"] = camel(field)
             error.message = error.message.replace(field, camel(field))
     elif "code" not in ext:
-        if error.message.startswith("Syntax Error"):
+        if error.message.startswith("Syntax Error: Document contains more than"):
+            ext["code"] = "LIMIT_EXCEEDED"  # the parser's token limit (resolvers/limits.py)
+        elif error.message.startswith("Syntax Error"):
             ext["code"] = "GRAPHQL_PARSE_FAILED"
         elif isinstance(original, (GraphQLError, type(None))) and VALUE_ERRORS.search(error.message):
             ext["code"] = "BAD_USER_INPUT"  # a value of the wrong type, in the document or a variable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import strawberry
@@ -20,7 +21,7 @@ from resolvers.errors import add_code
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.graph.types import TYPES
-from resolvers.limits import Limits, QueryLimits
+from resolvers.limits import Limits, QueryLimits, introspection_sizes
 from resolvers.lineage.mutations import LineageMutation
 from resolvers.lineage.queries import LineageQuery
 from resolvers.scalars import SCALAR_MAP
@@ -56,7 +57,8 @@ def unguarded_fields(schema: strawberry.Schema) -> list[str]:
 
 
 def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> strawberry.Schema:
-    extensions: list = [lambda: QueryLimits(limits), lambda: MaskErrors(should_mask_error=should_mask)]
+    checked: list[Limits] = []  # the limits with this schema's introspection sizes, set once it is built
+    extensions: list = [lambda: QueryLimits(checked[0]), lambda: MaskErrors(should_mask_error=should_mask)]
     if not introspection:
         extensions.append(DisableIntrospection)
     schema = Schema(
@@ -66,6 +68,7 @@ def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> st
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=extensions,
     )
+    checked.append(dataclasses.replace(limits, introspection=introspection_sizes(schema._schema)))
     missing = unguarded_fields(schema)
     assert not missing, f"every root field needs a permission class (IsViewer/IsEditor/IsAdmin): {', '.join(missing)}"
     return schema

@@ -106,3 +106,75 @@ async def test_introspection_and_graphiql_can_be_turned_off(store, tenant, tmp_p
         async with httpx.AsyncClient() as client:
             page = await client.get(off.graphql_url, headers={"accept": "text/html"})
         assert "graphiql" not in page.text.lower()
+
+
+def fan_out(levels: int, leaf: str = "__typename") -> str:
+    """A small document whose fragments spread 2**levels ways (1 KB for 24 levels)."""
+    body = f"fragment F0 on Query {{ {leaf} }}\n"
+    body += "".join(f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}\n" for i in range(1, levels + 1))
+    return body + f"query {{ ...F{levels} }}"
+
+
+async def test_fragments_that_fan_out_are_refused_in_one_pass(server):
+    doc = fan_out(24)
+    assert len(doc) < 1500
+    error = await refused(server, {"query": doc})
+    assert "cost exceeds 50000" in error["message"] and "16,777,216" in error["message"]
+    await refused(server, {"query": fan_out(40, "nodeCounts { label }")})  # 2**40: summed, never expanded
+    ok = await server.post({"query": fan_out(4)})
+    assert ok.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_introspection_counts_like_any_field_and_graphiql_still_loads(server):
+    from graphql import get_introspection_query
+
+    full = get_introspection_query(descriptions=True, specified_by_url=True, directive_is_repeatable=True,
+                                   schema_description=True, input_value_deprecation=True)
+    r = await server.post({"query": full})
+    assert "errors" not in r.json() and len(r.json()["data"]["__schema"]["types"]) > 50, r.text[:300]
+    deep = "type { " * 8 + "name" + " }" * 8
+    deep = deep.replace("type {", "ofType {").replace("ofType {", "type {", 1)
+    aliased = " ".join(f"a{i}: __schema {{ types {{ fields {{ {deep} }} }} }}" for i in range(400))
+    await refused(server, {"query": f"{{ {aliased} }}"})
+    names = " ".join(f"a{i}: __schema {{ types {{ name }} }}" for i in range(1000))
+    await refused(server, {"query": f"{{ {names} }}"})
+
+
+async def test_walks_cost_their_limit_and_are_capped_per_request(server):
+    some = "RGF0YXNldDp4"
+    aliases = " ".join(f'a{i}: impactAnalysis(id: "{some}", limit: 10) {{ truncated }}' for i in range(20))
+    error = await refused(server, {"query": f"{{ {aliases} }}"})
+    assert "at most 3 lineage or impactAnalysis" in error["message"]
+    error = await refused(server, {"query": f'{{ lineage(id: "{some}", depth: 20, limit: 200000) '
+                                            f'{{ nodes {{ distance node {{ id }} }} edges {{ sourceId targetId }} }} }}'})
+    assert "cost exceeds" in error["message"]
+    # the lists of an impact report share its limit: a full report at the default limit fits
+    ok = await server.post({"query": f'{{ impactAnalysis(id: "{some}") {{ truncated '
+                                     f'fields {{ distance node {{ id name }} }} datasets {{ distance node {{ id name }} }} '
+                                     f'models {{ node {{ name }} }} people {{ node {{ name }} }} }} }}'})
+    assert ok.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND", ok.text  # it ran: the id is unknown
+
+
+async def test_many_aliased_mutations_are_refused_not_a_recursion_error(server):
+    def aliased(n: int) -> str:
+        return "mutation { " + " ".join(f'a{i}: createTeam(input: {{name: "t{i}"}}) {{ id }}' for i in range(n)) + " }"
+
+    error = await refused(server, {"query": aliased(150)})
+    assert "at most 100 mutations" in error["message"]
+    error = await refused(server, {"query": aliased(900)})  # past the token limit already
+    assert "5000 tokens" in error["message"] and len(error["message"]) < 200
+
+
+async def test_a_document_over_the_token_limit_is_refused_while_parsing(server):
+    error = await refused(server, {"query": "{" + " __typename" * 6000 + " }"})
+    assert "5000 tokens" in error["message"]
+
+
+async def test_several_operations_need_an_operation_name(server):
+    doc = 'query A { __typename } mutation B { createTeam(input: {name: "x"}) { id } }'
+    server.store.calls.clear()
+    r = await server.post({"query": doc})
+    error = r.json()["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "operationName"}, r.text
+    assert server.store.calls == []
+    assert (await server.post({"query": doc, "operationName": "A"})).json() == {"data": {"__typename": "Query"}}

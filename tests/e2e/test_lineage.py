@@ -257,7 +257,7 @@ async def test_impact_analysis_reaches_models_deployments_projects_and_people(se
              datasets { distance node { name } }
              modelVersions { distance node { version } } models { node { name } } deployments { node { name } }
              projects { node { name } } people { distance node { name } } } }"""
-    r = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": None, "l": 20000}))["impactAnalysis"]
+    r = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": None, "l": 5000}))["impactAnalysis"]
     assert not r["truncated"]
     assert [(f["distance"], f["node"]["dataset"]["name"] + "/" + f["node"]["path"]) for f in r["fields"]] == [
         (1, "mart.order_facts/amount_usd"), (2, "mart.customer_facts/revenue"), (3, "ml.churn_features/revenue")]
@@ -270,7 +270,7 @@ async def test_impact_analysis_reaches_models_deployments_projects_and_people(se
     assert [p["node"]["name"] for p in r["projects"]] == ["Churn"]
     assert {p["node"]["name"] for p in r["people"]} == {"Ada", "Bob"}  # Ada leads the owning project; Bob owns a dataset
     assert r["totals"]["fields"] == 3 and r["totals"]["people"] == 2 and r["totals"]["deployments"] == 1
-    shallow = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": 1, "l": 20000}))["impactAnalysis"]
+    shallow = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": 1, "l": 5000}))["impactAnalysis"]
     assert [f["distance"] for f in shallow["fields"]] == [1] and shallow["modelVersions"] == []
     capped = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": None, "l": 2}))["impactAnalysis"]
     assert capped["truncated"] is True
