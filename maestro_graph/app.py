@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,10 +18,11 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from maestro_graph.auth.principal import Role
-from maestro_graph.auth.ratelimit import RateLimiter
+from maestro_graph.auth.principal import Principal, Role
+from maestro_graph.auth.ratelimit import RateLimiter, rate_key
 from maestro_graph.auth.setup import LOCAL_ADMIN_SUB, Auth, auth_from_settings
-from maestro_graph.domain.errors import StoreUnavailable, Unauthenticated
+from maestro_graph.auth.tokens import INVALID_TOKEN, LEEWAY_SECONDS
+from maestro_graph.domain.errors import LimitExceeded, StoreUnavailable, Unauthenticated
 from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
 from maestro_graph.routes import lineage_endpoint
@@ -36,9 +40,9 @@ LOCAL_TOKEN_TTL = 30 * 86400  # the token `serve` prints for local use
 
 
 class GraphQLApp(GraphQL):
-    def __init__(self, services: Services, auth: Auth, **kwargs: Any) -> None:
+    def __init__(self, services: Services, auth: Auth, limiter: RateLimiter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.services, self.auth = services, auth
+        self.services, self.auth, self.limiter = services, auth, limiter
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         context = Context(services=self.services, request=request, response=response)
@@ -57,7 +61,41 @@ class GraphQLApp(GraphQL):
         except Unauthenticated:
             raise ConnectionRejectionError() from None
         context.authenticate(principal)
+        context.operation_check = functools.partial(self._check_operation, principal)
+        if principal.expires_at is not None:  # the socket ends with its token
+            delay = max(0.0, principal.expires_at + LEEWAY_SECONDS - time.time())
+            timer = asyncio.get_running_loop().call_later(delay, _close_soon, context.request)
+            context.request.scope[EXPIRY_TIMER] = timer  # cancelled when the socket ends (__call__)
         return await super().on_ws_connect(context)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            timer = scope.get(EXPIRY_TIMER)
+            if timer is not None:
+                timer.cancel()
+
+    def _check_operation(self, principal: Principal) -> None:
+        """Before each operation on a socket: the token is still valid, and the rate limit allows it."""
+        if principal.expired(time.time() - LEEWAY_SECONDS):  # the clock skew HTTP tolerates too
+            raise Unauthenticated(INVALID_TOKEN)
+        wait = self.limiter.take(rate_key(principal))
+        if wait is not None:
+            raise LimitExceeded(f"rate limit: at most {int(self.limiter.capacity)} requests a minute per token; "
+                                f"retry in {int(wait)} s", limit=int(self.limiter.capacity), retry_after=int(wait))
+
+
+EXPIRED_CLOSE = 4403  # as for a bad token at connection_init
+EXPIRY_TIMER = "maestro.expiry_timer"
+
+
+def _close_soon(websocket: Any) -> None:
+    async def close() -> None:
+        with contextlib.suppress(Exception):  # already closed by the client or the server
+            await websocket.close(code=EXPIRED_CLOSE, reason="token expired")
+
+    asyncio.ensure_future(close())
 
 
 def local_admin_banner(settings: Settings, auth: Auth) -> str:
@@ -84,9 +122,11 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
                               TopologyCache(store, settings.lineage_index, settings.lineage_index_max_nodes,
                                             settings.lineage_index_max_lag))
     limits = Limits(max_page=settings.max_page_size, max_depth=settings.max_depth, max_cost=settings.max_cost)
+    limiter = RateLimiter(settings.rate_limit_per_minute)  # one bucket per token for HTTP and WebSocket
     graphql = GraphQLApp(
         services,
         auth,
+        limiter,
         schema=build_schema(limits=limits, introspection=settings.introspection),
         graphql_ide="graphiql" if settings.graphiql else None,
     )
@@ -127,7 +167,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
         ],
         middleware=[
             Middleware(AccessLog),
-            Middleware(Guard, auth=auth, limiter=RateLimiter(settings.rate_limit_per_minute),
+            Middleware(Guard, auth=auth, limiter=limiter,
                        max_body=settings.max_body_bytes),
         ],
         lifespan=lifespan,

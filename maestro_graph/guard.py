@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from maestro_graph.auth.ratelimit import RateLimiter
+from maestro_graph.auth.ratelimit import RateLimiter, rate_key
 from maestro_graph.auth.setup import Auth
 from maestro_graph.auth.tokens import INVALID_TOKEN
 from maestro_graph.domain.errors import LimitExceeded, Unauthenticated
@@ -88,7 +88,7 @@ class Guard:
         except Unauthenticated:
             return await _refusal(path, 401, "UNAUTHENTICATED", INVALID_TOKEN,
                                   {"WWW-Authenticate": 'Bearer realm="maestro-graph"'})(scope, receive, send)
-        wait = self.limiter.take(f"{principal.tenant}\x00{principal.sub}")
+        wait = self.limiter.take(rate_key(principal))
         if wait is not None:
             return await _refusal(path, 429, "LIMIT_EXCEEDED",
                                   f"rate limit: at most {int(self.limiter.capacity)} requests a minute per token; "

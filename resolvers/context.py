@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
@@ -27,6 +28,8 @@ class Context:
     response: Any = None
     connection_params: Any = None  # graphql-transport-ws connection_init payload
     extra: dict[str, Any] = field(default_factory=dict)
+    # Run before each operation on a WebSocket: token expiry and the rate limit (app.py).
+    operation_check: Callable[[], None] | None = None
 
     def authenticate(self, principal: Principal) -> None:
         self.principal = principal

@@ -23,6 +23,7 @@ from resolvers.graph.queries import GraphQuery
 from resolvers.graph.types import TYPES
 from resolvers.limits import Limits, QueryLimits, introspection_sizes
 from resolvers.lineage.mutations import LineageMutation
+from resolvers.operation_guard import OperationGuard
 from resolvers.lineage.queries import LineageQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.projects.mutations import ProjectMutation
@@ -58,7 +59,7 @@ def unguarded_fields(schema: strawberry.Schema) -> list[str]:
 
 def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> strawberry.Schema:
     checked: list[Limits] = []  # the limits with this schema's introspection sizes, set once it is built
-    extensions: list = [lambda: QueryLimits(checked[0]), lambda: MaskErrors(should_mask_error=should_mask)]
+    extensions: list = [lambda: QueryLimits(checked[0]), OperationGuard, lambda: MaskErrors(should_mask_error=should_mask)]
     if not introspection:
         extensions.append(DisableIntrospection)
     schema = Schema(

@@ -37,6 +37,19 @@ class KeySource(Protocol):
         """The key to check a token with this (unverified) header against."""
 
 
+def algorithms_for(key: Any) -> tuple[str, ...]:
+    """The signature algorithms a key can verify: its own kind only (and the curve's hash for EC)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(key, (str, bytes)):
+        return HMAC_ALGORITHMS
+    if isinstance(key, rsa.RSAPublicKey):
+        return tuple(a for a in PUBLIC_ALGORITHMS if a[:2] in ("RS", "PS"))
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return {"secp256r1": ("ES256",), "secp384r1": ("ES384",), "secp521r1": ("ES512",)}.get(key.curve.name, ())
+    return ()
+
+
 def _only(wanted: tuple[str, ...], allowed: tuple[str, ...], kind: str) -> tuple[str, ...]:
     bad = [a for a in wanted if a not in allowed]
     if bad:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from maestro_graph.domain.errors import Forbidden, Unauthenticated
 from maestro_graph.types import Tenant
 
 # Tenants end up in SQL columns (64 chars) and Cypher parameters; keep them plain.
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TENANT_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: `$` would pass "acme\n"
 
 
 class Role(enum.IntEnum):
@@ -42,6 +42,10 @@ class Principal:
     sub: str
     tenant: Tenant
     roles: frozenset[Role]
+    expires_at: float | None = field(default=None, compare=False)  # the token's exp (seconds since the epoch); None: never (system)
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
     @property
     def role(self) -> Role:

@@ -6,12 +6,18 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
 class _Bucket:
     tokens: float
     at: float
+
+
+def rate_key(principal: Any) -> str:
+    """Whose bucket a request spends from: the token holder's (HTTP and WebSocket alike)."""
+    return f"{principal.tenant}\x00{principal.sub}"
 
 
 class RateLimiter:

@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 
-from maestro_graph.auth.keys import KeySource, KeyUnavailable
+from maestro_graph.auth.keys import KeySource, KeyUnavailable, algorithms_for
 from maestro_graph.auth.principal import TENANT_PATTERN, Principal, Role
 from maestro_graph.domain.errors import BadInput, Unauthenticated
 
@@ -27,7 +27,7 @@ INVALID_TOKEN = "Missing or invalid bearer token."
 REQUIRED_CLAIMS = ("sub", "tenant", "roles", "exp")
 LEEWAY_SECONDS = 30  # clock skew tolerated on exp / nbf / iat
 MAX_TTL_SECONDS = 366 * 86400
-_TTL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_TTL = re.compile(r"\A\s*(\d+)\s*([smhd]?)\s*\Z")
 
 
 def parse_ttl(text: str) -> int:
@@ -72,7 +72,9 @@ class TokenVerifier:
             return await self._verify(token)
         except (_Refused, jwt.PyJWTError, KeyUnavailable, ValueError) as err:
             log.info("bearer token refused", extra={"reason": f"{type(err).__name__}: {err}"})
-            raise Unauthenticated(INVALID_TOKEN) from None
+        except Exception as err:  # noqa: BLE001 - a token the crypto library chokes on is still just refused
+            log.warning("bearer token refused by an unexpected error", extra={"reason": f"{type(err).__name__}: {err}"})
+        raise Unauthenticated(INVALID_TOKEN) from None
 
     async def _verify(self, token: str | None) -> Principal:
         if not token:
@@ -84,15 +86,25 @@ class TokenVerifier:
         if alg not in self.keys.algorithms:
             raise _Refused(f"algorithm {alg!r} is not accepted (accepted: {', '.join(self.keys.algorithms)})")
         key = await self.keys.key_for(header)
+        # A key verifies its own kind of signature only: an ES256 token against an RSA key
+        # (or a JWKS key of another type) is refused here, not inside the crypto library.
+        if alg not in algorithms_for(key):
+            raise _Refused(f"algorithm {alg!r} does not fit the key ({type(key).__name__})")
         claims = jwt.decode(
-            token, key, algorithms=list(self.keys.algorithms), issuer=self.issuer or None,
+            token, key, algorithms=[alg], issuer=self.issuer or None,
             audience=self.audience or None, leeway=LEEWAY_SECONDS,
             options={"require": list(REQUIRED_CLAIMS), "verify_aud": bool(self.audience)},
         )
         return principal_of(claims)
 
 
+NUMERIC_DATES = ("exp", "nbf", "iat")  # RFC 7519: NumericDate, a JSON number
+
+
 def principal_of(claims: dict[str, Any]) -> Principal:
+    for name in NUMERIC_DATES:  # pyjwt reads "9999999999" as a number: a token must not
+        if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], (int, float))):
+            raise _Refused(f"{name} is not a number")
     sub, tenant, raw_roles = claims.get("sub"), claims.get("tenant"), claims.get("roles")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 256:
         raise _Refused("sub is not a non-empty string")
@@ -105,7 +117,7 @@ def principal_of(claims: dict[str, Any]) -> Principal:
     roles = frozenset(Role[r.upper()] for r in raw_roles if isinstance(r, str) and r.upper() in Role.__members__)
     if not roles:
         raise _Refused("roles names none of viewer, editor, admin")
-    return Principal(sub, tenant, roles)
+    return Principal(sub, tenant, roles, expires_at=float(claims["exp"]))
 
 
 @dataclass(frozen=True)

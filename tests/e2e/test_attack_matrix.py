@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from graphql import OperationType
 
 from maestro_graph.auth.principal import Role
@@ -208,6 +208,8 @@ async def test_rs256_server_refuses_algorithm_confusion_none_and_foreign_keys(st
             "alg none": handmade({"alg": "none", "typ": "JWT"}, claims(tenant), None),
             "RS256 from another key": jwt.encode(claims(tenant), stranger, algorithm="RS256"),
             "HS256 with the old shared secret": jwt.encode(claims(tenant), SECRET, algorithm="HS256"),
+            # ES256 is an accepted algorithm, but this server's key is RSA: no crash, the same 401.
+            "ES256 against the RSA key": jwt.encode(claims(tenant), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256"),
         }
         srv.store.calls.clear()
         for rf in FIELDS:

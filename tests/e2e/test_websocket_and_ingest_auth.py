@@ -3,6 +3,7 @@ POST /api/v1/lineage (OpenLineage producers)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -117,3 +118,54 @@ async def test_legacy_graphql_ws_protocol_is_guarded_too(server):
             await ws.recv()
         assert closed.value.rcvd.code == 4401  # type: ignore[union-attr]
     assert server.store.calls == []
+
+
+async def test_a_socket_ends_with_its_token_and_runs_nothing_after(server):
+    from tests.e2e.tokens import SECRET, claims
+    import jwt
+    import time
+
+    # Expired 27 s ago: still inside the 30 s clock-skew leeway for about 3 s more.
+    bearer = jwt.encode(claims(server.tenant, exp=int(time.time()) - 27), SECRET, algorithm="HS256")
+    async with connect(ws_url(server), subprotocols=[PROTOCOL]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ nodeCounts { label } }"}}))
+        assert json.loads(await ws.recv())["type"] == "next"
+        await asyncio.sleep(4.5)  # past the leeway
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.send(json.dumps({"id": "2", "type": "subscribe",
+                                      "payload": {"query": 'mutation { createTeam(input: {name: "Late"}) { id } }'}}))
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert message["type"] != "next", message
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    assert await server.store.inner.count_by_label(server.tenant) == {}
+
+
+async def test_socket_operations_count_against_the_rate_limit(store, tenant, tmp_path):
+    from tests.e2e.conftest import serve
+
+    async with serve(store, tenant, tmp_path, rate_limit_per_minute=3) as srv:
+        transport = WebsocketsTransport(url=ws_url(srv), init_payload={"Authorization": f"Bearer {srv.bearer}"},
+                                        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL])
+        async with Client(transport=transport) as session:
+            for _ in range(3):
+                await session.execute(gql("{ nodeCounts { label } }"))
+            with pytest.raises(TransportQueryError) as refused:
+                await session.execute(gql('mutation { createTeam(input: {name: "T"}) { id } }'))
+        assert refused.value.errors[0]["extensions"]["code"] == "LIMIT_EXCEEDED"  # type: ignore[index]
+        assert await srv.store.inner.count_by_label(srv.tenant) == {}
+
+
+async def test_websocket_handshake_with_a_token_of_another_key_kind_is_refused(store, tenant, tmp_path):
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from tests.e2e.conftest import serve
+    from tests.e2e.test_attack_matrix import rsa_pem
+    from tests.e2e.tokens import claims
+
+    _, pem = rsa_pem()
+    async with serve(store, tenant, tmp_path, jwt_secret="", jwt_public_key=pem) as srv:
+        es256 = jwt.encode(claims(tenant), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
+        assert await close_code(srv, {"Authorization": f"Bearer {es256}"}) == 4403

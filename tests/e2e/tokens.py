@@ -63,6 +63,8 @@ def bad_tokens(tenant: str) -> dict[str, str | None]:
         "wrong audience": jwt.encode(claims(tenant, aud="another-api"), SECRET, algorithm="HS256"),
         "unknown role": jwt.encode(claims(tenant, roles=["root"]), SECRET, algorithm="HS256"),
         "bad tenant": jwt.encode(claims("../" + tenant), SECRET, algorithm="HS256"),
+        "tenant ending in a newline": jwt.encode(claims(tenant + "\n"), SECRET, algorithm="HS256"),
+        "exp as a string": jwt.encode(claims(tenant, exp=str(int(time.time()) + 3600)), SECRET, algorithm="HS256"),
     }
     for claim in ("sub", "tenant", "roles", "exp", "iss", "aud"):
         missing = {k: v for k, v in claims(tenant).items() if k != claim}

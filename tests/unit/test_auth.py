@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
@@ -113,8 +114,34 @@ async def test_jwks_keys_are_cached_and_refetched_for_an_unknown_kid():
             with pytest.raises(Unauthenticated):
                 await verifier.verify(jwt.encode(claims(), first, algorithm="RS256", headers={"kid": f"x{i}"}))
         assert _Jwks.fetches == 3
+        # An ES256 token naming the RSA key's kid: refused like any bad token, not a crash.
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(jwt.encode(claims(), second, algorithm="ES256", headers={"kid": "k1"}))
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(jwt.encode(claims(), first, algorithm="RS256", headers={"kid": "k2"}))
     finally:
         http.shutdown()
+
+
+async def test_a_token_of_another_key_kind_is_refused_not_a_crash():
+    rsa_key, ec_key = rsa.generate_private_key(public_exponent=65537, key_size=2048), ec.generate_private_key(ec.SECP256R1())
+    pem = rsa_key.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo).decode()
+    verifier = TokenVerifier(PublicKey(pem))  # accepts RS256 and ES256, but its key is RSA
+    for bad in (jwt.encode(claims(), ec_key, algorithm="ES256"),
+                jwt.encode(claims(), ec.generate_private_key(ec.SECP384R1()), algorithm="ES384")):
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(bad)
+    assert (await verifier.verify(jwt.encode(claims(), rsa_key, algorithm="RS256"))).sub == "alice"
+
+
+async def test_dates_must_be_numbers_and_a_tenant_has_no_trailing_newline():
+    verifier = TokenVerifier(SecretKey(SECRET))
+    far = int(time.time()) + 3600
+    for bad in (claims(exp=str(far)), claims(exp=True), claims(nbf="0"), claims(iat=[1]), claims(tenant="acme\n")):
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(jwt.encode(bad, SECRET, algorithm="HS256"))
+    ok = await verifier.verify(jwt.encode(claims(exp=far), SECRET, algorithm="HS256"))
+    assert ok.expires_at == far
 
 
 def test_bearer_header_parsing():

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from maestro_graph.domain.graph import Label, Rel
 from maestro_graph.types import Direction
 
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*\Z")
 assert all(_IDENTIFIER.match(x.value) for x in (*Label, *Rel)), "labels and types must be plain identifiers"
 
 # (left, right) arrow pieces around a relationship, seen from the start node `s`.

@@ -20,7 +20,7 @@ from neo4j.exceptions import ClientError
 from maestro_graph.domain.schemas import now
 from maestro_graph.store.neo4j import cypher
 
-FILE_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_]+\.cypher$")
+FILE_NAME = re.compile(r"\A(\d{4})_[A-Za-z0-9_]+\.cypher\Z")
 INDEX_WAIT_SECONDS = 60
 # IF NOT EXISTS is checked before the schema lock is taken, so a process racing another one
 # can still be told the rule exists: the other process made it, which is what we wanted.
