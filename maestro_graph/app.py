@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,11 +19,12 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from maestro_graph import json_input
 from maestro_graph.auth.principal import Principal, Role
 from maestro_graph.auth.ratelimit import RateLimiter, rate_key
 from maestro_graph.auth.setup import LOCAL_ADMIN_SUB, Auth, auth_from_settings
 from maestro_graph.auth.tokens import INVALID_TOKEN, LEEWAY_SECONDS
-from maestro_graph.domain.errors import LimitExceeded, StoreUnavailable, Unauthenticated
+from maestro_graph.domain.errors import BadInput, LimitExceeded, StoreUnavailable, Unauthenticated
 from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
 from maestro_graph.routes import lineage_endpoint
@@ -43,6 +45,14 @@ class GraphQLApp(GraphQL):
     def __init__(self, services: Services, auth: Auth, limiter: RateLimiter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services, self.auth, self.limiter = services, auth, limiter
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Every JSON strawberry reads (query-string variables, WebSocket messages) strictly, as the
+        guard reads POST bodies; strawberry answers a JSONDecodeError as malformed input."""
+        try:
+            return json_input.loads(data)
+        except BadInput as err:
+            raise json.JSONDecodeError(err.message, "", 0) from None
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         context = Context(services=self.services, request=request, response=response)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import zlib
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from maestro_graph import json_input
 from maestro_graph.auth.tokens import INVALID_TOKEN
 from maestro_graph.domain.errors import BadInput, MaestroError, Unauthenticated
 from maestro_graph.guard import PRINCIPAL, inflate, read_body
@@ -35,9 +35,10 @@ def lineage_endpoint(services: Services):  # type: ignore[no-untyped-def]
                 raise Unauthenticated(INVALID_TOKEN)
             try:
                 raw = await read_body(request.receive, MAX_BODY, int(request.headers.get("content-length") or 0))
-                body = json.loads(inflate(raw, request.headers.get("content-encoding", ""), MAX_BODY))
+                inflated = inflate(raw, request.headers.get("content-encoding", ""), MAX_BODY)
             except (ValueError, OSError, zlib.error):
-                raise BadInput("the body is not JSON (or not the gzip it claims to be)", field="body") from None
+                raise BadInput("the body is not the gzip or deflate it claims to be", field="body") from None
+            body = json_input.loads(inflated)
             result = await services.lineage.ingest(principal, body, operation="postLineageEvents")
         except MaestroError as err:
             return _error(STATUS.get(err.code, 500), err)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Generic, TypeVar
 
 import strawberry
@@ -18,6 +19,11 @@ from maestro_graph.types import Cursor, NodeId
 
 T = TypeVar("T")
 DEFAULT_PAGE = 20
+
+
+# The ids this request's client sent, by the store id they decode to: an error names a node by
+# what the client sent, not by our internal id (resolvers/errors.py).
+SENT_IDS: ContextVar[dict[str, str] | None] = ContextVar("sent_ids", default=None)
 
 
 def to_global_id(label: Label, node_id: NodeId) -> str:
@@ -37,6 +43,9 @@ def from_global_id(value: str, expected: Label | None = None, field: str = "id")
         raise BadInput(f"{field}: {value!r} is not a Maestro Graph id", field=field) from None
     if expected is not None and label is not expected:
         raise BadInput(f"{field}: expected a {expected.value} id, got a {label.value} id", field=field)
+    sent = SENT_IDS.get()
+    if sent is not None:
+        sent[gid.node_id] = value
     return label, gid.node_id
 
 

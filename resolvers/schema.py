@@ -17,7 +17,7 @@ from maestro_graph.domain.errors import MaestroError
 from resolvers.admin.mutations import AdminMutation
 from resolvers.admin.queries import AdminQuery
 from resolvers.artifacts.mutations import ArtifactMutation
-from resolvers.errors import add_code
+from resolvers.errors import SentIds, add_code
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.graph.types import TYPES
@@ -42,8 +42,9 @@ def should_mask(error: GraphQLError) -> bool:
 
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        document = execution_context.graphql_document if execution_context is not None else None
         for error in errors:
-            add_code(error)
+            add_code(error, document)
         super().process_errors(errors, execution_context)
 
 
@@ -59,7 +60,7 @@ def unguarded_fields(schema: strawberry.Schema) -> list[str]:
 
 def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> strawberry.Schema:
     checked: list[Limits] = []  # the limits with this schema's introspection sizes, set once it is built
-    extensions: list = [lambda: QueryLimits(checked[0]), OperationGuard, lambda: MaskErrors(should_mask_error=should_mask)]
+    extensions: list = [SentIds, lambda: QueryLimits(checked[0]), OperationGuard, lambda: MaskErrors(should_mask_error=should_mask)]
     if not introspection:
         extensions.append(DisableIntrospection)
     schema = Schema(
