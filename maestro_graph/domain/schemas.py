@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from maestro_graph.domain.errors import BadInput
-from maestro_graph.domain.graph import Label, Rel
+from maestro_graph.domain.graph import Label, Rel, node_name
 from maestro_graph.types import NodeId, Props, Tenant
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -449,7 +449,7 @@ def minted_id() -> NodeId:
 def index_values(label: Label, props: Props) -> tuple[str, str | None, float | None, list[str]]:
     """(name, kind, score, tags): the values listings filter and sort by."""
     spec = SPECS[label]
-    name = str(props.get("name") or props.get("version") or props.get("type") or props.get("target") or "")
+    name = node_name(props)
     kind = props.get(spec.kind) if spec.kind else None
     score = props.get(spec.score) if spec.score else None
     tags = list(props.get("tags") or [])
