@@ -153,6 +153,16 @@ class Neighbour:
 
 
 @dataclass(frozen=True, slots=True)
+class NeighbourPage:
+    """One start node's page of a relationship: `items` in (name, id) order of the node at the
+    other end, `total` counting every such relationship whatever the page."""
+
+    items: list[Neighbour]
+    total: int
+    has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
 class NodeQuery:
     """A filtered, keyset-paginated listing of one label, ordered by (name, id)."""
 
