@@ -269,8 +269,8 @@ class Artifact(_Stored, relay.Node):
     version: str
     tags: list[str]
     storage_path: Optional[str]
-    impact_score: float = strawberry.field(description="Mean impact score over the projects using it (0-10).")
-    usage_count: int
+    impact_score: float = strawberry.field(description="Mean over the projects using it of the last impact score each logged (0-10).")
+    usage_count: int = strawberry.field(description="How many distinct projects use it: logging a project's use again does not count it twice.")
     description: Optional[str]
     metadata: JSON
     created_at: datetime
