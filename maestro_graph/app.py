@@ -128,10 +128,13 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
     auth = auth_from_settings(settings)  # refuses --no-auth off loopback, conflicting key settings
     owns_store = store is None  # a store handed in (tests, embedding) is the caller's to close
     store = store or create_store(settings)
+    # One page size limit for the whole server: the GraphQL check refuses a bigger `first` before
+    # any work, and the services (which also serve callers other than GraphQL) hold the same line.
+    max_page = settings.max_page_size
     services = Services.build(store, auth.minter,
                               TopologyCache(store, settings.lineage_index, settings.lineage_index_max_nodes,
-                                            settings.lineage_index_max_lag))
-    limits = Limits(max_page=settings.max_page_size, max_depth=settings.max_depth, max_cost=settings.max_cost)
+                                            settings.lineage_index_max_lag), max_page=max_page)
+    limits = Limits(max_page=max_page, max_depth=settings.max_depth, max_cost=settings.max_cost)
     limiter = RateLimiter(settings.rate_limit_per_minute)  # one bucket per token for HTTP and WebSocket
     graphql = GraphQLApp(
         services,

@@ -6,9 +6,13 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from maestro_graph.domain.graph import Neighbour, Node, Rel
+from maestro_graph.domain.graph import Label, Neighbour, NeighbourPage, Node, Rel
 from maestro_graph.services import Services
-from maestro_graph.types import Direction, NodeId, Tenant
+from maestro_graph.types import Cursor, Direction, NodeId, Tenant
+
+# What one relationship page asks for besides its start node: every start of a level of a query
+# asks the same, so they share a loader and a level costs one store call.
+PageArgs = tuple[Rel, Direction, frozenset[Label], int, Cursor | None]
 
 
 class Loaders:
@@ -18,6 +22,7 @@ class Loaders:
         self._services, self._tenant = services, tenant
         self.node: DataLoader[NodeId, Node | None] = DataLoader(load_fn=self._load_nodes)
         self._neighbours: dict[tuple[Rel, Direction], DataLoader[NodeId, list[Neighbour]]] = {}
+        self._pages: dict[PageArgs, DataLoader[NodeId, NeighbourPage]] = {}
 
     def neighbours(self, rel: Rel, direction: Direction) -> DataLoader[NodeId, list[Neighbour]]:
         key = (rel, direction)
@@ -32,10 +37,26 @@ class Loaders:
             self._neighbours[key] = DataLoader(load_fn=load)
         return self._neighbours[key]
 
+    def neighbour_pages(self, rel: Rel, direction: Direction, labels: frozenset[Label], first: int,
+                        after: Cursor | None) -> DataLoader[NodeId, NeighbourPage]:
+        """One page of each start's `rel` relationships (to nodes of `labels`, or any), cut in the store."""
+        key = (rel, direction, labels, first, after)
+        if key not in self._pages:
+            async def load(ids: Sequence[NodeId]) -> list[NeighbourPage]:
+                found = await self._services.graph.neighbour_pages(self._tenant, ids, rel, direction, first=first,
+                                                                   after=after, labels=sorted(labels, key=lambda x: x.value))
+                for page in found.values():
+                    for nb in page.items:
+                        self.node.prime(nb.node.id, nb.node)
+                return [found[i] for i in ids]
+
+            self._pages[key] = DataLoader(load_fn=load)
+        return self._pages[key]
+
     def forget(self) -> None:
         """After a mutation: drop everything cached, so the answer reads the new state."""
         self.node.clear_all()
-        for loader in self._neighbours.values():
+        for loader in (*self._neighbours.values(), *self._pages.values()):
             loader.clear_all()
 
     async def _load_nodes(self, ids: Sequence[NodeId]) -> list[Node | None]:

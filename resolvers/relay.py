@@ -14,7 +14,6 @@ from strawberry import relay
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Node, Page
-from maestro_graph.services.graph import check_page_size
 from maestro_graph.types import Cursor, NodeId
 
 T = TypeVar("T")
@@ -64,6 +63,8 @@ def decode_cursor(value: str | None, field: str = "after") -> Cursor | None:
 
 
 def cursor_of(node: Node) -> Cursor:
+    """Where a node sits in every listing and relationship page: (Node.name, id), the order the
+    stores keep (domain.graph.node_name)."""
     return (node.name, node.id)
 
 
@@ -109,13 +110,3 @@ def connection_from_page(page: Page, after: str | None, to_type: Callable[[Node]
     return Connection(edges=edges, page_info=page_info(edges, page.has_next, after is not None),
                       total_count=page.total)
 
-
-E = TypeVar("E")
-
-
-def slice_items(items: Sequence[E], key: Callable[[E], Node], first: int, after: str | None) -> tuple[list[E], bool]:
-    """One page of an already loaded list ordered by (name, id): items after the cursor."""
-    check_page_size(first)
-    start = decode_cursor(after)
-    rest = [i for i in items if start is None or cursor_of(key(i)) > start]
-    return rest[:first], len(rest) > first

@@ -87,6 +87,27 @@ ENDPOINTS: dict[Rel, tuple[tuple[frozenset[Label], frozenset[Label]], ...]] = {
 del L
 
 
+# The props a node is named by, first present wins: what listings and relationship pages sort by
+# (with the id after it) and what their cursors hold. Nodes without any (runs) are named "".
+NAME_PROPS = ("name", "version", "type", "target")
+
+
+def node_name(props: Props) -> str:
+    """The one name of a node: stores index it, listings and relationship pages order by it, and
+    cursors carry it, so a cursor always points where the store's order puts the node.
+
+    >>> node_name({"type": "ci_success_rate", "value": 0.9})
+    'ci_success_rate'
+    >>> node_name({"run_id": "r-1", "job_id": "j"})
+    ''
+    """
+    for prop in NAME_PROPS:
+        value = props.get(prop)
+        if value:
+            return str(value)
+    return ""
+
+
 def check_endpoints(rel: Rel, src: Label, dst: Label, *, field: str = "relationship") -> None:
     """Refuse a relationship between labels the graph model does not join.
 
@@ -111,7 +132,8 @@ class Node:
 
     @property
     def name(self) -> str:
-        return str(self.props.get("name") or self.props.get("version") or self.key)
+        """What the node is listed and paged by (node_name): the same value the stores index."""
+        return node_name(self.props)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +150,16 @@ class Neighbour:
 
     edge: Edge
     node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourPage:
+    """One start node's page of a relationship: `items` in (name, id) order of the node at the
+    other end, `total` counting every such relationship whatever the page."""
+
+    items: list[Neighbour]
+    total: int
+    has_next: bool
 
 
 @dataclass(frozen=True, slots=True)

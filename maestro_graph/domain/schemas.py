@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import time
 import uuid
@@ -15,10 +16,11 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from maestro_graph.domain.errors import BadInput
-from maestro_graph.domain.graph import Label, Rel
+from maestro_graph.domain.graph import Label, Rel, node_name
 from maestro_graph.types import NodeId, Props, Tenant
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -37,10 +39,29 @@ PROBLEM_CLASSES = (
 PROJECT_STATUSES = ("planned", "active", "finished", "cancelled")
 RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 TRAINING_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
-METRIC_TYPES = (
-    "commits_per_week", "avg_pr_merge_hours", "ci_success_rate", "open_issues",
-    "deploys_per_week", "test_coverage", "story_points_per_sprint",
-)
+# Each project process metric type and the values it can take: (lowest, highest), None for no
+# highest. Rates and coverage are fractions: a CI success rate of 7.5 is a mistake, as is a
+# negative commit count; both are refused (MetricProps).
+METRIC_RANGES: dict[str, tuple[float, float | None]] = {
+    "commits_per_week": (0, None),
+    "avg_pr_merge_hours": (0, None),
+    "ci_success_rate": (0, 1),  # the fraction of CI runs that passed
+    "open_issues": (0, None),
+    "deploys_per_week": (0, None),
+    "test_coverage": (0, 1),  # the fraction of code covered by tests
+    "story_points_per_sprint": (0, None),
+}
+METRIC_TYPES = tuple(METRIC_RANGES)
+
+
+def metric_range(kind: str) -> str:
+    """A metric type's allowed values, in words.
+
+    >>> metric_range("ci_success_rate"), metric_range("open_issues")
+    ('from 0 to 1', 'at least 0')
+    """
+    lo, hi = METRIC_RANGES[kind]
+    return f"at least {lo:g}" if hi is None else f"from {lo:g} to {hi:g}"
 
 
 class _Props(BaseModel):
@@ -168,6 +189,17 @@ class MetricProps(_Props):
     type: Literal[METRIC_TYPES]  # type: ignore[valid-type]
     value: float
     at: Timestamp = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @field_validator("value")
+    @classmethod
+    def _in_range(cls, value: float, info: ValidationInfo) -> float:
+        kind = info.data.get("type")  # absent when the type itself was refused
+        if kind in METRIC_RANGES:
+            lo, hi = METRIC_RANGES[kind]
+            if not (math.isfinite(value) and lo <= value and (hi is None or value <= hi)):
+                raise PydanticCustomError("metric_range", "{kind} must be {allowed}, got {value}",
+                                          {"kind": kind, "allowed": metric_range(kind), "value": value})
+        return value
 
 
 class PredictionProps(_Props):
@@ -449,7 +481,7 @@ def minted_id() -> NodeId:
 def index_values(label: Label, props: Props) -> tuple[str, str | None, float | None, list[str]]:
     """(name, kind, score, tags): the values listings filter and sort by."""
     spec = SPECS[label]
-    name = str(props.get("name") or props.get("version") or props.get("type") or props.get("target") or "")
+    name = node_name(props)
     kind = props.get(spec.kind) if spec.kind else None
     score = props.get(spec.score) if spec.score else None
     tags = list(props.get("tags") or [])

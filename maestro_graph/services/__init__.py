@@ -11,6 +11,7 @@ from maestro_graph.services.artifacts import ArtifactService
 from maestro_graph.services.audit import AuditService
 from maestro_graph.services.graph import GraphService
 from maestro_graph.services.lineage import LineageService
+from maestro_graph.services.paging import DEFAULT_MAX_PAGE
 from maestro_graph.services.projects import ProjectService
 from maestro_graph.services.tokens import TokenService
 from maestro_graph.services.topology_cache import TopologyCache
@@ -28,8 +29,10 @@ class Services:
     tokens: TokenService
 
     @classmethod
-    def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None) -> "Services":
-        audit = AuditService(store)
-        graph = GraphService(store, audit)
+    def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None,
+              *, max_page: int = DEFAULT_MAX_PAGE) -> "Services":
+        """Every service on one store; `max_page` is the largest page any of them serves."""
+        audit = AuditService(store, max_page=max_page)
+        graph = GraphService(store, audit, max_page=max_page)
         return cls(store, graph, ProjectService(graph), ArtifactService(graph), LineageService(store, graph, topology),
                    audit, TokenService(audit, minter))

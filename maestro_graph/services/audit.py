@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from maestro_graph.auth.principal import Principal, Role, require
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord, record
-from maestro_graph.domain.errors import LimitExceeded, MaestroError
+from maestro_graph.domain.errors import MaestroError
 from maestro_graph.domain.graph import ChangeSet
+from maestro_graph.services.paging import DEFAULT_MAX_PAGE, check_page_size
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId
 
@@ -24,7 +25,6 @@ log = logging.getLogger("maestro_graph.audit")
 # Refusals of an authenticated caller are recorded; store outages and bugs are not outcomes of
 # the operation (and the store may not be able to take the record anyway).
 RECORDED = frozenset({"FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "LIMIT_EXCEEDED"})
-MAX_AUDIT_PAGE = 100
 
 
 @dataclass
@@ -43,8 +43,9 @@ class Operation:
 
 
 class AuditService:
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, *, max_page: int = DEFAULT_MAX_PAGE) -> None:
         self.store = store
+        self.max_page = max_page
 
     @contextlib.asynccontextmanager
     async def operation(self, actor: Principal | None, name: str, role: Role = Role.EDITOR,
@@ -70,7 +71,5 @@ class AuditService:
         """The actor's tenant's audit log; admins only."""
         require(actor, Role.ADMIN, "auditLog")
         assert actor is not None
-        if not 0 <= query.first <= MAX_AUDIT_PAGE:
-            raise LimitExceeded(f"first must be between 0 and {MAX_AUDIT_PAGE}, got {query.first}", field="first",
-                                limit=MAX_AUDIT_PAGE)
+        check_page_size(query.first, self.max_page)
         return await self.store.audit_log(actor.tenant, query)

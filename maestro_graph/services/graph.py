@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from maestro_graph.auth.principal import Principal
-from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
-from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.errors import BadInput, NotFound
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.schemas import SPECS, natural_key, new_id, now, validate_props, validate_rel_props
 from maestro_graph.services.audit import AuditService
+from maestro_graph.services.paging import DEFAULT_MAX_PAGE, check_page_size
 from maestro_graph.store.base import GraphStore
-from maestro_graph.types import Direction, NodeId, Props, Tenant
-
-MAX_PAGE = 100
+from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
 
 
 @dataclass(frozen=True)
@@ -38,13 +37,6 @@ CASCADES: dict[Label, tuple[Rel, Direction]] = {
 }
 
 
-def check_page_size(first: int, field: str = "first") -> None:
-    if first < 0:
-        raise BadInput(f"{field} must not be negative", field=field)
-    if first > MAX_PAGE:
-        raise LimitExceeded(f"{field} may be at most {MAX_PAGE}, got {first}", field=field, limit=MAX_PAGE)
-
-
 def parent_edge(label: Label, node_id: NodeId, props: Props) -> Edge | None:
     parent = PARENTS.get(label)
     if parent is None:
@@ -57,9 +49,10 @@ class GraphService:
     """Reads take the caller's tenant; writes take the caller (a Principal), check its role and
     are audited in their own transaction (services/audit.py)."""
 
-    def __init__(self, store: GraphStore, audit: AuditService | None = None) -> None:
+    def __init__(self, store: GraphStore, audit: AuditService | None = None, *, max_page: int = DEFAULT_MAX_PAGE) -> None:
         self.store = store
-        self.audit = audit or AuditService(store)
+        self.audit = audit or AuditService(store, max_page=max_page)
+        self.max_page = max_page  # the largest page a listing or relationship page may ask for
 
     # -- reads ---------------------------------------------------------------------------------
     async def get(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
@@ -76,11 +69,19 @@ class GraphService:
         return found
 
     async def find(self, tenant: Tenant, query: NodeQuery) -> Page:
-        check_page_size(query.first)
+        check_page_size(query.first, self.max_page)
         return await self.store.find_nodes(tenant, query)
 
     async def neighbours(self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction) -> dict[NodeId, list[Neighbour]]:
+        """Every relationship of each id, whole: for rules that need them all (summaries, cascades).
+        What a client pages through goes through neighbour_pages."""
         return await self.store.neighbours(tenant, ids, rel, direction)
+
+    async def neighbour_pages(self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction, *,
+                              first: int, after: Cursor | None = None, labels: Sequence[Label] = ()) -> dict[NodeId, NeighbourPage]:
+        """One page of each id's relationships, cut in the store (GraphStore.neighbour_pages)."""
+        check_page_size(first, self.max_page)
+        return await self.store.neighbour_pages(tenant, ids, rel, direction, first=first, after=after, labels=labels)
 
     async def counts(self, tenant: Tenant) -> dict[Label, int]:
         return await self.store.count_by_label(tenant)

@@ -6,14 +6,14 @@ Every method works on many items at once; none is meant to be called in a loop.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from maestro_graph.domain.audit import AuditPage, AuditQuery
-from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.walk import Walk
-from maestro_graph.types import Direction, NodeId, Props, Tenant
+from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,23 @@ class GraphStore(Protocol):
     ) -> dict[NodeId, list[Neighbour]]:
         """For each start id, its `rel` relationships in `direction` with the node at the other
         end, ordered by that node's (name, id). Every start id is a key (maybe with [])."""
+
+    async def neighbour_pages(
+        self,
+        tenant: Tenant,
+        ids: Sequence[NodeId],
+        rel: Rel,
+        direction: Direction,
+        *,
+        first: int,
+        after: Cursor | None = None,
+        labels: Collection[Label] = (),
+    ) -> dict[NodeId, NeighbourPage]:
+        """For each start id, one page of what `neighbours` gives it, cut in the store: the first
+        `first` relationships whose other node comes after `after` in (name, id) order (name as
+        domain.graph.node_name gives it), whether more follow, and the total whatever the page.
+        With `labels`, only nodes of those labels at the other end count, in the page and the
+        total. Every start id is a key. One call for all the ids, whatever their number."""
 
     async def expand(
         self,

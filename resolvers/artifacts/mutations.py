@@ -1,7 +1,7 @@
 """The seed platform's artifact verbs: register an artifact, log its use by a project."""
 
 from datetime import datetime
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 
@@ -23,9 +23,17 @@ class ArtifactMutation:
         ctx.loaders.forget()
         return to_type(node)
 
-    @strawberry.mutation(description="Record that a project uses an artifact; updates the artifact's usage count and mean impact score.", permission_classes=EDITOR)
-    async def log_artifact_usage(self, info: Info, project_id: strawberry.ID, artifact_id: strawberry.ID,
-                                 impact_score: float, at: Optional[datetime] = None) -> Artifact:
+    @strawberry.mutation(description=(
+        "Record that a project uses an artifact, with the impact it had there. An artifact's usageCount "
+        "counts distinct projects: logging a project that already uses it counts nothing again and "
+        "replaces that project's score, so each project keeps the last score it logged. The "
+        "artifact's impactScore is the mean of those last scores."), permission_classes=EDITOR)
+    async def log_artifact_usage(
+        self, info: Info, project_id: strawberry.ID, artifact_id: strawberry.ID,
+        impact_score: Annotated[float, strawberry.argument(description=(
+            "This project's score for the artifact, 0 to 10 (BAD_USER_INPUT outside); replaces any it logged before."))],
+        at: Annotated[Optional[datetime], strawberry.argument(description="When it was used; default now.")] = None,
+    ) -> Artifact:
         ctx = info.context
         pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]
         aid = from_global_id(artifact_id, Label.ARTIFACT, field="artifactId")[1]

@@ -17,7 +17,8 @@ def _enum(name: str, values: tuple[str, ...], description: str) -> type[enum.Enu
 ArtifactType = _enum("ArtifactType", s.ARTIFACT_TYPES, "What kind of reusable artifact this is.")
 ProblemClass = _enum("ProblemClass", s.PROBLEM_CLASSES, "The kind of ML problem a project solves.")
 ProjectStatus = _enum("ProjectStatus", s.PROJECT_STATUSES, "Where a project is in its life.")
-MetricType = _enum("MetricType", s.METRIC_TYPES, "A process metric recorded for a project.")
+MetricType = _enum("MetricType", s.METRIC_TYPES, "A process metric recorded for a project. Its values: "
+                   + "; ".join(f"{kind} {s.metric_range(kind)}" for kind in s.METRIC_TYPES) + " (BAD_USER_INPUT outside).")
 RunState = _enum("RunState", s.RUN_STATES, "OpenLineage run state.")
 TrainingStatus = _enum("TrainingStatus", s.TRAINING_STATUSES, "Training job status.")
 TrainingRunner = _enum("TrainingRunner", ("local", "kubernetes"), "Where a training job runs.")

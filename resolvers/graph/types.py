@@ -27,7 +27,7 @@ from resolvers.graph.enums import (  # noqa: F401 (names used in string annotati
     ArtifactType, DeploymentStatus, DerivationType, MetricType, ModelStage, PredictionTarget,
     ProblemClass, ProjectStatus, RunState, TrainingRunner, TrainingStatus,
 )
-from resolvers.relay import DEFAULT_PAGE, Connection, Edge, EdgeBase, PageInfo, cursor_of, page_info, slice_items  # noqa: F401
+from resolvers.relay import DEFAULT_PAGE, Connection, Edge, EdgeBase, PageInfo, cursor_of, decode_cursor, page_info  # noqa: F401
 
 T = TypeVar("T")
 
@@ -139,17 +139,16 @@ EDGE_KINDS: dict[str, tuple[type, type, Callable[[Neighbour], dict[str, Any]]]] 
 
 def related(rel: Rel, direction: Direction, of: str, *, edges: str = "plain",
             labels: Iterable[Label] = (), description: str) -> Any:
-    """A paginated relationship field: `rel` followed in `direction` to nodes of type `of`."""
+    """A paginated relationship field: `rel` followed in `direction` to nodes of type `of` (of
+    `labels` only, when given). Each page is cut in the store, for every node of the level at once."""
     conn_cls, edge_cls, edge_props = EDGE_KINDS[edges]
     only = frozenset(labels)
 
     async def resolve(root: Any, info: Info, first: int = DEFAULT_PAGE, after: Optional[str] = None) -> Any:
-        nbs = await info.context.loaders.neighbours(rel, direction).load(root.id)
-        if only:
-            nbs = [nb for nb in nbs if nb.node.label in only]
-        page, has_next = slice_items(nbs, lambda nb: nb.node, first, after)
-        out = [edge_cls(key=cursor_of(nb.node), node=to_type(nb.node), **edge_props(nb)) for nb in page]
-        return conn_cls(edges=out, page_info=page_info(out, has_next, after is not None), total_count=len(nbs))
+        loader = info.context.loaders.neighbour_pages(rel, direction, only, first, decode_cursor(after))
+        page = await loader.load(root.id)
+        out = [edge_cls(key=cursor_of(nb.node), node=to_type(nb.node), **edge_props(nb)) for nb in page.items]
+        return conn_cls(edges=out, page_info=page_info(out, page.has_next, after is not None), total_count=page.total)
 
     resolve.__annotations__["return"] = f"{conn_cls.__name__}[{of}]"
     return strawberry.field(resolver=resolve, description=description)
@@ -270,8 +269,8 @@ class Artifact(_Stored, relay.Node):
     version: str
     tags: list[str]
     storage_path: Optional[str]
-    impact_score: float = strawberry.field(description="Mean impact score over the projects using it (0-10).")
-    usage_count: int
+    impact_score: float = strawberry.field(description="Mean over the projects using it of the last impact score each logged (0-10).")
+    usage_count: int = strawberry.field(description="How many distinct projects use it: logging a project's use again does not count it twice.")
     description: Optional[str]
     metadata: JSON
     created_at: datetime

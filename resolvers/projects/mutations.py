@@ -33,7 +33,7 @@ class ProjectMutation:
         ctx.loaders.forget()
         return to_type(await ctx.loaders.node.load(pid))
 
-    @strawberry.mutation(description="Record process metrics (commits_per_week, avg_pr_merge_hours, ...) for a project.", permission_classes=EDITOR)
+    @strawberry.mutation(description="Record process metrics (commits_per_week, avg_pr_merge_hours, ...) for a project. A value outside its type's range (see MetricType) is refused with BAD_USER_INPUT naming `value`, and none of the metrics is recorded.", permission_classes=EDITOR)
     async def record_project_metrics(self, info: Info, project_id: strawberry.ID, metrics: list[CreateMetricInput]) -> list[Metric]:
         ctx = info.context
         pid = from_global_id(project_id, Label.PROJECT, field="projectId")[1]

@@ -76,7 +76,7 @@ async def measure(server, n: int) -> tuple[list[str], int, int]:
 async def test_nested_query_costs_one_store_call_per_level(server, store, tenant, tmp_path):
     calls, statements, items = await measure(server, 50)
     # projects listing (rows + count), members, their projects, those projects' artifacts
-    assert sorted(calls) == sorted(["find_nodes", "neighbours", "neighbours", "neighbours"]), calls
+    assert sorted(calls) == sorted(["find_nodes", "neighbour_pages", "neighbour_pages", "neighbour_pages"]), calls
     assert items > 150  # the query really fanned out
     if store.backend != "neo4j":
         assert statements == 5, statements  # 2 for the page and its count, 1 per relationship level

@@ -94,6 +94,26 @@ WITH id, r, o ORDER BY o._name, o.id
 RETURN collect([id, properties(r), properties(o)]) AS rows
 """
 
+# neighbour_pages: per start id, its total and its page, cut and sorted in the server by the
+# other node's (_name, id); a subquery per start id, so LIMIT cuts each start's page. $labels is
+# null for every label; $after_name null for the first page. One record holding every page.
+NEIGHBOUR_PAGES = """
+UNWIND $ids AS id
+CALL (id) {
+  MATCH (:Node {tenant: $tenant, id: id})%(left)s[r:%(types)s]%(right)s(o:Node {tenant: $tenant})
+  WHERE $labels IS NULL OR o.label IN $labels
+  RETURN count(r) AS total
+}
+CALL (id) {
+  MATCH (:Node {tenant: $tenant, id: id})%(left)s[r:%(types)s]%(right)s(o:Node {tenant: $tenant})
+  WHERE ($labels IS NULL OR o.label IN $labels)
+    AND ($after_name IS NULL OR o._name > $after_name OR (o._name = $after_name AND o.id > $after_id))
+  WITH r, o ORDER BY o._name, o.id LIMIT $limit
+  RETURN collect([properties(r), properties(o)]) AS rows
+}
+RETURN collect([id, total, rows]) AS rows
+"""
+
 EXPAND = """
 UNWIND $ids AS id
 MATCH (s:Node {tenant: $tenant, id: id})%(left)s[r:%(types)s]%(right)s(o:Node {tenant: $tenant})

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,6 +38,7 @@ from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import LABEL_OF, REL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.graph import NeighbourPage
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import now
 from maestro_graph.domain.walk import Walk, bfs, drive
@@ -46,6 +48,7 @@ from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, decode_props, edge_prop
 from maestro_graph.store.neo4j.migrate import upgrade
 from maestro_graph.store.versions import RecentVersions
 from maestro_graph.types import Direction, NodeId, Props, Tenant
+from maestro_graph.types import Cursor
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +254,28 @@ class Neo4jStore:
         if result:
             await self._read("neighbours", work)
         return result
+
+    async def neighbour_pages(
+        self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction, *, first: int,
+        after: Cursor | None = None, labels: Collection[Label] = (),
+    ) -> dict[NodeId, NeighbourPage]:
+        query = cypher.for_rels(cypher.NEIGHBOUR_PAGES, [rel], direction)
+        starts = list(dict.fromkeys(ids))
+        params = {"tenant": tenant, "ids": starts, "limit": first + 1, "labels": [label.value for label in labels] or None,
+                  "after_name": after[0] if after is not None else None, "after_id": after[1] if after is not None else None}
+
+        async def work(tx: AsyncManagedTransaction) -> dict[NodeId, NeighbourPage]:
+            pages: dict[NodeId, NeighbourPage] = {}
+            for start, total, rows in await _collected(tx, query, **params):
+                items = []
+                for edge, props in rows:
+                    other = to_node(props)
+                    src, dst = (start, other.id) if direction is Direction.OUT else (other.id, start)
+                    items.append(Neighbour(to_edge(rel, src, dst, edge), other))
+                pages[start] = NeighbourPage(items[:first], total, len(items) > first)
+            return {i: pages.get(i, NeighbourPage([], 0, False)) for i in starts}
+
+        return await self._read("neighbour_pages", work) if starts else {}
 
     async def expand(
         self, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, *, with_props: bool = False

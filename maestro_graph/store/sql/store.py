@@ -19,9 +19,11 @@ import sqlite3
 import orjson
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, create_engine, delete, event, func, insert, null, select, text, tuple_, update
+from sqlalchemy import or_, true
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -29,6 +31,7 @@ from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import LABEL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.graph import NeighbourPage
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.schemas import index_values, now
 from maestro_graph.domain.walk import Walk, bfs, drive
@@ -37,6 +40,7 @@ from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import audit_log, edges, nodes, topology_versions
 from maestro_graph.store.versions import RecentVersions
 from maestro_graph.types import Direction, NodeId, Props, Tenant
+from maestro_graph.types import Cursor
 
 log = logging.getLogger(__name__)
 CHUNK = 5000  # ids per IN (...) list: under SQLite's and asyncpg's bound-parameter limits
@@ -250,6 +254,23 @@ class SqlStore:
 
         return await self._run(q, write=False) if ids else {}
 
+    async def neighbour_pages(
+        self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction, *, first: int,
+        after: Cursor | None = None, labels: Collection[Label] = (),
+    ) -> dict[NodeId, NeighbourPage]:
+        def q(conn: Connection) -> dict[NodeId, NeighbourPage]:
+            pages: dict[NodeId, NeighbourPage] = {i: NeighbourPage([], 0, False) for i in ids}
+            for part in chunks(list(pages)):
+                rows: dict[NodeId, list[Any]] = defaultdict(list)
+                for r in conn.execute(_neighbour_pages_stmt(conn, tenant, part, rel, direction, first, after, labels)):
+                    rows[r[0]].append(r)
+                for start, found in rows.items():
+                    items = [Neighbour(Edge(rel, r[1], r[2], r[3]), _node(r[4:10])) for r in found if r[11]]
+                    pages[start] = NeighbourPage(items[:first], found[0][10], len(items) > first)
+            return pages
+
+        return await self._run(q, write=False) if ids else {}
+
     async def expand(
         self, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction, *, with_props: bool = False
     ) -> list[Edge]:
@@ -370,6 +391,41 @@ AUDIT_COLS = (audit_log.c.id, audit_log.c.at, audit_log.c.actor, audit_log.c.ope
 def _audit_row(r: AuditRecord, tenant: Tenant) -> dict[str, Any]:
     return {"tenant": tenant, "id": r.id, "at": r.at, "actor": r.actor, "operation": r.operation,
             "ids": list(r.ids), "outcome": r.outcome}
+
+
+def _neighbour_pages_stmt(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction,
+                          first: int, after: Cursor | None, labels: Collection[Label]) -> Any:
+    """neighbour_pages in one statement: per start id, rows
+    (start, src, dst, edge props, *NODE_COLS, total, after, rank), ordered by start and rank.
+
+    The inner query ranks each start's relationships by the other node's (name, id) in two
+    partitions, before and after the cursor, and counts them all; it reads names and ids only,
+    so the sort carries no props. The outer query keeps the first `first` + 1 after the cursor
+    (the extra one says whether more follow) and the first before it (the only row of a start
+    whose relationships all lie before the cursor, there for its total), and loads their nodes.
+    A window, not LATERAL: the same statement on SQLite and PostgreSQL."""
+    start, other = (edges.c.src, edges.c.dst) if direction is Direction.OUT else (edges.c.dst, edges.c.src)
+    on = [nodes.c.tenant == edges.c.tenant, nodes.c.id == other]
+    if labels:
+        on.append(nodes.c.label.in_([label.value for label in labels]))
+    is_after = tuple_(nodes.c.name, nodes.c.id) > tuple_(*after) if after is not None else true()
+    ranked = (
+        select(start.label("start"), edges.c.src, edges.c.dst, edges.c.props.label("edge_props"),
+               func.count().over(partition_by=start).label("total"), is_after.label("after"),
+               func.row_number().over(partition_by=(start, is_after), order_by=(nodes.c.name, nodes.c.id)).label("rank"))
+        .join_from(edges, nodes, and_(*on))
+        .where(edges.c.tenant == tenant, edges.c.rel == rel.value, _among(conn, start, ids))
+        .subquery("ranked")
+    )
+    node = nodes.alias("node")
+    return (
+        select(ranked.c.start, ranked.c.src, ranked.c.dst, ranked.c.edge_props,
+               *(node.c[c.name] for c in NODE_COLS), ranked.c.total, ranked.c.after)
+        .join_from(ranked, node, and_(node.c.tenant == tenant,
+                                      node.c.id == (ranked.c.dst if direction is Direction.OUT else ranked.c.src)))
+        .where(or_(and_(ranked.c.after, ranked.c.rank <= first + 1), ranked.c.rank == 1))
+        .order_by(ranked.c.start, ranked.c.rank)
+    )
 
 
 def _expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction,
