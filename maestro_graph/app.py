@@ -19,6 +19,7 @@ from maestro_graph.auth.principal import Role
 from maestro_graph.auth.ratelimit import RateLimiter
 from maestro_graph.auth.setup import LOCAL_ADMIN_SUB, Auth, auth_from_settings
 from maestro_graph.domain.errors import StoreUnavailable, Unauthenticated
+from maestro_graph.graphiql import OfflineGraphiQL, graphiql_routes
 from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
 from maestro_graph.routes import lineage_endpoint
@@ -35,7 +36,7 @@ log = logging.getLogger("maestro_graph")
 LOCAL_TOKEN_TTL = 30 * 86400  # the token `serve` prints for local use
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(OfflineGraphiQL, GraphQL):
     def __init__(self, services: Services, auth: Auth, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services, self.auth = services, auth
@@ -124,6 +125,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/api/v1/lineage", lineage_endpoint(services), methods=["POST"]),
             WebSocketRoute("/graphql", graphql),
+            *(graphiql_routes() if settings.graphiql else ()),
         ],
         middleware=[
             Middleware(AccessLog),

@@ -1,0 +1,80 @@
+"""The HTTP layer around the API, over a real uvicorn server: GraphiQL served without internet,
+security headers, CORS for configured origins only, no Host header reflected, client errors
+logged without tracebacks, and a 500 that leaves the keep-alive connection usable.
+
+None of this depends on the store, so these servers run on an embedded SQLite store of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import http.client
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from maestro_graph.app import create_app
+from maestro_graph.auth.principal import Role
+from maestro_graph.settings import Settings
+from tests.e2e.conftest import running, server_settings
+from tests.e2e.tokens import token
+
+ORIGIN, OTHER = "https://app.example", "https://evil.example"
+
+
+@contextlib.asynccontextmanager
+async def served(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    """A server with the e2e settings plus `overrides`, and a client of it (no token unless given)."""
+    app = create_app(server_settings(tmp_path, **overrides))
+    async with running(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        yield client, app
+
+
+def bearer(tenant: str, role: Role = Role.ADMIN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(tenant, role)}"}
+
+
+# --- GraphiQL without internet (issue #21 item 19) ---
+
+async def test_graphiql_page_names_no_other_host_and_the_server_serves_every_file_it_names(tmp_path):
+    async with served(tmp_path) as (client, _):
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assets = re.findall(r"<(script|link)\b([^>]*)>", page.text)
+        urls = [(tag, re.search(r'\b(?:src|href)="([^"]*)"', attrs), attrs) for tag, attrs in assets]
+        named = [(tag, m.group(1), attrs) for tag, m, attrs in urls if m and not m.group(1).startswith("data:")]
+        assert len(named) == 7, named  # react, react-dom, js-cookie, graphiql js+css, explorer js+css
+        for tag, url, attrs in named:
+            assert not re.match(r"(https?:)?//", url), f"{url}: loaded from another host"
+            got = await client.get(url)
+            assert got.status_code == 200, url
+            kind = got.headers["content-type"]
+            assert kind.startswith("text/javascript" if tag == "script" else "text/css"), (url, kind)
+            integrity = re.search(r'integrity="sha384-([^"]+)"', attrs)  # the file the page pins, byte for byte
+            assert integrity and base64.b64encode(hashlib.sha384(got.content).digest()).decode() == integrity.group(1), url
+        assert "unpkg.com" not in page.text and "jsdelivr" not in page.text
+
+
+async def test_graphiql_files_are_package_data():
+    """The wheel carries the files: pyproject's package-data globs cover every one of them."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["maestro_graph"]
+    shipped = {p for g in globs for p in (root / "maestro_graph").glob(g) if p.is_file()}
+    files = {p for p in (root / "maestro_graph" / "graphiql-assets").rglob("*") if p.is_file()}
+    assert files and files <= shipped, sorted(str(p) for p in files - shipped)
+
+
+async def test_no_graphiql_files_when_graphiql_is_off(tmp_path):
+    async with served(tmp_path, graphiql=False) as (client, _):
+        assert (await client.get("/graphiql/static/react@18.2.0/umd/react.production.min.js")).status_code == 404
