@@ -8,6 +8,9 @@ from graphql import GraphQLError
 
 from maestro_graph.domain.errors import MaestroError
 
+# The codes of errors the client caused and can fix: logged without a traceback (resolvers/schema.py).
+CLIENT_ERRORS = frozenset({"BAD_USER_INPUT", "CONFLICT", "FORBIDDEN", "NOT_FOUND", "UNAUTHENTICATED", "LIMIT_EXCEEDED",
+                           "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"})
 VALUE_ERRORS = re.compile(r"cannot represent|invalid value|of required type|was not provided|Expected value of type|does not exist in")
 
 

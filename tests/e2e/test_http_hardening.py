@@ -78,3 +78,36 @@ async def test_graphiql_files_are_package_data():
 async def test_no_graphiql_files_when_graphiql_is_off(tmp_path):
     async with served(tmp_path, graphiql=False) as (client, _):
         assert (await client.get("/graphiql/static/react@18.2.0/umd/react.production.min.js")).status_code == 404
+
+
+# --- client errors at info, faults with a traceback (item 21) ---
+
+async def test_client_errors_are_logged_at_info_without_a_traceback_faults_at_error_with_one(
+        tmp_path, tenant, caplog, monkeypatch):
+    caplog.set_level(logging.INFO)
+    async with served(tmp_path) as (client, app):
+        async def code(query: str, role: Role = Role.ADMIN) -> str:
+            got = await client.post("/graphql", json={"query": query}, headers=bearer(tenant, role))
+            return got.json()["errors"][0]["extensions"]["code"]
+
+        caplog.clear()
+        assert await code("{ nodeCounts { label ") == "GRAPHQL_PARSE_FAILED"
+        assert await code("{ noSuchField }") == "GRAPHQL_VALIDATION_FAILED"
+        assert await code('{ node(id: "not-an-id") { id } }') == "BAD_USER_INPUT"
+        assert await code("{ auditLog { edges { cursor } } }", Role.VIEWER) == "FORBIDDEN"
+        client_records = [r for r in caplog.records if r.name in ("maestro_graph.graphql", "strawberry.execution")]
+        assert [(r.name, r.levelno, r.code) for r in client_records] == [  # type: ignore[attr-defined]
+            ("maestro_graph.graphql", logging.INFO, c)
+            for c in ("GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", "FORBIDDEN")]
+        assert all(r.exc_info is None for r in client_records)
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("the store fell over")
+
+        monkeypatch.setattr(app.state.services.graph, "counts", broken)
+        caplog.clear()
+        got = await client.post("/graphql", json={"query": "{ nodeCounts { label } }"}, headers=bearer(tenant))
+        assert got.json()["errors"][0]["message"] == "Unexpected error."
+        faults = [r for r in caplog.records if r.name in ("maestro_graph.graphql", "strawberry.execution")]
+        assert len(faults) == 1 and faults[0].levelno == logging.ERROR
+        assert faults[0].exc_info and isinstance(faults[0].exc_info[1], RuntimeError)
