@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from maestro_graph.app import create_app
 from maestro_graph.auth.principal import Role
+from maestro_graph.middleware import cors_origins
 from maestro_graph.settings import Settings
 from tests.e2e.conftest import running, server_settings
 from tests.e2e.tokens import token
@@ -78,6 +79,81 @@ async def test_graphiql_files_are_package_data():
 async def test_no_graphiql_files_when_graphiql_is_off(tmp_path):
     async with served(tmp_path, graphiql=False) as (client, _):
         assert (await client.get("/graphiql/static/react@18.2.0/umd/react.production.min.js")).status_code == 404
+
+
+# --- security headers, redirects, CORS (item 22) ---
+
+async def test_graphiql_page_has_a_tight_content_security_policy_and_security_headers(tmp_path):
+    async with served(tmp_path) as (client, _):
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+    csp = dict(d.strip().split(" ", 1) for d in page.headers["content-security-policy"].split(";"))
+    assert csp["default-src"] == "'none'" and csp["frame-ancestors"] == "'none'"
+    assert csp["script-src"].startswith("'self' 'sha256-") and "unsafe" not in page.headers["content-security-policy"]
+    assert csp["connect-src"] == "'self'"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_json_answers_carry_nosniff_and_forbid_framing(tmp_path, tenant):
+    async with served(tmp_path) as (client, _):
+        answers = [await client.post("/graphql", json={"query": "{ nodeCounts { label } }"}, headers=bearer(tenant)),
+                   await client.post("/graphql", json={"query": "{ nodeCounts { label } }"}),  # the guard's 401
+                   await client.get("/healthz")]
+    assert [a.status_code for a in answers] == [200, 401, 200]
+    for answer in answers:
+        assert answer.headers["content-type"].startswith("application/json")
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+@pytest.mark.parametrize("path", ["/healthz/", "/graphql/", "/api/v1/lineage/"])
+async def test_no_redirect_built_from_the_host_header(tmp_path, path):
+    async with served(tmp_path) as (client, _):
+        got = await client.get(path, headers={"Host": "evil.example"})
+    assert not got.is_redirect and "location" not in got.headers, (got.status_code, got.headers.get("location"))
+    assert "evil.example" not in got.text
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/api/v1/lineage"])
+async def test_no_cors_headers_unless_origins_are_configured(tmp_path, tenant, path):
+    async with served(tmp_path) as (client, _):
+        preflight = await client.options(path, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+                                                        "Access-Control-Request-Headers": "authorization,content-type"})
+        actual = await client.post(path, json={}, headers={"Origin": ORIGIN, **bearer(tenant)})
+    for answer in (preflight, actual):
+        assert not [h for h in answer.headers if h.startswith("access-control-")], answer.headers
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/api/v1/lineage"])
+async def test_preflight_from_a_configured_origin_passes_before_the_guard(tmp_path, tenant, path):
+    async with served(tmp_path, cors_origins=f"{ORIGIN}, https://other.example") as (client, _):
+        preflight = await client.options(path, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+                                                        "Access-Control-Request-Headers": "authorization,content-type"})
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == ORIGIN
+        allowed = {h.strip().lower() for h in preflight.headers["access-control-allow-headers"].split(",")}
+        assert {"authorization", "content-type"} <= allowed
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "access-control-allow-credentials" not in preflight.headers
+
+        refused = await client.post(path, json={}, headers={"Origin": ORIGIN})  # no token: the guard's 401, readable
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == ORIGIN
+        body = {"query": "{ nodeCounts { label } }"} if path == "/graphql" else []
+        answered = await client.post(path, json=body, headers={"Origin": ORIGIN, **bearer(tenant)})
+        assert answered.status_code != 401 and answered.headers["access-control-allow-origin"] == ORIGIN
+
+        stranger = await client.options(path, headers={"Origin": OTHER, "Access-Control-Request-Method": "POST",
+                                                       "Access-Control-Request-Headers": "authorization"})
+        assert stranger.status_code != 200 and "access-control-allow-origin" not in stranger.headers
+        other = await client.post(path, json=body, headers={"Origin": OTHER, **bearer(tenant)})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_cors_origins_come_from_maestro_cors_origins():
+    settings = Settings.from_env({"MAESTRO_CORS_ORIGINS": "https://a.example,https://b.example:8443"})
+    assert cors_origins(settings) == ["https://a.example", "https://b.example:8443"]
+    assert cors_origins(Settings.from_env({})) == []
 
 
 # --- client errors at info, faults with a traceback (item 21) ---
