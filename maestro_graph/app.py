@@ -22,7 +22,7 @@ from maestro_graph.domain.errors import StoreUnavailable, Unauthenticated
 from maestro_graph.graphiql import OfflineGraphiQL, graphiql_routes
 from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
-from maestro_graph.middleware import SecurityHeaders, cors
+from maestro_graph.middleware import Faults, SecurityHeaders, cors
 from maestro_graph.routes import lineage_endpoint
 from maestro_graph.services import Services
 from maestro_graph.services.topology_cache import TopologyCache
@@ -132,6 +132,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             Middleware(SecurityHeaders),
             Middleware(AccessLog),
             *cors(settings),  # before the guard: a preflight carries no token
+            Middleware(Faults),
             Middleware(Guard, auth=auth, limiter=RateLimiter(settings.rate_limit_per_minute),
                        max_body=settings.max_body_bytes),
         ],

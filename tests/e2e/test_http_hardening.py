@@ -187,3 +187,49 @@ async def test_client_errors_are_logged_at_info_without_a_traceback_faults_at_er
         faults = [r for r in caplog.records if r.name in ("maestro_graph.graphql", "strawberry.execution")]
         assert len(faults) == 1 and faults[0].levelno == logging.ERROR
         assert faults[0].exc_info and isinstance(faults[0].exc_info[1], RuntimeError)
+
+
+# --- a 500 keeps the connection usable (item 14f) ---
+
+async def test_after_a_500_the_keep_alive_connection_still_answers(tmp_path, tenant, caplog, monkeypatch):
+    async with served(tmp_path) as (client, app):
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a bug in the ingestion")
+
+        monkeypatch.setattr(app.state.services.lineage, "ingest", broken)
+        address = urlsplit(str(client.base_url))
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+
+        def ask(method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+            connection.request(method, path, body=body, headers={"Content-Type": "application/json", **bearer(tenant)})
+            answer = connection.getresponse()
+            return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+
+        try:
+            caplog.clear()
+            status, headers, body = await asyncio.to_thread(ask, "POST", "/api/v1/lineage", b"[]")
+            assert status == 500
+            if headers.get("connection", "").lower() != "close":
+                # The client may reuse the connection: the server must answer on it.
+                status2, _, body2 = await asyncio.to_thread(ask, "GET", "/healthz")
+                assert status2 == 200 and body2 == b'{"status":"ok"}'
+        finally:
+            connection.close()
+        assert headers["content-type"] == "application/json"
+        assert body == b'{"error":{"message":"Unexpected error.","code":"INTERNAL_SERVER_ERROR"}}'
+        faults = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+        assert len(faults) == 1 and isinstance(faults[0].exc_info[1], RuntimeError)
+        assert faults[0].request_id == headers["x-request-id"]  # type: ignore[attr-defined]
+
+
+async def test_a_500_on_graphql_speaks_graphql(tmp_path, tenant, monkeypatch):
+    async with served(tmp_path) as (client, app):
+        graphql = next(r.endpoint for r in app.routes if getattr(r, "path", "") == "/graphql")
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a bug before execution")
+
+        monkeypatch.setattr(graphql, "get_context", broken)
+        got = await client.post("/graphql", json={"query": "{ nodeCounts { label } }"}, headers=bearer(tenant))
+    assert got.status_code == 500
+    assert got.json() == {"errors": [{"message": "Unexpected error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
