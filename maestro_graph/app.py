@@ -25,8 +25,10 @@ from maestro_graph.auth.ratelimit import RateLimiter, rate_key
 from maestro_graph.auth.setup import LOCAL_ADMIN_SUB, Auth, auth_from_settings
 from maestro_graph.auth.tokens import INVALID_TOKEN, LEEWAY_SECONDS
 from maestro_graph.domain.errors import BadInput, LimitExceeded, StoreUnavailable, Unauthenticated
+from maestro_graph.graphiql import OfflineGraphiQL, graphiql_routes
 from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
+from maestro_graph.middleware import Faults, SecurityHeaders, cors
 from maestro_graph.routes import lineage_endpoint
 from maestro_graph.services import Services
 from maestro_graph.services.topology_cache import TopologyCache
@@ -41,7 +43,7 @@ log = logging.getLogger("maestro_graph")
 LOCAL_TOKEN_TTL = 30 * 86400  # the token `serve` prints for local use
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(OfflineGraphiQL, GraphQL):
     def __init__(self, services: Services, auth: Auth, limiter: RateLimiter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services, self.auth, self.limiter = services, auth, limiter
@@ -177,13 +179,18 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/api/v1/lineage", lineage_endpoint(services), methods=["POST"]),
             WebSocketRoute("/graphql", graphql),
+            *(graphiql_routes() if settings.graphiql else ()),
         ],
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(AccessLog),
+            *cors(settings),  # before the guard: a preflight carries no token
+            Middleware(Faults),
             Middleware(Guard, auth=auth, limiter=limiter,
                        max_body=settings.max_body_bytes),
         ],
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # its redirects are absolute URLs built from the Host header
     app.state.services = services
     return app

@@ -63,7 +63,7 @@ def inflate(raw: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
-def _refusal(path: str, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+def refusal(path: str, status: int, code: str, message: str, headers: dict[str, str] | None = None,
              **extensions: Any) -> JSONResponse:
     if path == GRAPHQL_PATH:
         body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
@@ -87,11 +87,11 @@ class Guard:
         try:
             principal = await self.auth.authenticate(headers.get("authorization"))
         except Unauthenticated:
-            return await _refusal(path, 401, "UNAUTHENTICATED", INVALID_TOKEN,
+            return await refusal(path, 401, "UNAUTHENTICATED", INVALID_TOKEN,
                                   {"WWW-Authenticate": 'Bearer realm="maestro-graph"'})(scope, receive, send)
         wait = self.limiter.take(rate_key(principal))
         if wait is not None:
-            return await _refusal(path, 429, "LIMIT_EXCEEDED",
+            return await refusal(path, 429, "LIMIT_EXCEEDED",
                                   f"rate limit: at most {int(self.limiter.capacity)} requests a minute per token; "
                                   f"retry in {int(wait)} s", {"Retry-After": str(int(wait))},
                                   limit=int(self.limiter.capacity))(scope, receive, send)
@@ -101,9 +101,9 @@ class Guard:
                 raw = await read_body(receive, self.max_body, int(headers.get("content-length") or 0))
                 body = inflate(raw, headers.get("content-encoding", ""), self.max_body)
             except BodyTooLarge as err:
-                return await _refusal(path, 413, err.code, err.message, limit=self.max_body)(scope, receive, send)
+                return await refusal(path, 413, err.code, err.message, limit=self.max_body)(scope, receive, send)
             except (ValueError, zlib.error):
-                return await _refusal(path, 400, "BAD_USER_INPUT", "the body is not the gzip or deflate it claims to be",
+                return await refusal(path, 400, "BAD_USER_INPUT", "the body is not the gzip or deflate it claims to be",
                                       field="body")(scope, receive, send)
             try:
                 json_input.loads(body)  # strict: a body strawberry would choke on is refused here, in our shape

@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+REQUEST_ID = "maestro.request_id"  # where the access log leaves the request's id in the ASGI scope
 RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -50,6 +51,7 @@ class AccessLog:
             return
         start, status = time.perf_counter(), 500
         request_id = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode() or uuid.uuid4().hex[:16]
+        scope[REQUEST_ID] = request_id  # for the lines logged while answering (a fault's traceback)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status

@@ -60,6 +60,9 @@ class Settings:
     jwt_issuer: str = ""  # checked against `iss` when set
     jwt_audience: str = ""  # checked against `aud` when set
     no_auth: bool = False  # every request is an admin of `tenant`; loopback hosts only
+    # Browser origins (scheme://host[:port]) allowed to call the API from their pages, comma-separated;
+    # none by default: no Access-Control-Allow-Origin is ever sent.
+    cors_origins: str = ""
     # Limits, all refused with LIMIT_EXCEEDED before any work.
     max_cost: int = 50_000
     max_body_bytes: int = 1024 * 1024

@@ -17,7 +17,7 @@ from maestro_graph.domain.errors import MaestroError
 from resolvers.admin.mutations import AdminMutation
 from resolvers.admin.queries import AdminQuery
 from resolvers.artifacts.mutations import ArtifactMutation
-from resolvers.errors import SentIds, add_code
+from resolvers.errors import CLIENT_ERRORS, SentIds, add_code
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.graph.types import TYPES
@@ -40,12 +40,26 @@ def should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, (MaestroError, GraphQLError))
 
 
+def log_error(error: GraphQLError, execution_context: ExecutionContext | None = None) -> None:
+    """A client's mistake (a bad id, a missing role, a typo in the document) at info, in one line:
+    the client was told, nothing is broken. A fault (masked as "Unexpected error.") or an outage at
+    error, with its traceback: someone has to look."""
+    code = (error.extensions or {}).get("code")
+    extra = {"code": code, "operation": execution_context.operation_name if execution_context else None,
+             "graphql_path": ".".join(map(str, error.path)) if error.path else None}
+    if code in CLIENT_ERRORS and not should_mask(error):
+        log.info("%s: %s", code, error.message, extra=extra)
+    else:
+        log.error("%s: %s", code, error.message, exc_info=error.original_error, extra=extra)
+
+
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Instead of strawberry's, which logs every error at error level with a traceback."""
         document = execution_context.graphql_document if execution_context is not None else None
         for error in errors:
             add_code(error, document)
-        super().process_errors(errors, execution_context)
+            log_error(error, execution_context)
 
 
 def unguarded_fields(schema: strawberry.Schema) -> list[str]:
