@@ -93,6 +93,18 @@ def test_the_install_line_the_readme_gives_installs_what_the_python_client_impor
             assert any(r.startswith("gql[") and extra in r for r in wanted), f"the examples extra lacks gql[{extra}]: {wanted}"
 
 
+def test_the_readme_configuration_table_names_every_setting():
+    """Every MAESTRO_* variable Settings.from_env reads has a row in README's Configuration table."""
+    from maestro_graph.settings import Settings
+
+    section = README_TEXT.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    named = {v for line in section.splitlines() if line.startswith("| `MAESTRO_")  # the first column of each row
+             for v in re.findall(r"`(MAESTRO_\w+)`", line.split("|")[1])}
+    wanted = {"MAESTRO_" + ("STORE" if name == "store_url" else name.upper()) for name in Settings.__dataclass_fields__}
+    missing = sorted(wanted - named)
+    assert not missing, f"README's Configuration table lacks {missing}"
+
+
 def assert_returns_data(data: Any, where: str) -> None:
     """Every top-level field answered, and every list in it (or directly under it) non-empty."""
     assert isinstance(data, dict) and data, f"{where}: no data: {data!r}"
