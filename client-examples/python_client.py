@@ -1,6 +1,6 @@
 """A Python client with gql: create a project with a member, log artifact usage, read it back.
 
-    .venv/bin/pip install "gql[httpx]"
+    .venv/bin/pip install '.[examples]'      # gql with its httpx transport
     MAESTRO_TOKEN=<editor token> .venv/bin/python client-examples/python_client.py [http://127.0.0.1:8000/graphql]
 """
 

@@ -15,14 +15,14 @@ def tune_gc() -> None:
     Ingestion makes thousands of dicts, tuples and nodes an event, and the process keeps
     hundreds of thousands alive in its id and validation caches. With CPython's default
     thresholds a young collection ran every 700 new objects, and full collections kept walking
-    the caches, the modules and the GraphQL schema: 30-40% of ingestion time. Freezing what is
-    alive now takes it out of every collection; higher thresholds make collections rarer.
+    the caches, the modules and the GraphQL schema: a large share of ingestion's time. Freezing
+    what is alive now takes it out of every collection; higher thresholds make collections rarer.
 
     A young collection walks every young object still alive, and pipelined ingestion keeps the
-    objects of several batches alive at once (hundreds of thousands): at 50,000 a collection
-    ran every ~100 events and took 17 ms, 1.1-1.2 s of 12,000 events at 1M fields, a fifth of
-    the event loop's time (py-spy). At 500,000 it takes that many more objects alive than
-    freed, which ingestion's batches, freed as they commit, do not reach: 2 collections.
+    objects of several batches alive at once (hundreds of thousands): with a threshold below
+    that, collections come every few events, each walks them all and frees almost nothing. At
+    500,000 a collection waits for that many more objects alive than freed, which ingestion's
+    batches, freed as they commit, rarely reach.
     Memory is still freed by reference counting as soon as it is unused: only reference cycles
     wait longer to be collected."""
     gc.freeze()

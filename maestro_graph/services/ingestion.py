@@ -2,8 +2,9 @@
 
 Requests that arrive while a transaction is running wait and go together in the next one: one
 client sending one event at a time gets one transaction per event (no added latency); many
-clients share transactions, which is what makes SQLite reach thousands of events per second (a
-commit costs ~1-3 ms of disk here). A request is answered only after its events are stored.
+clients share transactions, so a commit's sync to disk, which costs far more than writing one
+event's rows, is paid once for many requests. A request is answered only after its events are
+stored.
 
 While one group is written, the next is prepared: its ids resolved and its ChangeSet built, on
 the event loop. On SQLite the write runs in the store's thread, mostly in SQLite's C code, which

@@ -7,15 +7,15 @@ topology is brought up to date, in one of two ways:
     with the version it made (GraphStore.watch_topology). Those changes wait here until a query
     needs them, or until they hold len(topology) // 4 nodes and relationships, and are then taken
     in together (Topology.advanced): a pass over the topology's arrays, whatever their number,
-    plus ~2 µs a relationship (1.1M-1.85M nodes: 0.5-1.1 s; 123k nodes: 0.2-0.3 s beside
-    ingestion). A query waits for a take-in expected to take at most QUICK seconds
-    (read-your-writes at in-memory speed); else the store answers while it runs. Take-ins rest
-    as long as the last took, so they use at most half a core.
+    plus a little Python for each new relationship. A query waits for a take-in expected to take
+    at most QUICK seconds (read-your-writes at in-memory speed); else the store answers while it
+    runs. Take-ins rest as long as the last took, so they use at most half a core.
   - Rebuilding from the store, when the changes do not follow on from the topology's version: a
     change committed by another process (a replica, the CLI), a node deleted, or a tenant first
-    asked about. "background" (the default) rebuilds beside the server; until
-    it is done, impact analysis walks the store (1M columns: 24 s on SQLite, 63 s on Neo4j), and
-    each rebuild rests as long as the last took. "inline" waits for it (small graphs, tests).
+    asked about. "background" (the default) rebuilds beside the server, because a rebuild reads
+    the tenant's whole topology and a big one takes many seconds; until it is done, impact
+    analysis walks the store, and each rebuild rests as long as the last took. "inline" waits
+    for it (small graphs, tests).
 "off" always walks the store.
 How fresh: a change committed through this process is seen by the next query (the store forgets
 the version it remembered). A change committed by another process is seen within `max_lag`
@@ -194,7 +194,7 @@ class TopologyCache:
         flagged = rel is Rel.FEEDS  # impact analysis crosses a FEEDS edge at dataset level unless it has column lineage
         keys = array("q")
         async for rows in self.store.scan_edges(tenant, rel, with_props=flagged):
-            # Tens of milliseconds of Python a chunk at 1M fields: in a thread, so requests
+            # Encoding a chunk is pure Python over every row of it: in a thread, so requests
             # served meanwhile wait at most a GIL switch interval, not a whole chunk.
             await asyncio.to_thread(_encode, keys, position, n, rows)
         return await asyncio.to_thread(Csr.from_keys, n, keys, flagged)
@@ -232,7 +232,7 @@ class TopologyCache:
 
     def _quick(self, tenant: Tenant) -> bool:
         """Whether the tenant's next take-in should take at most QUICK: as long as its last, or
-        at first about 1 µs a node of its topology (measured: 0.7 s at 1.1M nodes)."""
+        at first 1 µs a node of its topology, about what a take-in costs for each node it passes."""
         return self.took_in.get(tenant, len(self._topologies[tenant]) * 1e-6) <= QUICK
 
     def _pop_run(self, tenant: Tenant, version: int) -> list[Delta]:

@@ -1,0 +1,233 @@
+"""Every example a user is shown runs as written, against a real server holding the demo graph
+(what `maestro-graph serve --demo` serves):
+
+- each ```graphql block of README.md, queries and mutations: no errors, and every list the
+  answer holds is non-empty (an example that returns nothing on the demo teaches nothing);
+- each ```bash block of README.md that curls the server on localhost, through bash, with
+  MAESTRO_TOKEN set and the port changed to the test server's;
+- each file in client-examples/, as a subprocess: bash for .sh, this venv's Python for .py,
+  node for .mjs (its npm packages installed into a temporary directory).
+
+Placeholders a reader fills in are the only thing the test changes in an example:
+`<id of DATASET.PATH>` becomes the id of that demo column, and `export MAESTRO_TOKEN=<...>` is
+dropped because the test sets MAESTRO_TOKEN. Any other `<...>` fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maestro_graph.demo import load_demo
+from maestro_graph.store.base import GraphStore
+from tests.conftest import IN_CI
+from tests.e2e.conftest import Server, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+CLIENT_EXAMPLES = ROOT / "client-examples"
+RUNS_FOR = 120  # seconds any one example may take before it counts as hung
+
+
+def fenced_blocks(text: str, language: str) -> list[tuple[int, str]]:
+    """(line number, body) of every ```language block of a Markdown text.
+
+    >>> fenced_blocks("a\\n```graphql\\n{ x }\\n```\\n```bash\\nls\\n```\\n", "graphql")
+    [(2, '{ x }\\n')]
+    """
+    blocks, lines = [], text.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        if lines[i].rstrip() == "```" + language:
+            start, body = i + 1, []
+            i += 1
+            while i < len(lines) and lines[i].rstrip() != "```":
+                body.append(lines[i])
+                i += 1
+            assert i < len(lines), f"README.md:{start}: a ```{language} block is never closed"
+            blocks.append((start, "".join(body)))
+        i += 1
+    return blocks
+
+
+README_TEXT = README.read_text()
+GRAPHQL_BLOCKS = fenced_blocks(README_TEXT, "graphql")
+LOCAL = re.compile(r"\b(?:localhost|127\.0\.0\.1):8000\b")
+CURL_BLOCKS = [(line, body) for line, body in fenced_blocks(README_TEXT, "bash") if "curl" in body and LOCAL.search(body)]
+EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".mjs"))
+FIELD_ID = re.compile(r"<id of ([\w.-]+)\.([\w-]+)>")  # <id of shop.orders.amount>: dataset shop.orders, column amount
+TOKEN_LINE = re.compile(r"^export MAESTRO_TOKEN=<[^>\n]*>[^\n]*\n", re.M)
+
+
+def test_the_readme_and_client_examples_hold_the_examples_this_test_runs():
+    """The extraction finds what it should: an example that stops matching would otherwise pass unrun."""
+    assert len(GRAPHQL_BLOCKS) >= 6, GRAPHQL_BLOCKS
+    assert len(CURL_BLOCKS) >= 2, CURL_BLOCKS
+    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "websocket_client.mjs"}
+    runnable = {p.name for p in EXAMPLE_FILES} | {"package.json", "package-lock.json"}
+    others = {p.name for p in CLIENT_EXAMPLES.iterdir() if p.is_file()} - runnable
+    assert not others, f"client examples this test does not run: {others}"
+
+
+def test_the_install_line_the_readme_gives_installs_what_the_python_client_imports():
+    """The README's `pip install '.[examples]'` must bring gql and the transport python_client.py uses."""
+    import tomllib
+
+    assert ".venv/bin/pip install '.[examples]'" in " ".join(README_TEXT.split())
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    wanted = {re.sub(r"[<>=].*", "", r) for r in extras.get("examples", [])}
+    source = (CLIENT_EXAMPLES / "python_client.py").read_text()
+    for module, extra in (("gql.transport.httpx", "httpx"), ("gql.transport.aiohttp", "aiohttp"),
+                          ("gql.transport.websockets", "websockets")):
+        if module in source:
+            assert any(r.startswith("gql[") and extra in r for r in wanted), f"the examples extra lacks gql[{extra}]: {wanted}"
+
+
+def test_the_readme_configuration_table_names_every_setting():
+    """Every MAESTRO_* variable Settings.from_env reads has a row in README's Configuration table."""
+    from maestro_graph.settings import Settings
+
+    section = README_TEXT.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    named = {v for line in section.splitlines() if line.startswith("| `MAESTRO_")  # the first column of each row
+             for v in re.findall(r"`(MAESTRO_\w+)`", line.split("|")[1])}
+    wanted = {"MAESTRO_" + ("STORE" if name == "store_url" else name.upper()) for name in Settings.__dataclass_fields__}
+    missing = sorted(wanted - named)
+    assert not missing, f"README's Configuration table lacks {missing}"
+
+
+def assert_returns_data(data: Any, where: str) -> None:
+    """Every top-level field answered, and every list in it (or directly under it) non-empty."""
+    assert isinstance(data, dict) and data, f"{where}: no data: {data!r}"
+    for name, value in data.items():
+        assert value is not None, f"{where}: {name} is null"
+        if isinstance(value, list):
+            assert value, f"{where}: {name} is empty"
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                assert not (isinstance(inner, list) and not inner), f"{where}: {name}.{key} is empty on the demo graph"
+
+
+def assert_json_answers(output: str, where: str) -> list[dict[str, Any]]:
+    """Each non-empty line of a command's output is a JSON answer; GraphQL ones return data."""
+    answers = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert answers, f"{where}: printed nothing"
+    return answers
+
+
+@pytest.fixture(scope="module")
+async def demo(store: GraphStore, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """A real server (uvicorn on a loopback port) with the demo graph in a tenant of its own;
+    its client is an admin of that tenant, like the token `serve` prints."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    async with serve(store, tenant, tmp_path_factory.mktemp("examples")) as server:
+        assert await load_demo(server.services, tenant, progress=lambda _: None)
+        yield server
+
+
+async def field_id(server: Server, dataset: str, path: str) -> str:
+    answer = await server.execute("""query($d: String!) { datasets(first: 100, filter: {text: $d}) {
+        edges { node { name fields(first: 100) { edges { node { id path } } } } } } }""", {"d": dataset})
+    ids = [f["node"]["id"] for d in answer["datasets"]["edges"] if d["node"]["name"] == dataset
+           for f in d["node"]["fields"]["edges"] if f["node"]["path"] == path]
+    assert len(ids) == 1, f"the demo has no column {dataset}.{path}"
+    return ids[0]
+
+
+async def filled_in(server: Server, block: str, where: str) -> str:
+    """The block with its placeholders filled in; any placeholder the test cannot fill fails it."""
+    for dataset, path in set(FIELD_ID.findall(block)):
+        block = block.replace(f"<id of {dataset}.{path}>", await field_id(server, dataset, path))
+    block = TOKEN_LINE.sub("", block)
+    left = re.findall(r"<[^<>\s][^<>\n]*>", block)
+    assert not left, f"{where}: a placeholder this test cannot fill in: {left}"
+    return block
+
+
+async def run(argv: list[str], where: str, env: dict[str, str], cwd: Path | None = None) -> str:
+    """Run a command to its end (its stdout), failing the test if it fails or hangs. It runs
+    beside the server, which answers on this event loop: hence a subprocess that is awaited."""
+    process = await asyncio.create_subprocess_exec(*argv, env={**os.environ, **env}, cwd=cwd,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), RUNS_FOR)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"{where}: still running after {RUNS_FOR} s")
+    assert process.returncode == 0, f"{where}: exit {process.returncode}\n{out.decode()}\n{err.decode()}"
+    return out.decode()
+
+
+@pytest.mark.parametrize("line,block", GRAPHQL_BLOCKS, ids=[f"README.md:{line}" for line, _ in GRAPHQL_BLOCKS])
+async def test_readme_graphql_example_runs_on_the_demo_graph(demo: Server, line: int, block: str):
+    where = f"README.md:{line}"
+    response = await demo.post({"query": await filled_in(demo, block, where)})
+    assert response.status_code == 200, f"{where}: HTTP {response.status_code} {response.text}"
+    answer = response.json()
+    assert "errors" not in answer, f"{where}: {answer['errors']}"
+    assert_returns_data(answer.get("data"), where)
+
+
+@pytest.mark.parametrize("line,block", CURL_BLOCKS, ids=[f"README.md:{line}" for line, _ in CURL_BLOCKS])
+async def test_readme_curl_example_runs_against_the_server(demo: Server, line: int, block: str):
+    where = f"README.md:{line}"
+    port = demo.url.rsplit(":", 1)[1]
+    script = LOCAL.sub(f"127.0.0.1:{port}", await filled_in(demo, block, where))
+    for answer in assert_json_answers(await run(["bash", "-euo", "pipefail", "-c", script], where,
+                                                {"MAESTRO_TOKEN": demo.bearer or ""}), where):
+        assert "errors" not in answer and "error" not in answer, f"{where}: {answer}"
+        if "data" in answer:
+            assert_returns_data(answer["data"], where)
+
+
+async def test_client_example_curl_sh(demo: Server):
+    out = await run(["bash", str(CLIENT_EXAMPLES / "curl.sh"), demo.url], "curl.sh", {"MAESTRO_TOKEN": demo.bearer or ""})
+    ready, counts, artifacts, refused = assert_json_answers(out, "curl.sh")
+    assert ready["status"] == "ready", ready
+    assert_returns_data(counts["data"], "curl.sh nodeCounts")
+    assert_returns_data(artifacts["data"], "curl.sh artifacts")
+    assert artifacts["data"]["artifacts"]["edges"]
+    # The last request shows an error a client can act on: that is what it must print.
+    (error,) = refused["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["extensions"]["field"] == "complexityScore", error
+
+
+async def test_client_example_python_client(demo: Server):
+    out = await run([sys.executable, str(CLIENT_EXAMPLES / "python_client.py"), demo.graphql_url], "python_client.py",
+                    {"MAESTRO_TOKEN": demo.bearer or ""})
+    assert "Example " in out and "'role': 'lead'" in out and "calendar-features-" in out, out
+
+
+async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path):
+    """The JavaScript client, with the npm packages its package.json names installed for it."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (node and npm):
+        message = "node and npm are needed to run client-examples/websocket_client.mjs"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    for name in ("websocket_client.mjs", "package.json"):
+        shutil.copy(CLIENT_EXAMPLES / name, tmp_path / name)
+    try:
+        await run([npm, "install", "--prefix", str(tmp_path), "--no-audit", "--no-fund", "--loglevel=error"],
+                  "npm install", {}, cwd=tmp_path)
+    except AssertionError as failed:  # no registry within reach: nothing to run the example with
+        if IN_CI:
+            raise
+        pytest.skip(f"npm install failed, so websocket_client.mjs was NOT RUN: {failed}")
+    ws_url = demo.url.replace("http://", "ws://") + "/graphql"
+    out = await run([node, str(tmp_path / "websocket_client.mjs"), ws_url], "websocket_client.mjs",
+                    {"MAESTRO_TOKEN": demo.bearer or ""})
+    answer = json.loads(out)
+    assert "errors" not in answer, answer
+    assert_returns_data(answer["data"], "websocket_client.mjs")
