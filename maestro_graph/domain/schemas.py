@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator, model_validator
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Rel
@@ -301,6 +301,8 @@ def _plain(label: Label, props: Props) -> Props | None:
             return None
         v = v.strip()
         lo, hi = limits[k]
+        if NUL in v:  # schema_validate words the refusal
+            return None
         if not lo <= len(v) <= hi:
             return None
         out[k] = v
@@ -328,6 +330,7 @@ def validate_props(label: Label, props: Props) -> Props:
 
 def schema_validate(label: Label, props: Props) -> Props:
     """validate_props without the plain-string shortcut (tests hold the two to the same answers)."""
+    refuse_nul(label.value, props)
     try:
         return _to_json(SPECS[label].schema.model_validate(props))
     except ValidationError as err:
@@ -335,10 +338,79 @@ def schema_validate(label: Label, props: Props) -> Props:
 
 
 def validate_rel_props(rel: Rel, props: Props | None) -> Props:
+    refuse_nul(rel.value, props or {})
     try:
         return _to_json(REL_SCHEMAS.get(rel, EmptyProps).model_validate(props or {}))
     except ValidationError as err:
         raise _bad_input(rel.value, err) from None
+
+
+# -- strings the graph refuses --------------------------------------------------------------------
+# U+0000 is refused in every string the graph is given (props, relationship props, ids, filters,
+# cursors): PostgreSQL cannot store it in text or JSONB, and one rule for every backend keeps
+# their answers the same.
+NUL = "\x00"
+
+
+def _nul_at(value: Any) -> list[str] | None:
+    """Where in a JSON-like value a string (or a dict key) holds U+0000: the path of keys and
+    indexes to it ([] for the value itself), or None.
+
+    >>> _nul_at({"a": ["x", "y" + NUL]})
+    ['a', '1']
+    """
+    if type(value) is str:
+        return [] if NUL in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if NUL in str(k):
+                return []
+            if (where := _nul_at(v)) is not None:
+                return [str(k), *where]
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            if (where := _nul_at(v)) is not None:
+                return [str(i), *where]
+    return None
+
+
+def refuse_nul(what: str, props: Props) -> None:
+    """BadInput naming the first prop (path) that holds U+0000, if any."""
+    if (where := _nul_at(props)) is not None:
+        loc = ".".join(where) or what
+        raise BadInput(f"{what}.{loc}: must not contain the character U+0000 (NUL)", field=loc)
+
+
+def check_text(value: str, field: str, max_length: int) -> str:
+    """A free-text argument (a filter, a cursor, an id): refused when longer than `max_length`
+    characters or holding U+0000.
+
+    >>> check_text("churn", "text", 300)
+    'churn'
+    """
+    if len(value) > max_length:
+        raise BadInput(f"{field}: at most {max_length} characters, got {len(value)}", field=field)
+    if NUL in value:
+        raise BadInput(f"{field}: must not contain the character U+0000 (NUL)", field=field)
+    return value
+
+
+_TAG = TypeAdapter(Tag)
+
+
+def check_tag(value: str, field: str = "tags") -> str:
+    """A tag to filter by, normalised as stored tags are (stripped, lower case); BadInput if no
+    tag could be stored as it (empty, longer than 64 characters, a comma, U+0000).
+
+    >>> check_tag(" PII ")
+    'pii'
+    """
+    if NUL in value:
+        raise BadInput(f"{field}: must not contain the character U+0000 (NUL)", field=field)
+    try:
+        return _TAG.validate_python(value)
+    except ValidationError as err:
+        raise BadInput(f"{field}: not a tag: {err.errors()[0]['msg']}", field=field) from None
 
 
 def defaults(label: Label) -> Props:

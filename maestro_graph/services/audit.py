@@ -16,6 +16,7 @@ from maestro_graph.auth.principal import Principal, Role, require
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord, record
 from maestro_graph.domain.errors import LimitExceeded, MaestroError
 from maestro_graph.domain.graph import ChangeSet
+from maestro_graph.domain.schemas import check_text
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId
 
@@ -25,6 +26,7 @@ log = logging.getLogger("maestro_graph.audit")
 # the operation (and the store may not be able to take the record anyway).
 RECORDED = frozenset({"FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "LIMIT_EXCEEDED"})
 MAX_AUDIT_PAGE = 100
+MAX_AUDIT_TEXT = 300  # a filter or cursor value: actors, operations and timestamps are shorter
 
 
 @dataclass
@@ -73,4 +75,9 @@ class AuditService:
         if not 0 <= query.first <= MAX_AUDIT_PAGE:
             raise LimitExceeded(f"first must be between 0 and {MAX_AUDIT_PAGE}, got {query.first}", field="first",
                                 limit=MAX_AUDIT_PAGE)
+        for name in ("actor", "operation", "outcome", "since", "until"):
+            if (value := getattr(query, name)) is not None:
+                check_text(value, name, MAX_AUDIT_TEXT)
+        for part in query.after or ():
+            check_text(part, "after", MAX_AUDIT_TEXT)
         return await self.store.audit_log(actor.tenant, query)

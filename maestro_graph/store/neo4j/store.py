@@ -63,7 +63,9 @@ def _translated(what: str) -> Iterator[None]:
             f"the connection to Neo4j broke while committing ({what}): the write may or may not have been applied"
         ) from err
     except UNREACHABLE as err:
-        raise StoreUnavailable(f"the Neo4j store is unavailable ({what}): {err}") from err
+        # The driver's text goes to the log: a client gets a fixed sentence, never a statement.
+        log.warning("the neo4j store failed (%s): %s: %s", what, type(err).__name__, err)
+        raise StoreUnavailable("the neo4j store is unavailable right now; retry later") from err
 
 
 async def _records(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, create_engine, delete, event, func, insert, null, select, text, tuple_, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from maestro_graph.domain import changes
@@ -78,10 +78,44 @@ def _split_search_path(url: str) -> tuple[str, str | None]:
     return parsed.difference_update_query(["search_path"]).render_as_string(hide_password=False), str(path)
 
 
+def _connection_lost(err: BaseException) -> bool:
+    """Whether an error means the database could not be reached or the connection broke (the
+    request may be retried), not that the request itself was wrong. SQLAlchemy wraps what the
+    driver raised; a connection killed mid-request comes as asyncpg's ConnectionDoesNotExistError
+    or AdminShutdownError (pg_terminate_backend), a server that is down as OSError."""
+    import asyncpg.exceptions as pg
+
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, DBAPIError) and (seen.connection_invalidated or isinstance(seen, (OperationalError, InterfaceError))):
+            return True
+        if isinstance(seen, (OSError, TimeoutError, sqlite3.OperationalError, pg.PostgresConnectionError, pg.InterfaceError,
+                             pg.OperatorInterventionError, pg.InsufficientResourcesError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _unavailable(backend: str, err: BaseException) -> StoreUnavailable:
+    """StoreUnavailable with a fixed sentence: the driver's own text (which may quote the statement
+    and its parameters) goes to the log, never to a client."""
+    log.warning("the %s store failed: %s: %s", backend, type(err).__name__, err)
+    return StoreUnavailable(f"the {backend} store is unavailable right now; retry later")
+
+
 def _node(row: Any) -> Node:
     # Rows are plain tuples in NODE_COLS order: unpacking is several times faster than Row attributes.
     node_id, label, key, props, created_at, updated_at = row
     return Node(node_id, LABEL_OF[label], key, props, created_at, updated_at)
+
+
+def _like_literal(value: str) -> str:
+    r"""`value` as a LIKE pattern that matches it literally (escape character: backslash).
+
+    >>> _like_literal("50%_off")
+    '50\\%\\_off'
+    """
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _json_dumps(value: Any) -> str:
@@ -156,8 +190,10 @@ class SqlStore:
             return await asyncio.to_thread(in_thread)
         except IntegrityError as err:  # a concurrent writer took a key between our check and insert
             raise Conflict("a node with the same natural key was written concurrently; retry") from err
-        except (OSError, OperationalError) as err:
-            raise StoreUnavailable(f"the {self.backend} store failed: {err}") from err
+        except Exception as err:
+            if _connection_lost(err):
+                raise _unavailable(self.backend, err) from err
+            raise
 
     async def migrate(self) -> list[str]:
         return await self._run(upgrade, write=True)
@@ -165,8 +201,8 @@ class SqlStore:
     async def ping(self) -> None:
         try:
             await self._run(lambda c: c.execute(select(1)).scalar_one(), write=False)
-        except (StoreUnavailable, DBAPIError) as err:
-            raise StoreUnavailable(f"the {self.backend} store does not answer: {err}") from err
+        except DBAPIError as err:  # whatever the trivial query met, the store is not answering
+            raise _unavailable(self.backend, err) from err
 
     # -- writes -------------------------------------------------------------------------------
     async def apply(self, tenant: Tenant, changes: ChangeSet) -> dict[NodeId, Node]:
@@ -209,12 +245,11 @@ class SqlStore:
     async def find_nodes(self, tenant: Tenant, query: NodeQuery) -> Page:
         where = [nodes.c.tenant == tenant, nodes.c.label == query.label.value]
         if query.text:
-            pattern = "%" + query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(func.lower(nodes.c.name).like(pattern, escape="\\"))
+            where.append(func.lower(nodes.c.name).like("%" + _like_literal(query.text.lower()) + "%", escape="\\"))
         if query.kinds:
             where.append(nodes.c.kind.in_(query.kinds))
-        for tag in query.tags:
-            where.append(nodes.c.tags.like(f"%,{tag.lower()},%"))
+        for tag in query.tags:  # whole tags: `tags` holds ",a,b," and a tag holds no comma
+            where.append(nodes.c.tags.like(f"%,{_like_literal(tag)},%", escape="\\"))
         if query.min_score is not None:
             where.append(nodes.c.score >= query.min_score)
         page_where = list(where)
@@ -276,7 +311,7 @@ class SqlStore:
                 row = self._loop_reader.driver_connection.execute(
                     "SELECT version FROM topology_versions WHERE tenant = ?", (tenant,)).fetchone()
             except sqlite3.Error as err:
-                raise StoreUnavailable(f"the sqlite store failed: {err}") from err
+                raise _unavailable(self.backend, err) from err
             return int(row[0]) if row else 0
 
         def q(conn: Connection) -> int:
@@ -318,8 +353,10 @@ class SqlStore:
                     result = await conn.stream(stmt)
                     async for rows in result.partitions(chunk):
                         yield [tuple(r) for r in rows]
-            except (OSError, OperationalError) as err:
-                raise StoreUnavailable(f"the {self.backend} store failed: {err}") from err
+            except Exception as err:
+                if _connection_lost(err):
+                    raise _unavailable(self.backend, err) from err
+                raise
             return
         # SQLite: one connection, a thread hop per chunk; the statement reads one snapshot (WAL).
         # The driver's own tuples: SQLAlchemy Rows take three times as long to make.
@@ -329,7 +366,7 @@ class SqlStore:
             while rows := await asyncio.to_thread(cursor.fetchmany, chunk):
                 yield rows
         except sqlite3.Error as err:
-            raise StoreUnavailable(f"the sqlite store failed: {err}") from err
+            raise _unavailable(self.backend, err) from err
         finally:
             await asyncio.to_thread(conn.close)
 
