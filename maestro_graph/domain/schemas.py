@@ -26,7 +26,7 @@ Text = Annotated[str, StringConstraints(max_length=10_000)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[^,]+$")]
 # Semver-ish: 1, 1.2, 1.2.3, v1.2.3, 1.2.3-rc.1, 1.2.3+build.5
 VERSION_RE = r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$"
-Version = Annotated[str, StringConstraints(strip_whitespace=True, pattern=VERSION_RE)]
+Version = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=VERSION_RE)]
 Timestamp = datetime
 
 ARTIFACT_TYPES = ("feature_pipeline", "model_template", "schema", "notebook", "other")
@@ -49,7 +49,8 @@ class _Props(BaseModel):
 
 class PersonProps(_Props):
     name: Name
-    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,  # RFC 5321's limit
+                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
 class TeamProps(_Props):

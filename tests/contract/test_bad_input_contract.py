@@ -4,10 +4,15 @@ that fails says so in a fixed sentence, never with its statement or parameters."
 
 from __future__ import annotations
 
+import random
+import uuid
+from dataclasses import replace
+
 import pytest
 
-from maestro_graph.domain.errors import BadInput, StoreUnavailable
+from maestro_graph.domain.errors import BadInput, Conflict, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, NodeQuery, Rel
+from maestro_graph.domain.schemas import SPECS
 from maestro_graph.integrations.openlineage import parse_events, translate
 from maestro_graph.services.graph import GraphService
 
@@ -122,3 +127,93 @@ async def test_nul_in_an_openlineage_dataset_name_is_bad_input(store, tenant):
     with pytest.raises(BadInput) as err:
         translate(tenant, parse_events([event]))
     assert err.value.field == "name"
+
+
+# -- storage holds exactly what validation allows (item 14c) --------------------------------------
+BASE: dict[Label, dict[str, object]] = {
+    Label.PERSON: {"name": "n", "email": "a@example.com"},
+    Label.TEAM: {"name": "n"},
+    Label.PROJECT: {"name": "n", "problem_class": "nlp", "complexity_score": 3},
+    Label.ARTIFACT: {"name": "n", "type": "notebook"},
+    Label.DATASET: {"namespace": "ns", "name": "n"},
+    Label.FIELD: {"dataset_id": "d", "path": "p"},
+    Label.JOB: {"namespace": "ns", "name": "n"},
+    Label.RUN: {"run_id": "r", "job_id": "j"},
+    Label.MODEL: {"name": "n"},
+    Label.MODEL_VERSION: {"model_id": "m", "version": "1.0.0"},
+    Label.TRAINING_JOB: {"name": "n"},
+    Label.DEPLOYMENT: {"name": "n", "environment": "prod"},
+    Label.METRIC: {"type": "open_issues", "value": 1.0},
+    Label.PREDICTION: {"target": "cost", "value": 1.0},
+}
+
+
+def limited_strings() -> list[tuple[Label, str, int]]:
+    """(label, prop, max length) of every string prop with a maximum length ("tags" for a tag)."""
+    out = []
+    for label, spec in SPECS.items():
+        for name, prop in spec.schema.model_json_schema()["properties"].items():
+            for option in [prop, *prop.get("anyOf", [])]:
+                if "maxLength" in option:
+                    out.append((label, name, option["maxLength"]))
+                elif option.get("type") == "array" and "maxLength" in option.get("items", {}):
+                    out.append((label, name, option["items"]["maxLength"]))
+    return out
+
+
+def value_of_length(label: Label, prop: str, n: int, char: str = WIDE) -> object:
+    """A valid value of `prop` exactly n characters long, of `char` where the prop's rule allows."""
+    if prop == "email":
+        return char * (n - len("@example.com")) + "@example.com"
+    if prop == "version":
+        return "1.0.0-" + "a" * (n - 6)
+    if prop == "tags":
+        return [char * n]
+    if prop == "path":  # a column's name is its last segment, at most 300 characters
+        segment = char * 299 + "."
+        return segment * (n // 300) + char * (n % 300)
+    return char * n
+
+
+def test_every_label_is_covered_and_the_limits_are_those_validation_states():
+    assert set(BASE) == set(Label)
+    assert (Label.FIELD, "path", 1000) in limited_strings() and (Label.MODEL_VERSION, "version", 100) in limited_strings()
+
+
+@pytest.mark.parametrize("label, prop, most", limited_strings(), ids=lambda v: getattr(v, "value", str(v)))
+async def test_a_string_of_the_longest_length_allowed_is_stored_and_one_more_is_bad_input(store, tenant, label, prop, most):
+    node = make(store, tenant, label, **{**BASE[label], prop: value_of_length(label, prop, most)})
+    written = await store.apply(tenant, ChangeSet(create=[node]))
+    assert written[node.id] == node
+    assert (await store.get_nodes(tenant, [node.id]))[node.id] == node
+    assert (await store.get_by_keys(tenant, label, [node.key]))[node.key] == node
+    with pytest.raises(BadInput) as err:
+        make(store, tenant, label, **{**BASE[label], prop: value_of_length(label, prop, most + 1)})
+    assert err.value.field.split(".")[0] == prop
+
+
+def scrambled(chars: str, n: int, seed: int) -> str:
+    """n characters drawn from `chars`: varied, so that no store can compress them away."""
+    rnd = random.Random(seed)
+    return "".join(rnd.choice(chars) for _ in range(n))
+
+
+CJK = "".join(map(chr, range(0x20000, 0x20400)))  # four bytes each in UTF-8
+CONTROL = "".join(map(chr, [*range(0x01, 0x09), *range(0x0E, 0x1C)]))  # six bytes each in a key (JSON-escaped)
+
+
+@pytest.mark.parametrize("chars", [CJK, CONTROL], ids=["4-byte", "escaped-in-keys"])
+async def test_the_longest_natural_keys_are_stored_found_and_held_unique(store, tenant, chars):
+    """Keys of the longest props, of characters that make them longest in bytes."""
+    ns, name = scrambled(chars, 300, 1), scrambled(chars, 300, 2)
+    path = ".".join(scrambled(chars, 299, i) for i in range(3)) + "." + scrambled(chars, 100, 4)
+    ds = make(store, tenant, Label.DATASET, namespace=ns, name=name)
+    col = make(store, tenant, Label.FIELD, dataset_id=ds.id, path=path)
+    assert len(col.props["path"]) == 1000
+    await store.apply(tenant, ChangeSet(create=[ds, col]))
+    assert await store.get_by_keys(tenant, Label.FIELD, [col.key]) == {col.key: col}
+    assert await store.get_by_keys(tenant, Label.DATASET, [ds.key]) == {ds.key: ds}
+    twin = make(store, tenant, Label.DATASET, namespace=ns, name=name)
+    with pytest.raises(Conflict):
+        await store.apply(tenant, ChangeSet(create=[replace(twin, id=str(uuid.uuid4()))]))
+    assert await store.count_by_label(tenant) == {Label.DATASET: 1, Label.FIELD: 1}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import sqlite3
 
@@ -236,7 +237,7 @@ class SqlStore:
             found: dict[str, Node] = {}
             for part in chunks(list(dict.fromkeys(keys))):
                 rows = conn.execute(select(*NODE_COLS).where(
-                    nodes.c.tenant == tenant, nodes.c.label == label.value, _among(conn, nodes.c.key, part))).all()
+                    nodes.c.tenant == tenant, nodes.c.label == label.value, _keys_among(conn, part))).all()
                 found.update((r[2], _node(r)) for r in rows)
             return found
 
@@ -434,6 +435,15 @@ def _among(conn: Connection, column: Any, values: Sequence[str]) -> Any:
     return column.in_(values)
 
 
+def _keys_among(conn: Connection, keys: Sequence[str]) -> Any:
+    """`key IN keys`. PostgreSQL holds natural keys unique by md5(key) (a key can be too long for
+    a btree entry: migrations/sql 0004), so it finds them by their hashes, then the keys."""
+    if conn.dialect.name == "postgresql":
+        hashes = [hashlib.md5(k.encode()).hexdigest() for k in keys]
+        return and_(_among(conn, func.md5(nodes.c.key), hashes), _among(conn, nodes.c.key, keys))
+    return nodes.c.key.in_(keys)
+
+
 def _sqlite_expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction,
                    with_props: bool) -> list[Edge]:
     """_expand for SQLite: the ids go in as one JSON array, so the statement text is the same for
@@ -521,7 +531,7 @@ class _Apply:
         for label, keys in by_label.items():
             for part in chunks(keys):
                 rows = self.conn.execute(select(nodes.c.key, nodes.c.id).where(
-                    nodes.c.tenant == self.tenant, nodes.c.label == label, _among(self.conn, nodes.c.key, part)))
+                    nodes.c.tenant == self.tenant, nodes.c.label == label, _keys_among(self.conn, part)))
                 taken.update(((label, r.key), r.id) for r in rows)
         return taken
 
