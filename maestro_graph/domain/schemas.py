@@ -9,6 +9,7 @@ import hashlib
 import json
 import random
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -380,6 +381,19 @@ def refuse_nul(what: str, props: Props) -> None:
     if (where := _nul_at(props)) is not None:
         loc = ".".join(where) or what
         raise BadInput(f"{what}.{loc}: must not contain the character U+0000 (NUL)", field=loc)
+
+
+def fold(text: str) -> str:
+    """Text as name filters compare it, on every backend: Unicode case folding of its NFKC form,
+    so a filter finds a name however either was cased or composed (ß and SS, É and é, Σ and ς).
+    Stores keep fold(name) beside the name and compare fold(filter) against it.
+
+    >>> fold("Straße") == fold("STRASSE"), fold("ÉCOLE") == fold("école"), fold("İ")
+    (True, True, 'i̇')
+    """
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 def check_text(value: str, field: str, max_length: int) -> str:

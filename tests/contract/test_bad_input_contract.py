@@ -291,3 +291,22 @@ async def test_a_store_nobody_listens_for_is_store_unavailable(store, store_sett
     # The bound (a store that is down answers within about a second; it took 3 s), with
     # room for a loaded machine: a refused connection itself takes microseconds.
     assert waited < 1.5, f"a store nobody listens for took {waited:.1f} s to answer"
+
+
+# -- name filters fold case for every script (item 14e) ------------------------------------------
+FOLDED_NAMES = ["École", "ÉCOLE", "E\u0301cole decomposed", "Straße", "STRASSE", "İstanbul", "ΣΟΦΙΑ", "σοφίας", "plain"]
+
+
+@pytest.mark.parametrize("text, found", [
+    ("ÉCOLE", ["E\u0301cole decomposed", "ÉCOLE", "École"]),  # spelled exactly, or composed otherwise
+    ("école", ["E\u0301cole decomposed", "ÉCOLE", "École"]),
+    ("ß", ["STRASSE", "Straße"]),  # ß folds to ss
+    ("strasse", ["STRASSE", "Straße"]),
+    ("İSTANBUL", ["İstanbul"]),  # İ folds to i + U+0307, as Unicode says: plain "istanbul" does not match
+    ("istanbul", []),
+    ("σοφ", ["ΣΟΦΙΑ", "σοφίας"]),
+    ("PLAIN", ["plain"]),
+])
+async def test_name_filters_fold_case_for_every_script_alike(store, tenant, text, found):
+    await store.apply(tenant, ChangeSet(create=[make(store, tenant, Label.TEAM, name=n) for n in FOLDED_NAMES]))
+    assert await find(store, tenant, Label.TEAM, text=text) == sorted(found)

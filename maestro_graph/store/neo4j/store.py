@@ -38,7 +38,7 @@ from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import LABEL_OF, REL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
-from maestro_graph.domain.schemas import now
+from maestro_graph.domain.schemas import fold, now
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.neo4j import cypher
@@ -380,7 +380,7 @@ def _find_filters(query: NodeQuery) -> tuple[list[str], dict[str, Any]]:
     params: dict[str, Any] = {}
     if query.text:
         where.append(cypher.FIND_TEXT)
-        params["text"] = query.text.lower()
+        params["text"] = fold(query.text)
     if query.kinds:
         where.append(cypher.FIND_KINDS)
         params["kinds"] = list(query.kinds)
