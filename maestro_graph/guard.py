@@ -108,7 +108,7 @@ class Guard:
             try:
                 json_input.loads(body)  # strict: a body strawberry would choke on is refused here, in our shape
             except BadInput as err:
-                return await _refusal(path, 400, err.code, err.message, field="body")(scope, receive, send)
+                return await refusal(path, 400, err.code, err.message, field="body")(scope, receive, send)
             if headers.get("content-encoding"):  # the app sees the inflated body, so drop what described the wire
                 scope = {**scope, "headers": [(k, v) for k, v in scope["headers"]
                                               if k.lower() not in (b"content-encoding", b"content-length")]}

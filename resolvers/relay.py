@@ -14,10 +14,13 @@ from strawberry import relay
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Node, Page
+from maestro_graph.domain.schemas import check_text
+from maestro_graph.services.graph import MAX_CURSOR_TEXT
 from maestro_graph.types import Cursor, NodeId
 
 T = TypeVar("T")
 DEFAULT_PAGE = 20
+MAX_ID = 100  # node ids are uuids (36 characters): a longer id names no node the graph made
 
 
 # The ids this request's client sent, by the store id they decode to: an error names a node by
@@ -40,6 +43,7 @@ def from_global_id(value: str, expected: Label | None = None, field: str = "id")
         label = Label(gid.type_name)
     except (ValueError, TypeError, binascii.Error):
         raise BadInput(f"{field}: {value!r} is not a Maestro Graph id", field=field) from None
+    check_text(gid.node_id, field, MAX_ID)
     if expected is not None and label is not expected:
         raise BadInput(f"{field}: expected a {expected.value} id, got a {label.value} id", field=field)
     sent = SENT_IDS.get()
@@ -57,9 +61,12 @@ def decode_cursor(value: str | None, field: str = "after") -> Cursor | None:
         return None
     try:
         name, node_id = json.loads(base64.urlsafe_b64decode(value.encode()))
-        return str(name), str(node_id)
+        cursor = str(name), str(node_id)
     except (ValueError, TypeError, binascii.Error):
         raise BadInput(f"{field}: {value!r} is not a cursor this server gave out", field=field) from None
+    for part in cursor:
+        check_text(part, field, MAX_CURSOR_TEXT)
+    return cursor
 
 
 def cursor_of(node: Node) -> Cursor:

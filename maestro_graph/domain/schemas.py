@@ -10,13 +10,14 @@ import json
 import math
 import random
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from maestro_graph.domain.errors import BadInput
@@ -28,7 +29,7 @@ Text = Annotated[str, StringConstraints(max_length=10_000)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[^,]+$")]
 # Semver-ish: 1, 1.2, 1.2.3, v1.2.3, 1.2.3-rc.1, 1.2.3+build.5
 VERSION_RE = r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$"
-Version = Annotated[str, StringConstraints(strip_whitespace=True, pattern=VERSION_RE)]
+Version = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=VERSION_RE)]
 Timestamp = datetime
 
 ARTIFACT_TYPES = ("feature_pipeline", "model_template", "schema", "notebook", "other")
@@ -70,7 +71,8 @@ class _Props(BaseModel):
 
 class PersonProps(_Props):
     name: Name
-    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,  # RFC 5321's limit
+                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
 class TeamProps(_Props):
@@ -333,6 +335,8 @@ def _plain(label: Label, props: Props) -> Props | None:
             return None
         v = v.strip()
         lo, hi = limits[k]
+        if NUL in v:  # schema_validate words the refusal
+            return None
         if not lo <= len(v) <= hi:
             return None
         out[k] = v
@@ -360,6 +364,7 @@ def validate_props(label: Label, props: Props) -> Props:
 
 def schema_validate(label: Label, props: Props) -> Props:
     """validate_props without the plain-string shortcut (tests hold the two to the same answers)."""
+    refuse_nul(label.value, props)
     try:
         return _to_json(SPECS[label].schema.model_validate(props))
     except ValidationError as err:
@@ -367,10 +372,92 @@ def schema_validate(label: Label, props: Props) -> Props:
 
 
 def validate_rel_props(rel: Rel, props: Props | None) -> Props:
+    refuse_nul(rel.value, props or {})
     try:
         return _to_json(REL_SCHEMAS.get(rel, EmptyProps).model_validate(props or {}))
     except ValidationError as err:
         raise _bad_input(rel.value, err) from None
+
+
+# -- strings the graph refuses --------------------------------------------------------------------
+# U+0000 is refused in every string the graph is given (props, relationship props, ids, filters,
+# cursors): PostgreSQL cannot store it in text or JSONB, and one rule for every backend keeps
+# their answers the same.
+NUL = "\x00"
+
+
+def _nul_at(value: Any) -> list[str] | None:
+    """Where in a JSON-like value a string (or a dict key) holds U+0000: the path of keys and
+    indexes to it ([] for the value itself), or None.
+
+    >>> _nul_at({"a": ["x", "y" + NUL]})
+    ['a', '1']
+    """
+    if type(value) is str:
+        return [] if NUL in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if NUL in str(k):
+                return []
+            if (where := _nul_at(v)) is not None:
+                return [str(k), *where]
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            if (where := _nul_at(v)) is not None:
+                return [str(i), *where]
+    return None
+
+
+def refuse_nul(what: str, props: Props) -> None:
+    """BadInput naming the first prop (path) that holds U+0000, if any."""
+    if (where := _nul_at(props)) is not None:
+        loc = ".".join(where) or what
+        raise BadInput(f"{what}.{loc}: must not contain the character U+0000 (NUL)", field=loc)
+
+
+def fold(text: str) -> str:
+    """Text as name filters compare it, on every backend: Unicode case folding of its NFKC form,
+    so a filter finds a name however either was cased or composed (ß and SS, É and é, Σ and ς).
+    Stores keep fold(name) beside the name and compare fold(filter) against it.
+
+    >>> fold("Straße") == fold("STRASSE"), fold("ÉCOLE") == fold("école"), fold("İ")
+    (True, True, 'i̇')
+    """
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def check_text(value: str, field: str, max_length: int) -> str:
+    """A free-text argument (a filter, a cursor, an id): refused when longer than `max_length`
+    characters or holding U+0000.
+
+    >>> check_text("churn", "text", 300)
+    'churn'
+    """
+    if len(value) > max_length:
+        raise BadInput(f"{field}: at most {max_length} characters, got {len(value)}", field=field)
+    if NUL in value:
+        raise BadInput(f"{field}: must not contain the character U+0000 (NUL)", field=field)
+    return value
+
+
+_TAG = TypeAdapter(Tag)
+
+
+def check_tag(value: str, field: str = "tags") -> str:
+    """A tag to filter by, normalised as stored tags are (stripped, lower case); BadInput if no
+    tag could be stored as it (empty, longer than 64 characters, a comma, U+0000).
+
+    >>> check_tag(" PII ")
+    'pii'
+    """
+    if NUL in value:
+        raise BadInput(f"{field}: must not contain the character U+0000 (NUL)", field=field)
+    try:
+        return _TAG.validate_python(value)
+    except ValidationError as err:
+        raise BadInput(f"{field}: not a tag: {err.errors()[0]['msg']}", field=field) from None
 
 
 def defaults(label: Label) -> Props:

@@ -16,6 +16,7 @@ from maestro_graph.auth.principal import Principal, Role, require
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord, record
 from maestro_graph.domain.errors import MaestroError
 from maestro_graph.domain.graph import ChangeSet
+from maestro_graph.domain.schemas import check_text
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE, check_page_size
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId
@@ -25,6 +26,7 @@ log = logging.getLogger("maestro_graph.audit")
 # Refusals of an authenticated caller are recorded; store outages and bugs are not outcomes of
 # the operation (and the store may not be able to take the record anyway).
 RECORDED = frozenset({"FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "LIMIT_EXCEEDED"})
+MAX_AUDIT_TEXT = 300  # a filter or cursor value: actors, operations and timestamps are shorter
 
 
 @dataclass
@@ -72,4 +74,9 @@ class AuditService:
         require(actor, Role.ADMIN, "auditLog")
         assert actor is not None
         check_page_size(query.first, self.max_page)
+        for name in ("actor", "operation", "outcome", "since", "until"):
+            if (value := getattr(query, name)) is not None:
+                check_text(value, name, MAX_AUDIT_TEXT)
+        for part in query.after or ():
+            check_text(part, "after", MAX_AUDIT_TEXT)
         return await self.store.audit_log(actor.tenant, query)

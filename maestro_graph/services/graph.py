@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.errors import BadInput, NotFound
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel, check_endpoints
-from maestro_graph.domain.schemas import SPECS, natural_key, new_id, now, validate_props, validate_rel_props
+from maestro_graph.domain.schemas import SPECS, check_tag, check_text, natural_key, new_id, now, validate_props, validate_rel_props
 from maestro_graph.services.audit import AuditService
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE, check_page_size
 from maestro_graph.store.base import GraphStore
@@ -35,6 +35,24 @@ CASCADES: dict[Label, tuple[Rel, Direction]] = {
     Label.DATASET: (Rel.HAS_FIELD, Direction.OUT),
     Label.MODEL: (Rel.VERSION_OF, Direction.IN),
 }
+
+
+MAX_FILTER_TEXT = 300  # a name is at most this long: a longer substring cannot match
+MAX_FILTER_TAGS = 50  # a node holds at most this many tags
+MAX_CURSOR_TEXT = 2000  # a cursor holds a node's name, which may be its natural key
+
+
+def checked_query(query: NodeQuery) -> NodeQuery:
+    """A listing's filters as the stores take them, or BadInput naming the filter that no stored
+    node could match: text or cursor too long or holding U+0000, a tag no node could have."""
+    text = check_text(query.text, "text", MAX_FILTER_TEXT) if query.text else query.text
+    if len(query.tags) > MAX_FILTER_TAGS:
+        raise BadInput(f"tags: at most {MAX_FILTER_TAGS}, got {len(query.tags)}", field="tags")
+    tags = tuple(dict.fromkeys(check_tag(t) for t in query.tags))
+    if query.after is not None:
+        for part in query.after:
+            check_text(part, "after", MAX_CURSOR_TEXT)
+    return replace(query, text=text, tags=tags)
 
 
 def parent_edge(label: Label, node_id: NodeId, props: Props) -> Edge | None:
@@ -70,7 +88,7 @@ class GraphService:
 
     async def find(self, tenant: Tenant, query: NodeQuery) -> Page:
         check_page_size(query.first, self.max_page)
-        return await self.store.find_nodes(tenant, query)
+        return await self.store.find_nodes(tenant, checked_query(query))
 
     async def neighbours(self, tenant: Tenant, ids: Sequence[NodeId], rel: Rel, direction: Direction) -> dict[NodeId, list[Neighbour]]:
         """Every relationship of each id, whole: for rules that need them all (summaries, cascades).

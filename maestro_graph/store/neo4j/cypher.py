@@ -73,7 +73,9 @@ FIND_MATCH = """
 MATCH (n:%(label)s)
 WHERE n.tenant = $tenant AND n._name IS NOT NULL
 """
-FIND_TEXT = "toLower(n._name) CONTAINS $text"  # CONTAINS: a plain substring, no wildcards
+# CONTAINS: a plain substring, no wildcards. `_fold` is schemas.fold(_name); a node written before
+# it was kept has none until it is written again, and is compared lower-cased meanwhile.
+FIND_TEXT = "coalesce(n._fold, toLower(n._name)) CONTAINS $text"
 FIND_KINDS = "n._kind IN $kinds"
 FIND_TAGS = "all(tag IN $tags WHERE tag IN n._tags)"
 FIND_MIN_SCORE = "n._score >= $min_score"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import sqlite3
 
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, create_engine, delete, event, func, insert, null, select, text, tuple_, update
 from sqlalchemy import or_, true
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from maestro_graph.domain import changes
@@ -33,7 +34,7 @@ from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import LABEL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.graph import NeighbourPage
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
-from maestro_graph.domain.schemas import index_values, now
+from maestro_graph.domain.schemas import fold, index_values, now
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.sql.migrate import upgrade
@@ -61,7 +62,7 @@ def _row(node: Node, tenant: Tenant, *, dump: bool = False) -> tuple[Any, ...]:
     """A node's column values in NODE_ROW order; props as JSON text when `dump` (SQLite's driver)."""
     name, kind, score, tags = index_values(node.label, node.props)
     return (tenant, node.id, node.label._value_, node.key, name, kind, score, "," + ",".join(tags) + "," if tags else "",
-            _json_dumps(node.props) if dump else node.props, node.created_at, node.updated_at)
+            _json_dumps(node.props) if dump else node.props, node.created_at, node.updated_at, fold(name))
 
 
 def _split_search_path(url: str) -> tuple[str, str | None]:
@@ -82,10 +83,44 @@ def _split_search_path(url: str) -> tuple[str, str | None]:
     return parsed.difference_update_query(["search_path"]).render_as_string(hide_password=False), str(path)
 
 
+def _connection_lost(err: BaseException) -> bool:
+    """Whether an error means the database could not be reached or the connection broke (the
+    request may be retried), not that the request itself was wrong. SQLAlchemy wraps what the
+    driver raised; a connection killed mid-request comes as asyncpg's ConnectionDoesNotExistError
+    or AdminShutdownError (pg_terminate_backend), a server that is down as OSError."""
+    import asyncpg.exceptions as pg
+
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, DBAPIError) and (seen.connection_invalidated or isinstance(seen, (OperationalError, InterfaceError))):
+            return True
+        if isinstance(seen, (OSError, TimeoutError, sqlite3.OperationalError, pg.PostgresConnectionError, pg.InterfaceError,
+                             pg.OperatorInterventionError, pg.InsufficientResourcesError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _unavailable(backend: str, err: BaseException) -> StoreUnavailable:
+    """StoreUnavailable with a fixed sentence: the driver's own text (which may quote the statement
+    and its parameters) goes to the log, never to a client."""
+    log.warning("the %s store failed: %s: %s", backend, type(err).__name__, err)
+    return StoreUnavailable(f"the {backend} store is unavailable right now; retry later")
+
+
 def _node(row: Any) -> Node:
     # Rows are plain tuples in NODE_COLS order: unpacking is several times faster than Row attributes.
     node_id, label, key, props, created_at, updated_at = row
     return Node(node_id, LABEL_OF[label], key, props, created_at, updated_at)
+
+
+def _like_literal(value: str) -> str:
+    r"""`value` as a LIKE pattern that matches it literally (escape character: backslash).
+
+    >>> _like_literal("50%_off")
+    '50\\%\\_off'
+    """
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _json_dumps(value: Any) -> str:
@@ -160,8 +195,10 @@ class SqlStore:
             return await asyncio.to_thread(in_thread)
         except IntegrityError as err:  # a concurrent writer took a key between our check and insert
             raise Conflict("a node with the same natural key was written concurrently; retry") from err
-        except (OSError, OperationalError) as err:
-            raise StoreUnavailable(f"the {self.backend} store failed: {err}") from err
+        except Exception as err:
+            if _connection_lost(err):
+                raise _unavailable(self.backend, err) from err
+            raise
 
     async def migrate(self) -> list[str]:
         return await self._run(upgrade, write=True)
@@ -169,8 +206,8 @@ class SqlStore:
     async def ping(self) -> None:
         try:
             await self._run(lambda c: c.execute(select(1)).scalar_one(), write=False)
-        except (StoreUnavailable, DBAPIError) as err:
-            raise StoreUnavailable(f"the {self.backend} store does not answer: {err}") from err
+        except DBAPIError as err:  # whatever the trivial query met, the store is not answering
+            raise _unavailable(self.backend, err) from err
 
     # -- writes -------------------------------------------------------------------------------
     async def apply(self, tenant: Tenant, changes: ChangeSet) -> dict[NodeId, Node]:
@@ -204,7 +241,7 @@ class SqlStore:
             found: dict[str, Node] = {}
             for part in chunks(list(dict.fromkeys(keys))):
                 rows = conn.execute(select(*NODE_COLS).where(
-                    nodes.c.tenant == tenant, nodes.c.label == label.value, _among(conn, nodes.c.key, part))).all()
+                    nodes.c.tenant == tenant, nodes.c.label == label.value, _keys_among(conn, part))).all()
                 found.update((r[2], _node(r)) for r in rows)
             return found
 
@@ -213,12 +250,11 @@ class SqlStore:
     async def find_nodes(self, tenant: Tenant, query: NodeQuery) -> Page:
         where = [nodes.c.tenant == tenant, nodes.c.label == query.label.value]
         if query.text:
-            pattern = "%" + query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(func.lower(nodes.c.name).like(pattern, escape="\\"))
+            where.append(nodes.c.name_fold.like("%" + _like_literal(fold(query.text)) + "%", escape="\\"))
         if query.kinds:
             where.append(nodes.c.kind.in_(query.kinds))
-        for tag in query.tags:
-            where.append(nodes.c.tags.like(f"%,{tag.lower()},%"))
+        for tag in query.tags:  # whole tags: `tags` holds ",a,b," and a tag holds no comma
+            where.append(nodes.c.tags.like(f"%,{_like_literal(tag)},%", escape="\\"))
         if query.min_score is not None:
             where.append(nodes.c.score >= query.min_score)
         page_where = list(where)
@@ -297,7 +333,7 @@ class SqlStore:
                 row = self._loop_reader.driver_connection.execute(
                     "SELECT version FROM topology_versions WHERE tenant = ?", (tenant,)).fetchone()
             except sqlite3.Error as err:
-                raise StoreUnavailable(f"the sqlite store failed: {err}") from err
+                raise _unavailable(self.backend, err) from err
             return int(row[0]) if row else 0
 
         def q(conn: Connection) -> int:
@@ -339,8 +375,10 @@ class SqlStore:
                     result = await conn.stream(stmt)
                     async for rows in result.partitions(chunk):
                         yield [tuple(r) for r in rows]
-            except (OSError, OperationalError) as err:
-                raise StoreUnavailable(f"the {self.backend} store failed: {err}") from err
+            except Exception as err:
+                if _connection_lost(err):
+                    raise _unavailable(self.backend, err) from err
+                raise
             return
         # SQLite: one connection, a thread hop per chunk; the statement reads one snapshot (WAL).
         # The driver's own tuples: SQLAlchemy Rows take three times as long to make.
@@ -350,7 +388,7 @@ class SqlStore:
             while rows := await asyncio.to_thread(cursor.fetchmany, chunk):
                 yield rows
         except sqlite3.Error as err:
-            raise StoreUnavailable(f"the sqlite store failed: {err}") from err
+            raise _unavailable(self.backend, err) from err
         finally:
             await asyncio.to_thread(conn.close)
 
@@ -453,6 +491,15 @@ def _among(conn: Connection, column: Any, values: Sequence[str]) -> Any:
     return column.in_(values)
 
 
+def _keys_among(conn: Connection, keys: Sequence[str]) -> Any:
+    """`key IN keys`. PostgreSQL holds natural keys unique by md5(key) (a key can be too long for
+    a btree entry: migrations/sql 0004), so it finds them by their hashes, then the keys."""
+    if conn.dialect.name == "postgresql":
+        hashes = [hashlib.md5(k.encode()).hexdigest() for k in keys]
+        return and_(_among(conn, func.md5(nodes.c.key), hashes), _among(conn, nodes.c.key, keys))
+    return nodes.c.key.in_(keys)
+
+
 def _sqlite_expand(conn: Connection, tenant: Tenant, ids: Sequence[NodeId], rels: Sequence[Rel], direction: Direction,
                    with_props: bool) -> list[Edge]:
     """_expand for SQLite: the ids go in as one JSON array, so the statement text is the same for
@@ -540,7 +587,7 @@ class _Apply:
         for label, keys in by_label.items():
             for part in chunks(keys):
                 rows = self.conn.execute(select(nodes.c.key, nodes.c.id).where(
-                    nodes.c.tenant == self.tenant, nodes.c.label == label, _among(self.conn, nodes.c.key, part)))
+                    nodes.c.tenant == self.tenant, nodes.c.label == label, _keys_among(self.conn, part)))
                 taken.update(((label, r.key), r.id) for r in rows)
         return taken
 
@@ -588,7 +635,7 @@ class _Apply:
         stmt = (
             update(nodes)
             .where(nodes.c.tenant == bindparam("b_tenant"), nodes.c.id == bindparam("b_id"))
-            .values({c: bindparam(f"b_{c}") for c in ("key", "name", "kind", "score", "tags", "props", "updated_at")})
+            .values({c: bindparam(f"b_{c}") for c in ("key", "name", "kind", "score", "tags", "props", "updated_at", "name_fold")})
         )
         self.conn.execute(stmt, rows)
 
@@ -673,7 +720,7 @@ class _Apply:
 # (an in-memory table), and 0.30-0.35 against 0.23-0.26 ms of CPU for a new-dataset event's rows on
 # the 1M-field benchmark database.
 # Same statements as the Core ones above; the contract suite runs both.
-NODE_ROW = ("tenant", "id", "label", "key", "name", "kind", "score", "tags", "props", "created_at", "updated_at")
+NODE_ROW = ("tenant", "id", "label", "key", "name", "kind", "score", "tags", "props", "created_at", "updated_at", "name_fold")
 _SQLITE_INSERT_NODES = f"INSERT INTO nodes ({', '.join(NODE_ROW)}) VALUES %s"
 _SQLITE_UPSERT_EDGES = (
     "INSERT INTO edges (tenant, rel, src, dst, props, created_at, updated_at) VALUES %s "

@@ -24,13 +24,16 @@ nodes = Table(
     Column("label", String(32), nullable=False),
     Column("key", Text, nullable=False),
     Column("name", SortText, nullable=False),
-    Column("kind", String(100)),
+    Column("kind", String(200)),  # a Field's type: up to 200 characters
     Column("score", Float),
     Column("tags", Text, nullable=False, default=""),  # ",a,b," so one LIKE finds a tag
     Column("props", Json, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    Column("name_fold", Text),  # schemas.fold(name): what name filters compare against (0005)
     PrimaryKeyConstraint("tenant", "id", name="pk_nodes"),
+    # On PostgreSQL a unique index on (tenant, label, md5(key)) instead: a key can be longer
+    # than a btree entry may be (migrations/sql 0004).
     UniqueConstraint("tenant", "label", "key", name="uq_nodes_natural_key"),
     Index("ix_nodes_listing", "tenant", "label", "name", "id"),
     Index("ix_nodes_kind", "tenant", "label", "kind"),
