@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 
@@ -38,7 +39,7 @@ def lineage_endpoint(services: Services):  # type: ignore[no-untyped-def]
                 inflated = inflate(raw, request.headers.get("content-encoding", ""), MAX_BODY)
             except (ValueError, OSError, zlib.error):
                 raise BadInput("the body is not the gzip or deflate it claims to be", field="body") from None
-            body = json_input.loads(inflated)
+            body = await asyncio.to_thread(json_input.loads, inflated)  # megabytes of JSON: off the event loop
             result = await services.lineage.ingest(principal, body, operation="postLineageEvents")
         except MaestroError as err:
             return _error(STATUS.get(err.code, 500), err)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import AsyncIterator, Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # A young collection once this many more container objects are alive than were (CPython's
 # default is 700).
@@ -27,3 +32,22 @@ def tune_gc() -> None:
     wait longer to be collected."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+# Items a long synchronous loop handles before it lets the event loop serve other requests:
+# a few milliseconds of work at most.
+SLICE = 2_000
+
+
+async def slices(items: Iterable[T], size: int = SLICE) -> AsyncIterator[list[T]]:
+    """`items` in lists of `size`, handing the event loop back between them: a loop over the
+    300,000 columns of one wide event must not make every other client wait for it."""
+    part: list[T] = []
+    for item in items:
+        part.append(item)
+        if len(part) == size:
+            yield part
+            part = []
+            await asyncio.sleep(0)
+    if part:
+        yield part

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from maestro_graph.domain.graph import Edge, Label, Node, Rel
 from maestro_graph.domain.schemas import SPECS, field_key, minted_id, natural_key
+from maestro_graph.runtime import slices
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId, Props, Tenant
 
@@ -102,10 +103,10 @@ class Resolved:
                 out[real] = Node(real, n.label, n.key, n.props, n.created_at, n.updated_at)
         return out
 
-    def edges(self, links: dict[tuple[Rel, NodeId, NodeId], Props]) -> list[Edge]:
-        """Relationships, as translation names them ((rel, src, dst) -> props), between real ids."""
+    def edges(self, links: Iterable[tuple[tuple[Rel, NodeId, NodeId], Props]]) -> list[Edge]:
+        """Relationships, as translation names them ((rel, src, dst), props), between real ids."""
         get = self.ids.get
-        return [Edge(rel, get(src, src), get(dst, dst), props) for (rel, src, dst), props in links.items()]
+        return [Edge(rel, get(src, src), get(dst, dst), props) for (rel, src, dst), props in links]
 
 
 async def resolve(store: GraphStore, tenant: Tenant, nodes: dict[NodeId, Node], known: KnownIds,
@@ -118,26 +119,28 @@ async def resolve(store: GraphStore, tenant: Tenant, nodes: dict[NodeId, Node], 
     ahead = ahead or {}
     first: dict[Label, list[tuple[NodeId, str]]] = defaultdict(list)
     second: list[Node] = []
-    for n in nodes.values():
-        if n.label in KEYED_BY_REF:
-            second.append(n)
-        elif (real := known.get(tenant, n.label, n.key)) is not None:
-            r.ids[n.id] = real
-        elif (stored := ahead.get((n.label, n.key))) is not None:
-            r.found(n.id, stored)
-        else:
-            first[n.label].append((n.id, n.key))
+    async for part in slices(nodes.values()):
+        for n in part:
+            if n.label in KEYED_BY_REF:
+                second.append(n)
+            elif (real := known.get(tenant, n.label, n.key)) is not None:
+                r.ids[n.id] = real
+            elif (stored := ahead.get((n.label, n.key))) is not None:
+                r.found(n.id, stored)
+            else:
+                first[n.label].append((n.id, n.key))
     await asyncio.gather(*(_find(store, tenant, label, wanted, r) for label, wanted in first.items()))
     later: dict[Label, list[tuple[NodeId, str]]] = defaultdict(list)
-    for n in second:
-        if r.real(n.props[REFS[n.label]]) in r.minted:
-            r.mint(n.id)
-        elif (real := known.get(tenant, n.label, key := r.key(n))) is not None:
-            r.ids[n.id] = real
-        elif (stored := ahead.get((n.label, key))) is not None:
-            r.found(n.id, stored)
-        else:
-            later[n.label].append((n.id, key))
+    async for part in slices(second):
+        for n in part:
+            if r.real(n.props[REFS[n.label]]) in r.minted:
+                r.mint(n.id)
+            elif (real := known.get(tenant, n.label, key := r.key(n))) is not None:
+                r.ids[n.id] = real
+            elif (stored := ahead.get((n.label, key))) is not None:
+                r.found(n.id, stored)
+            else:
+                later[n.label].append((n.id, key))
     await asyncio.gather(*(_find(store, tenant, label, wanted, r) for label, wanted in later.items()))
     return r
 

@@ -22,9 +22,10 @@ from typing import Any
 
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import Conflict
-from maestro_graph.domain.graph import ChangeSet, Label, Node, Rel
+from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schemas import validate_props
 from maestro_graph.integrations.openlineage import Translation, fold_run
+from maestro_graph.runtime import slices
 from maestro_graph.services.identities import KnownIds, resolve
 from maestro_graph.settings import BULK_BATCH
 from maestro_graph.store.base import GraphStore
@@ -213,14 +214,17 @@ class GroupCommit:
         runs: list[tuple[NodeId, Props]] = []
         for request in group:
             t = request.translation
-            for node_id, node in t.nodes.items():
-                prev = nodes.get(node_id)
-                nodes[node_id] = node if prev is None else Node(
-                    node_id, node.label, node.key, {**prev.props, **node.props}, prev.created_at, node.updated_at)
+            async for part in slices(t.nodes.items()):
+                for node_id, node in part:
+                    prev = nodes.get(node_id)
+                    nodes[node_id] = node if prev is None else Node(
+                        node_id, node.label, node.key, {**prev.props, **node.props}, prev.created_at, node.updated_at)
             links.update(t.links)
             runs += t.runs
         r = await resolve(self.store, tenant, nodes, self._known, ahead.by_key if ahead is not None else None)
-        real = r.nodes(nodes.values())
+        real: dict[NodeId, Node] = {}
+        async for nodes_part in slices(nodes.values()):
+            real.update(r.nodes(nodes_part))
         if runs:  # fold each run's states into the stored one
             state: dict[NodeId, Any] = {}
             for rid, props in runs:
@@ -234,8 +238,12 @@ class GroupCommit:
                 real[rid] = Node(rid, node.label, node.key, {k: v for k, v in clean.items() if k in props},
                                  node.created_at, node.updated_at)
         audit = [replace(q.audit, ids=tuple(map(r.real, q.audit.ids))) for q in group]
-        return _Write(tenant, ChangeSet(merge=list(real.values()), link=r.edges(links), audit=audit), real)
+        edges: list[Edge] = []
+        async for links_part in slices(links.items()):
+            edges += r.edges(links_part)
+        return _Write(tenant, ChangeSet(merge=list(real.values()), link=edges, audit=audit), real)
 
     async def _write(self, w: _Write) -> None:
         await self.store.apply(w.tenant, w.changes)
-        self._known.add(w.tenant, w.nodes.values())
+        async for part in slices(w.nodes.values()):
+            self._known.add(w.tenant, part)

@@ -68,8 +68,9 @@ class LineageService:
         Idempotent: the same event again changes nothing; events of one run in any order end in
         the same run state (a terminal state stands over START/RUNNING)."""
         async with self.graph.audit.operation(actor, operation) as op:
-            events = parse_events(body)
-            t = translate(actor.tenant, events)
+            # Validation and translation are pure Python over every column of every event: in a
+            # worker thread, so one wide event does not hold the event loop other requests share.
+            events, t = await asyncio.to_thread(_parse_and_translate, actor.tenant, body)
             await self.commits.store_translation(actor.tenant, t, op.record(list(t.nodes)), len(events))
             return IngestResult(len(events), len(t.nodes), len(t.links))
 
@@ -148,16 +149,22 @@ class LineageService:
         ordered = sorted(((nodes[i], d) for i, d in distance.items() if i in nodes), key=lambda nd: (nd[1], nd[0].name, nd[0].id))
         return LineageGraph(root, ordered, [edges[k] for k in sorted(edges)], truncated)
 
-    async def impact(self, tenant: Tenant, node_id: NodeId, depth: int = MAX_IMPACT_DEPTH,
+    async def impact(self, tenant: Tenant, node_id: NodeId, depth: int | None = None,
                      cap: int = DEFAULT_IMPACT_CAP) -> ImpactReport:
         """What a change to a field or dataset reaches: downstream fields and datasets, then the
         model versions trained on or fed by them, their models and deployments, the projects
         owning any of these, and the people to tell (owners and members of those projects).
 
-        Answered from the in-memory topology when it is current (services/topology_cache.py),
-        otherwise by walking the store; both follow the same rules in the same order."""
-        check_depth(depth, MAX_IMPACT_DEPTH)
+        Without `depth` it is the whole downstream closure: no shortest path is longer than the
+        nodes the walk may reach, so a depth of `cap` cuts nothing that `cap` itself does not (and
+        that cut says `truncated`). Answered from the in-memory topology when it is current
+        (services/topology_cache.py), otherwise by walking the store; both follow the same rules
+        in the same order."""
         check_cap(cap)
+        if depth is None:
+            depth = cap
+        else:
+            check_depth(depth, MAX_IMPACT_DEPTH)
         topology = await self.topology.fresh(tenant)
         if topology is not None and (i := topology.index(node_id)) is not None and topology.label(i) in ROOT_LABELS:
             return topology.impact(i, depth, cap)
@@ -242,6 +249,11 @@ class LineageService:
                 fresh[e.rel].append(there)
             offer(there, reach[here][0] + cost, reach[here][1] + [there])
         return fresh
+
+
+def _parse_and_translate(tenant: Tenant, body: Any) -> tuple[list[Any], Any]:
+    events = parse_events(body)
+    return events, translate(tenant, events)
 
 
 def check_depth(depth: int, limit: int) -> None:

@@ -270,16 +270,8 @@ class TopologyCache:
         run = self._pop_run(tenant, topology.version)
         if not run:  # a rebuild got there first
             return
-        nodes: dict[NodeId, tuple[Label, str]] = {}
-        edges: dict[Rel, dict[tuple[NodeId, NodeId], bool | None]] = defaultdict(dict)
-        for delta in run:  # the later change wins
-            nodes.update((i, (label, name)) for i, label, name in delta.nodes)
-            for rel, src, dst, flag in delta.edges:
-                edges[rel][(src, dst)] = flag
-        # An end neither these changes nor the topology hold was created by a change that did not
-        # touch the topology (a dataset before its first lineage): read from the store.
-        unknown = {end for pairs in edges.values() for pair, flag in pairs.items() if flag is not None
-                   for end in pair if end not in nodes and topology.index(end) is None}
+        # In a worker thread: a commit of 300,000 columns is as many tuples to sort out.
+        nodes, edges, unknown = await asyncio.to_thread(_merged, run, topology)
         try:
             found = await self.store.get_nodes(tenant, list(unknown)) if unknown else {}
         except StoreUnavailable:
@@ -298,29 +290,58 @@ class TopologyCache:
             "milliseconds": round((time.perf_counter() - started) * 1000, 1)})
 
 
+def _merged(run: list["Delta"], topology: Topology) -> tuple[dict[NodeId, tuple[Label, str]],
+                                                             dict[Rel, dict[tuple[NodeId, NodeId], bool | None]], set[NodeId]]:
+    """The nodes and relationships of a run of changes (the later change wins), and the ends that
+    neither they nor the topology hold: created by a change that did not touch the topology (a
+    dataset before its first lineage), to be read from the store."""
+    nodes: dict[NodeId, tuple[Label, str]] = {}
+    edges: dict[Rel, dict[tuple[NodeId, NodeId], bool | None]] = defaultdict(dict)
+    for delta in run:
+        nodes.update((i, (label, name)) for i, label, name in delta.nodes)
+        for rel, src, dst, flag in delta.edges:
+            edges[rel][(src, dst)] = flag
+    unknown = {end for pairs in edges.values() for pair, flag in pairs.items() if flag is not None
+               for end in pair if end not in nodes and topology.index(end) is None}
+    return nodes, edges, unknown
+
+
 @dataclass(frozen=True)
 class Delta:
     """What one committed change did to a topology, in what a topology holds: nodes of
     TOPOLOGY_LABELS (id, label, name) and relationships of TOPOLOGY_RELS (rel, src, dst, flag)."""
 
-    nodes: list[tuple[NodeId, Label, str]]
-    edges: list[tuple[Rel, NodeId, NodeId, bool | None]]  # in the order applied; None: removed
+    change: TopologyChange
+    size: int  # nodes and relationships it adds, counted when it is committed
 
     @classmethod
     def of(cls, change: TopologyChange) -> "Delta | None":
-        """None for a change a topology cannot take in: one that deletes nodes."""
+        """None for a change a topology cannot take in: one that deletes nodes. Its tuples are
+        built when it is taken in, off the event loop: the commit's callback only counts."""
         cs = change.changes
         if cs.delete:
             return None
-        # The flag: FEEDS from an input its job reports column lineage for. Stores link, then
-        # unlink: an edge both linked and unlinked by one change is gone.
+        size = sum(1 for n in change.stored.values() if n.label in LABEL_CODES)
+        size += sum(1 for e in cs.link if e.rel in WAYS) + sum(1 for e in cs.unlink if e.rel in WAYS)
+        return cls(change, size)
+
+    @property
+    def nodes(self) -> list[tuple[NodeId, Label, str]]:
+        return [(n.id, n.label, n.name) for n in self.change.stored.values() if n.label in LABEL_CODES]
+
+    @property
+    def edges(self) -> list[tuple[Rel, NodeId, NodeId, bool | None]]:
+        """In the order applied; None: removed. The flag: FEEDS from an input its job reports
+        column lineage for. Stores link, then unlink: an edge both linked and unlinked by one
+        change is gone."""
+        cs = self.change.changes
         edges: list[tuple[Rel, NodeId, NodeId, bool | None]] = [
             (e.rel, e.src, e.dst, e.props.get("column_lineage") is True) for e in cs.link if e.rel in WAYS]
         edges += [(e.rel, e.src, e.dst, None) for e in cs.unlink if e.rel in WAYS]
-        return cls([(n.id, n.label, n.name) for n in change.stored.values() if n.label in LABEL_CODES], edges)
+        return edges
 
     def __len__(self) -> int:
-        return len(self.nodes) + len(self.edges)
+        return self.size
 
 
 def _encode(keys: array, position: dict[NodeId, int], n: int, rows: list[tuple[NodeId, NodeId, Props | None]]) -> None:

@@ -4,7 +4,6 @@ from typing import Optional
 
 import strawberry
 
-from maestro_graph.services.lineage import MAX_IMPACT_DEPTH
 from maestro_graph.types import Granularity as G, LineageDirection as D
 from resolvers.context import Info
 from resolvers.permissions import VIEWER
@@ -33,5 +32,5 @@ class LineageQuery:
                               limit: int = IMPACT_LIMIT) -> ImpactReport:
         ctx = info.context
         _, node_id = from_global_id(id)
-        report = await ctx.services.lineage.impact(ctx.tenant, node_id, depth or MAX_IMPACT_DEPTH, limit)
+        report = await ctx.services.lineage.impact(ctx.tenant, node_id, depth, limit)
         return await ImpactReport.of(report, info)

@@ -196,3 +196,28 @@ async def test_a_commit_reported_a_moment_after_a_query_saw_its_version_is_taken
         assert (await cache.fresh(tenant)).version == await store.topology_version(tenant)  # ...it was taken in
     finally:
         await cache.close()
+
+
+async def test_impact_without_depth_is_the_whole_closure_or_says_truncated(store, tenant):
+    """A 1,200-hop column chain: past the old 1,000-hop stop, with and without the index."""
+    dataset = make(store, tenant, Label.DATASET, namespace="chain", name="d")
+    chain = [make(store, tenant, Label.FIELD, dataset_id=dataset.id, path=f"c{i:04d}") for i in range(1_200)]
+    await store.apply(tenant, ChangeSet(create=[dataset, *chain], link=[
+        *(Edge(Rel.HAS_FIELD, dataset.id, f.id) for f in chain),
+        *(Edge(Rel.DERIVES, a.id, b.id) for a, b in zip(chain, chain[1:]))]))
+    walked = Services.build(store, topology=TopologyCache(store, "off"))
+    cache = TopologyCache(store, "inline")
+    topology = await cache.ensure(tenant)
+    await cache.close()
+    assert topology is not None
+    for name, impact in (("store walk", lambda cap: walked.lineage.impact(tenant, chain[0].id, None, cap)),
+                         ("index", lambda cap: _async(topology.impact(topology.index(chain[0].id), cap, cap)))):
+        whole = await impact(20_000)
+        assert len(whole.fields) == 1_199 and not whole.truncated, name
+        assert whole.fields[-1].distance == 1_199 and len(whole.fields[-1].path) == 1_200, name
+        cut = await impact(500)
+        assert cut.truncated and len(cut.fields) < 1_199, name
+
+
+async def _async(value):
+    return value
