@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 # Events a bulk load (`maestro-graph ingest`, the benchmark) sends per request, each stored in a
-# transaction of its own. Interleaved runs at 1M fields, three batches under way: 1,150-1,159
-# new-dataset events/s in batches of 500, 1,407 in 1,000 (947 in one slow minute of the
-# machine), 1,310-1,331 in 2,000; re-runs 2,417-2,718 whatever the size. A bigger transaction
-# writes the pages every transaction dirties (the ends of the indexes, the audit log) fewer times.
+# transaction of its own. A bigger transaction writes the pages every transaction dirties (the
+# ends of the indexes, the audit log) fewer times; past about a thousand events that gain is gone
+# and a transaction only holds more memory (docs/performance.md has the runs).
 BULK_BATCH = 1000
 
 

@@ -548,9 +548,8 @@ def minted_id() -> NodeId:
 
     Why: ids lead every index (nodes by id, relationships by src and by dst). Ids made at the
     same time sit together at the end of each index, so a batch of new nodes and their
-    relationships touches a few pages; random ids touch a page per row. Measured on 1M fields
-    (SQLite, 13 nodes and 34 relationships an event): 6.1 ms an event with random ids, 0.9 ms
-    with these.
+    relationships touches a few pages; random ids touch a page per row (several times slower
+    ingestion on a large store).
 
     >>> a, b = minted_id(), minted_id()
     >>> a < b and uuid.UUID(a).version == 7
@@ -559,7 +558,7 @@ def minted_id() -> NodeId:
     global _last_minted
     _last_minted = max(time.time_ns() // 1_000_000 << 12, _last_minted + 1)  # ms, then a 12-bit sequence
     # Version 7, the RFC 9562 variant, then 62 random bits. The ids need to be unique, not
-    # unguessable: the module's generator is 10x cheaper than os.urandom, and a forked worker
+    # unguessable: the module's generator is much cheaper than os.urandom, and a forked worker
     # reseeds it. One hex conversion and plain joins: this runs for every new node.
     x = "%032x" % ((_last_minted >> 12) << 80 | 7 << 76 | (_last_minted & 0xFFF) << 64 | 2 << 62 | random.getrandbits(62))
     return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]

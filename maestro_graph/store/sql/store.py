@@ -3,7 +3,7 @@
 Every query is a plain synchronous function of a Connection, run in one piece:
   - SQLite: on a worker thread with the sqlite3 driver, so a whole store call (a full ChangeSet
     transaction, or a read) is ONE thread hop; an async driver would hop per cursor operation
-    (~30 hops per ChangeSet, measured 12 ms vs 1 ms).
+    (dozens of hops per ChangeSet).
   - PostgreSQL: through asyncpg with AsyncConnection.run_sync.
 Reads and writes go in batches: a call costs a fixed number of statements whatever the number
 of ids (big id lists are chunked).
@@ -156,7 +156,7 @@ class SqlStore:
             _sqlite_pragmas(self.engine, "BEGIN")
             _sqlite_pragmas(self._writer, "BEGIN IMMEDIATE")
             # Impact analysis reads the topology version on every query. Hopping to a thread for
-            # that costs about 1 ms; the primary-key read itself, microseconds. In WAL mode a
+            # that costs far more than the primary-key read itself. In WAL mode a
             # reader does not wait for writers, so this never holds the loop behind a write.
             self._loop_reader = self.engine.raw_connection()
         else:
@@ -714,11 +714,9 @@ class _Apply:
 # SQLite's bulk writes go straight to the driver as multi-row INSERT ... VALUES statements of up
 # to 1,024 rows (_sqlite_insert): one statement step, so the driver gives the GIL back once, per
 # thousand rows. With executemany the driver takes the GIL back after every row, and a thread
-# translating the next events meanwhile held it: a 200k-row insert took 5x longer beside a busy
-# thread (4.3 s alone, 24 s beside it). Rows unpacked from one JSON array by json_each take one
-# step too, but SQLite parses each row's JSON once per column: 5.7 us a row against 1.7 bound
-# (an in-memory table), and 0.30-0.35 against 0.23-0.26 ms of CPU for a new-dataset event's rows on
-# the 1M-field benchmark database.
+# translating the next events meanwhile holds it, so a large insert crawls beside a busy thread.
+# Rows unpacked from one JSON array by json_each take one step too, but SQLite parses each row's
+# JSON once per column: bound values are cheaper.
 # Same statements as the Core ones above; the contract suite runs both.
 NODE_ROW = ("tenant", "id", "label", "key", "name", "kind", "score", "tags", "props", "created_at", "updated_at", "name_fold")
 _SQLITE_INSERT_NODES = f"INSERT INTO nodes ({', '.join(NODE_ROW)}) VALUES %s"
