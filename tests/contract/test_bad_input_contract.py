@@ -4,7 +4,6 @@ that fails says so in a fixed sentence, never with its statement or parameters."
 
 from __future__ import annotations
 
-import asyncio
 import random
 import socket
 import time
@@ -18,6 +17,8 @@ from maestro_graph.domain.graph import ChangeSet, Edge, Label, NodeQuery, Rel
 from maestro_graph.domain.schemas import SPECS
 from maestro_graph.integrations.openlineage import parse_events, translate
 from maestro_graph.services.graph import GraphService
+from tests.labels import MINIMAL_PROPS
+from tests.pg_kill import killed_while_waiting
 
 NUL = "\x00"
 WIDE = "\U0001d518"  # 𝔘: four bytes in UTF-8, so byte limits show at the character limits
@@ -133,22 +134,7 @@ async def test_nul_in_an_openlineage_dataset_name_is_bad_input(store, tenant):
 
 
 # -- storage holds exactly what validation allows (item 14c) --------------------------------------
-BASE: dict[Label, dict[str, object]] = {
-    Label.PERSON: {"name": "n", "email": "a@example.com"},
-    Label.TEAM: {"name": "n"},
-    Label.PROJECT: {"name": "n", "problem_class": "nlp", "complexity_score": 3},
-    Label.ARTIFACT: {"name": "n", "type": "notebook"},
-    Label.DATASET: {"namespace": "ns", "name": "n"},
-    Label.FIELD: {"dataset_id": "d", "path": "p"},
-    Label.JOB: {"namespace": "ns", "name": "n"},
-    Label.RUN: {"run_id": "r", "job_id": "j"},
-    Label.MODEL: {"name": "n"},
-    Label.MODEL_VERSION: {"model_id": "m", "version": "1.0.0"},
-    Label.TRAINING_JOB: {"name": "n"},
-    Label.DEPLOYMENT: {"name": "n", "environment": "prod"},
-    Label.METRIC: {"type": "open_issues", "value": 1.0},
-    Label.PREDICTION: {"target": "cost", "value": 1.0},
-}
+BASE = MINIMAL_PROPS
 
 
 def limited_strings() -> list[tuple[Label, str, int]]:
@@ -233,35 +219,12 @@ async def test_a_postgresql_connection_killed_mid_request_is_store_unavailable_a
         store, store_settings, tenant):
     if store.backend != "postgresql":
         pytest.skip("pg_terminate_backend is PostgreSQL's")
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
     a, b = (make(store, tenant, Label.DATASET, namespace="pg://db", name=n) for n in ("a", "b"))
     await store.apply(tenant, ChangeSet(create=[a, b], link=[Edge(Rel.FEEDS, a.id, b.id)]))  # the tenant's version row
-    url = make_url(store_settings.store_url)
-    # A connection of the test's own holds the tenant's topology version row, so a delete (which
-    # bumps it) waits on it; then exactly the connection it blocks is killed, nobody else's.
-    locker = await asyncpg.connect(url.set(drivername="postgresql").difference_update_query(["search_path"])
-                                   .render_as_string(hide_password=False),
-                                   server_settings={"search_path": url.query.get("search_path", "public")})
-    try:
-        tx = locker.transaction()
-        await tx.start()
-        await locker.execute("SELECT version FROM topology_versions WHERE tenant = $1 FOR UPDATE", tenant)
-        deleting = asyncio.create_task(store.apply(tenant, ChangeSet(delete=[b.id])))
-        for _ in range(200):  # bounded: the delete reaches the lock within moments
-            killed = await locker.fetchval("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                           "WHERE $1 = ANY(pg_blocking_pids(pid))", locker.get_server_pid())
-            if killed:
-                break
-            await asyncio.sleep(0.05)
-        assert killed, "the delete never waited on the lock"
-        with pytest.raises(StoreUnavailable) as err:
-            await deleting
-        assert "DELETE" not in err.value.message and "topology_versions" not in err.value.message
-        await tx.rollback()
-    finally:
-        await locker.close()
+    deleting = await killed_while_waiting(store_settings.store_url, tenant, store.apply(tenant, ChangeSet(delete=[b.id])))
+    with pytest.raises(StoreUnavailable) as err:
+        deleting.result()
+    assert "DELETE" not in err.value.message and "topology_versions" not in err.value.message
     assert set(await store.get_nodes(tenant, [a.id, b.id])) == {a.id, b.id}  # rolled back; the pool recovered
 
 

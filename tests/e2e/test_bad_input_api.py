@@ -4,11 +4,12 @@ or a 500 (issue #21 items 9, 10, 14b, 14d)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 
 import pytest
+
+from tests.pg_kill import killed_while_waiting
 
 NUL = "\x00"
 TEAMS = "query($f: NameFilter, $after: String) { teams(filter: $f, after: $after) { totalCount edges { node { name } } } }"
@@ -62,31 +63,11 @@ async def test_nul_in_an_openlineage_event_is_a_400_naming_the_field(server):
 async def test_a_postgresql_connection_killed_mid_request_is_service_unavailable(server, store, store_settings):
     if store.backend != "postgresql":
         pytest.skip("pg_terminate_backend is PostgreSQL's")
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
     first, second = [(await server.execute(TEAM, {"i": {"name": n}}))["createTeam"]["id"] for n in ("a", "b")]
     await server.execute("mutation($id: ID!) { deleteTeam(id: $id) { deletedIds } }", {"id": first})  # the version row
-    url = make_url(store_settings.store_url)
-    locker = await asyncpg.connect(url.set(drivername="postgresql").difference_update_query(["search_path"])
-                                   .render_as_string(hide_password=False),
-                                   server_settings={"search_path": url.query.get("search_path", "public")})
-    try:
-        tx = locker.transaction()
-        await tx.start()
-        await locker.execute("SELECT version FROM topology_versions WHERE tenant = $1 FOR UPDATE", server.tenant)
-        deleting = asyncio.create_task(server.error("mutation($id: ID!) { deleteTeam(id: $id) { deletedIds } }", {"id": second}))
-        for _ in range(200):  # bounded: the delete reaches the lock within moments
-            killed = await locker.fetchval("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                           "WHERE $1 = ANY(pg_blocking_pids(pid))", locker.get_server_pid())
-            if killed:
-                break
-            await asyncio.sleep(0.05)
-        assert killed, "the delete never waited on the lock"
-        error = await deleting
-        await tx.rollback()
-    finally:
-        await locker.close()
+    deleting = await killed_while_waiting(store_settings.store_url, server.tenant, server.error(
+        "mutation($id: ID!) { deleteTeam(id: $id) { deletedIds } }", {"id": second}))
+    error = deleting.result()
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE" and clean(error)
     teams = await server.execute(TEAMS)
     assert [e["node"]["name"] for e in teams["teams"]["edges"]] == ["b"]  # nothing half-done; the next request works

@@ -5,23 +5,9 @@ import pytest
 from maestro_graph.domain.graph import Label
 from maestro_graph.domain.schemas import index_values
 from maestro_graph.services.graph import GraphService
+from tests.labels import MINIMAL_PROPS
 
-EXAMPLES = {
-    Label.PERSON: {"name": "Ada", "email": "ada@example.com"},
-    Label.TEAM: {"name": "ml"},
-    Label.PROJECT: {"name": "Churn", "problem_class": "nlp", "complexity_score": 3},
-    Label.ARTIFACT: {"name": "feats", "type": "notebook"},
-    Label.DATASET: {"namespace": "pg://db", "name": "orders"},
-    Label.FIELD: {"dataset_id": "d1", "path": "a.b", "type": "int"},
-    Label.JOB: {"namespace": "airflow", "name": "etl"},
-    Label.RUN: {"run_id": "r-1", "job_id": "j1"},
-    Label.MODEL: {"name": "churn"},
-    Label.MODEL_VERSION: {"model_id": "m1", "version": "1.2.0"},
-    Label.TRAINING_JOB: {"name": "train"},
-    Label.DEPLOYMENT: {"name": "api", "environment": "prod"},
-    Label.METRIC: {"type": "commits_per_week", "value": 12.0},
-    Label.PREDICTION: {"target": "cost", "value": 1000.0},
-}
+EXAMPLES = MINIMAL_PROPS
 
 
 def test_every_label_has_an_example() -> None:
