@@ -220,3 +220,37 @@ async def test_rs256_server_refuses_algorithm_confusion_none_and_foreign_keys(st
         assert srv.store.calls == []
         assert (await post(srv.url, document(GQL, BY_NAME["mintToken"], {}), good)).json()["errors"][0]["extensions"]["code"] \
             == "BAD_USER_INPUT"  # a server that only holds a public key cannot sign tokens
+
+
+def _fan_out(doc: str, levels: int) -> str:
+    """The document's root selection behind fragments that spread it 2**levels ways."""
+    keyword, _, rest = doc.partition(" { ")
+    body = rest.rsplit(" }", 1)[0]
+    root = "Mutation" if keyword == "mutation" else "Query"
+    frags = f"fragment F0 on {root} {{ {body} }} "
+    frags += " ".join(f"fragment F{i} on {root} {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels + 1))
+    return f"{keyword} {{ ...F{levels} }} {frags}"
+
+
+def _aliased(doc: str, n: int) -> str:
+    keyword, _, rest = doc.partition(" { ")
+    body = rest.rsplit(" }", 1)[0]
+    return f"{keyword} {{ " + " ".join(f"a{i}: {body}" for i in range(n)) + " }"
+
+
+async def test_every_field_fanned_out_or_aliased_is_refused_before_touching_the_store(store, tenant, tmp_path):
+    """Fragments that spread a field 2^30 ways, and 1,001 aliases of it on a server whose cost
+    limit is 1,000: each refused with LIMIT_EXCEEDED, in one pass over the document."""
+    async with serve(store, tenant, tmp_path, max_cost=1_000, **LIMITS) as srv:
+        ids = await seed(srv.url, tenant)
+        before = await snapshot(store, tenant, ids)
+        srv.store.calls.clear()
+        for rf in FIELDS:
+            doc = document(GQL, rf, ids)
+            for case, attack in (("fan-out", _fan_out(doc, 30)), ("aliases", _aliased(doc, 1_001))):
+                r = await post(srv.url, attack, srv.bearer)
+                assert r.status_code == 200, (rf.name, case, r.text[:300])
+                error = r.json()["errors"][0]
+                assert error["extensions"]["code"] == "LIMIT_EXCEEDED", (rf.name, case, error)
+        assert srv.store.calls == [], "a refused document reached the store"
+        assert await snapshot(store, tenant, ids) == before
