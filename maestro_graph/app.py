@@ -16,6 +16,8 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
@@ -47,6 +49,26 @@ class GraphQLApp(OfflineGraphiQL, GraphQL):
     def __init__(self, services: Services, auth: Auth, limiter: RateLimiter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services, self.auth, self.limiter = services, auth, limiter
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """strawberry answers a malformed HTTP request (not JSON, `query` not a string, a batch)
+        in plain text; ours answer in GraphQL's JSON shape with a code, like every other error."""
+        if isinstance(request, WebSocket):
+            return await super().run(request, *args, **kwargs)
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as err:
+            code = "NOT_FOUND" if err.status_code == 404 else "BAD_USER_INPUT"
+            field = "variables" if request.method == "GET" else "body"
+            extensions = {"code": code, **({"field": field} if code == "BAD_USER_INPUT" else {})}
+            return JSONResponse({"errors": [{"message": err.reason, "extensions": extensions}]}, status_code=err.status_code)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """JSON in a query string (GET's `variables`; POST bodies were read by the guard already)."""
+        try:
+            return json_input.loads(data, "variables")
+        except BadInput as err:
+            raise HTTPException(400, err.message) from None
 
     def decode_json(self, data: str | bytes) -> object:
         """Every JSON strawberry reads (query-string variables, WebSocket messages) strictly, as the

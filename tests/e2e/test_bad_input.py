@@ -73,3 +73,19 @@ async def test_type_errors_name_the_field(server):
     for document, variables, field in cases:
         error = await server.error(document, variables)
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (document, error)
+
+
+async def test_malformed_requests_answer_in_graphql_shape_with_a_code(server):
+    async with httpx.AsyncClient(timeout=30) as client:
+        answers = {
+            "query not a string": await client.post(server.url + "/graphql", json={"query": 5}, headers=server.headers),
+            "a batch": await client.post(server.url + "/graphql", json=[{"query": "{ __typename }"}], headers=server.headers),
+            "no query": await client.post(server.url + "/graphql", json={}, headers=server.headers),
+            "NaN in GET variables": await client.get(server.url + "/graphql", headers=server.headers, params={
+                "query": "query($x: JSON) { __typename }", "variables": '{"x": NaN}'}),
+        }
+    for case, r in answers.items():
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/json"), (case, r.text)
+        assert r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", (case, r.text)
+    assert answers["NaN in GET variables"].json()["errors"][0]["extensions"]["field"] == "variables"
+    assert "NaN" in answers["NaN in GET variables"].json()["errors"][0]["message"]
