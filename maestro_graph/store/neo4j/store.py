@@ -10,18 +10,25 @@ Storage model (what a Neo4j user browsing the data sees):
     `tenant, created_at, updated_at`; there is at most one per (type, src, dst);
   * every statement matches `{tenant: $tenant}` on every node it touches.
 
-One ChangeSet is one managed write transaction (retried by the driver on transient errors);
-every step is a fixed number of UNWIND statements whatever the number of items. All Cypher
-lives in cypher.py.
+One ChangeSet is one write transaction (retried on transient errors, as the driver retries);
+every step is UNWIND statements of at most ROWS_PER_STATEMENT rows each, so a big ChangeSet
+is many statements in that one transaction (still all or nothing). What a transaction may hold
+is bounded by the server (its transaction memory): a ChangeSet that cannot fit is refused
+with LimitExceeded, before it is sent when its size alone tells (see _TxMemory), else when the
+server runs out of transaction memory (never retried: it would fail again). All Cypher lives in
+cypher.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Collection
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, AsyncSession, AsyncTransaction
@@ -29,14 +36,16 @@ from neo4j.exceptions import (
     ConnectionPoolError,
     ConstraintError,
     DatabaseUnavailable,
+    DriverError,
     IncompleteCommit,
+    Neo4jError,
     ServiceUnavailable,
     SessionExpired,
 )
 
 from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
-from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
+from maestro_graph.domain.errors import Conflict, LimitExceeded, MaestroError, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import LABEL_OF, REL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.graph import NeighbourPage
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
@@ -71,9 +80,84 @@ def _translated(what: str) -> Iterator[None]:
         raise StoreUnavailable("the neo4j store is unavailable right now; retry later") from err
 
 
-async def _records(tx: AsyncManagedTransaction, query: str, **params: Any) -> list[Any]:
+async def _records(tx: AsyncManagedTransaction | AsyncTransaction, query: str, **params: Any) -> list[Any]:
     result = await tx.run(query, params)
     return [record async for record in result]
+
+
+# Rows one write statement UNWINDs at most. The server materialises a statement's whole list
+# parameter, and LINK's plan has Eager steps that hold every row at once: a 100,000-row
+# statement ran the transaction out of memory where the same rows in slices fit.
+ROWS_PER_STATEMENT = 2_000
+
+# The server's "out of transaction memory" errors: classed transient, so the driver would retry
+# them, but the same write needs the same memory and fails again.
+MEMORY_CODES = frozenset({
+    "Neo.TransientError.General.MemoryPoolOutOfMemoryError",  # a pool (all transactions, or the database's)
+    "Neo.TransientError.General.TransactionMemoryLimit",  # db.memory.transaction.max: this transaction alone
+    "Neo.TransientError.General.TransactionOutOfMemoryError",
+    "Neo.TransientError.General.OutOfMemoryError",  # the JVM heap itself
+})
+_MEMORY_SETTINGS = ("db.memory.transaction.max", "db.memory.transaction.total.max", "dbms.memory.transaction.total.max")
+_UNITS = {"": 1, "B": 1, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+TOO_BIG = ("this request is too big for one Neo4j transaction ({size}); nothing was stored: "
+           "send fewer events, or fewer columns per event, per request")
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    return isinstance(err, Neo4jError) and err.code in MEMORY_CODES
+
+
+def _bytes(value: str) -> int | None:
+    """A memory setting's value as SHOW SETTINGS prints it ('716.80MiB', '2.00GiB', '0B'); None
+    for 0 (no limit) or a value it cannot read."""
+    found = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", value or "")
+    unit = found and _UNITS.get(found.group(2).upper())
+    return int(float(found.group(1)) * unit) or None if found and unit else None
+
+
+class _TxMemory:
+    """The least transaction memory the server allows one transaction (its per-transaction limit
+    and its pools, read once with SHOW SETTINGS; None if no limit is set or it cannot be read),
+    and what a ChangeSet takes of it at the least.
+
+    NODE_BYTES and LINK_BYTES are below what Neo4j 5.26's transaction state holds for a written
+    node (its ~15 properties and its 5 index entries: about 5.8 KB) and a written relationship
+    (about 1.6 KB), and the commit needs more again while that state is still held (COMMIT: at
+    least half as much: a write whose state took 420 MiB could not commit in a 717 MiB pool).
+    A ChangeSet whose floor is over the limit cannot fit, and is refused before a statement is
+    sent; one under it is tried, and the server's own refusal catches the rest."""
+
+    NODE_BYTES = 5_000
+    LINK_BYTES = 1_200
+    COMMIT = 1.5
+    SMALL = 10 * 2**20  # a floor under this fits any server configured with sense: no limit read for it
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self.read = False
+
+    async def load(self, session: AsyncSession) -> int | None:
+        if not self.read:
+            try:
+                result = await session.run("SHOW SETTINGS YIELD name, value WHERE name IN $names RETURN value",
+                                           names=list(_MEMORY_SETTINGS))
+                limits = [b for r in [record async for record in result] if (b := _bytes(r["value"])) is not None]
+                self.limit = min(limits, default=None)
+            except Neo4jError as err:  # not allowed to read settings: the server's refusal is the check
+                log.info("neo4j transaction memory limit unknown (%s); big writes are left to the server", err.code)
+            self.read = True
+        return self.limit
+
+    @classmethod
+    def floor(cls, changes: ChangeSet) -> int:
+        nodes = len(changes.create) + len(changes.merge) + len(changes.update)
+        return int((nodes * cls.NODE_BYTES + len(changes.link) * cls.LINK_BYTES) * cls.COMMIT)
+
+
+def _size(changes: ChangeSet) -> str:
+    nodes = len(changes.create) + len(changes.merge) + len(changes.update)
+    return f"{nodes:,} nodes and {len(changes.link):,} relationships"
 
 
 SCAN_PAGE_NODES = 75_000  # source nodes per scan_edges slice: the 1M-field graph's 16ths
@@ -128,16 +212,19 @@ class Neo4jStore:
         acquisition_timeout: float = 10.0,
         connection_timeout: float = 5.0,
         retry_time: float = 0.6,
+        size_check: bool = True,
     ) -> None:
+        """size_check=False leaves every size check to the server (for tests of its refusal)."""
         self.url = url
         self.database = database or None  # None: the server's default database
         self._auth = (user, password)
+        self._retry_time = retry_time
         self._config = {
             "max_connection_pool_size": pool_size,
             "connection_acquisition_timeout": acquisition_timeout,
             "connection_timeout": connection_timeout,
-            # How long managed transactions retry transient errors (deadlocks, a connection the
-            # server dropped) before giving up, and how soon they retry. The driver retries an
+            # How long managed transactions (and apply's own loop, _write) retry transient errors
+            # (deadlocks, a connection the server dropped) before giving up, and how soon they retry. The driver retries an
             # unreachable server the same way, so this is also how long a request waits before
             # it answers SERVICE_UNAVAILABLE: attempts at 0, 0.1, 0.3 and 0.7 s, then the error
             # (the driver's defaults, 1 s doubling, took 3 s for a server that is down).
@@ -150,6 +237,7 @@ class Neo4jStore:
         }
         self._driver: AsyncDriver | None = None
         self._versions = RecentVersions()
+        self._memory = _TxMemory() if size_check else None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -197,22 +285,76 @@ class Neo4jStore:
 
         attempts: list[_Apply] = []
 
-        async def work(tx: AsyncManagedTransaction) -> dict[NodeId, Node]:
+        async def work(tx: AsyncTransaction) -> dict[NodeId, Node]:
             attempts.append(op := _Apply(tx, tenant))  # fresh state for each retry
             return await op.run(changes)
 
         with _translated("write"):
             try:
-                async with self._session() as session:
-                    written = await session.execute_write(work)
+                await self._check_size(changes)
+                written = await self._write(work)
             except ConstraintError as err:  # a concurrent writer took the key (or id) after our check
                 raise Conflict("a node with the same natural key was written concurrently; retry") from err
+            except Neo4jError as err:
+                if _out_of_memory(err):
+                    raise self._too_big(changes, err) from err
+                raise
             finally:
                 if any(op.topology_changed for op in attempts):  # committed, or maybe: forget the version
                     self._versions.changed(tenant)
         if (version := attempts[-1].version) is not None:  # the attempt that committed
             self._versions.committed(TopologyChange(tenant, version, changes, written))
         return written
+
+    async def _write(self, work: Callable[[AsyncTransaction], Any]) -> Any:
+        """`work` in a write transaction, committed; retried as the driver's execute_write retries
+        (transient errors and lost connections, for up to retry_time), except an out-of-memory
+        error: the server classes it transient, but the same write fails the same way, so it is
+        raised at once, whether a statement or the commit met it."""
+        delays = (0.1 * 2**i for i in range(64))
+        started: float | None = None
+        while True:
+            try:
+                async with self._session() as session:
+                    tx = await session.begin_transaction()
+                    try:
+                        result = await work(tx)
+                        await tx.commit()
+                        return result
+                    finally:
+                        if not tx.closed():
+                            with suppress(Neo4jError, DriverError, OSError):  # the error that got us here matters
+                                await tx.close()  # rolls back
+            except (Neo4jError, DriverError) as err:
+                if _out_of_memory(err) or not err.is_retryable():
+                    raise
+                started = time.monotonic() if started is None else started
+                if time.monotonic() - started > self._retry_time:
+                    raise
+                log.info("a neo4j write failed and is retried: %s: %s", type(err).__name__, err)
+                await asyncio.sleep(next(delays))
+
+    async def _check_size(self, changes: ChangeSet) -> None:
+        """LimitExceeded, before anything is sent, for a ChangeSet that cannot fit in one transaction."""
+        if self._memory is None or _TxMemory.floor(changes) < _TxMemory.SMALL:
+            return  # no need to know the limit
+        async with self._session() as session:
+            limit = await self._memory.load(session)
+        if limit is not None and _TxMemory.floor(changes) > limit:
+            log.info("a neo4j write was refused: %s need at least %d MiB of transaction memory, the server allows %d MiB",
+                     _size(changes), _TxMemory.floor(changes) // 2**20, limit // 2**20)
+            raise LimitExceeded(TOO_BIG.format(size=_size(changes)))
+
+    def _too_big(self, changes: ChangeSet, err: Neo4jError) -> MaestroError:
+        """What a write the server ran out of transaction memory for answers. The pools are shared
+        by every transaction: a small write that finds them full (a big one under way) is told to
+        retry later, not to send less."""
+        log.warning("a neo4j write ran out of transaction memory (%s): %s: %s", _size(changes), err.code, err.message)
+        limit = self._memory.limit if self._memory is not None else None
+        small = _TxMemory.floor(changes) * 8 < limit if limit is not None else _TxMemory.floor(changes) < _TxMemory.SMALL
+        if small and err.code != "Neo.TransientError.General.TransactionMemoryLimit":
+            return StoreUnavailable("the neo4j store is short of transaction memory right now; retry later")
+        return LimitExceeded(TOO_BIG.format(size=_size(changes)))
 
     # -- reads --------------------------------------------------------------------------------
     async def get_nodes(self, tenant: Tenant, ids: Sequence[NodeId]) -> dict[NodeId, Node]:
@@ -429,7 +571,7 @@ def _by_label(pairs: Iterable[tuple[str, str]]) -> dict[Label, list[str]]:
 class _Apply:
     """One ChangeSet inside one managed write transaction. Mirrors the SQL store step by step."""
 
-    def __init__(self, tx: AsyncManagedTransaction, tenant: Tenant) -> None:
+    def __init__(self, tx: AsyncTransaction, tenant: Tenant) -> None:
         self.tx, self.tenant = tx, tenant
         self.written: dict[NodeId, Node] = {}
         self.topology_changed = False  # see GraphStore.topology_version
@@ -445,7 +587,7 @@ class _Apply:
         if cs.audit:
             rows = [{"id": r.id, "at": r.at, "actor": r.actor, "operation": r.operation, "ids": list(r.ids),
                      "outcome": r.outcome} for r in cs.audit]
-            await self._query(cypher.WRITE_AUDIT, rows=rows)
+            await self._sliced(cypher.WRITE_AUDIT, "rows", rows)
         if self.topology_changed:  # last, so the version node is locked only until commit
             self.version = int((await self._query(cypher.BUMP_TOPOLOGY))[0]["version"])
         return self.written
@@ -453,22 +595,29 @@ class _Apply:
     async def _query(self, query: str, **params: Any) -> list[Any]:
         return await _records(self.tx, query, tenant=self.tenant, **params)
 
+    async def _sliced(self, query: str, name: str, rows: Sequence[Any], **params: Any) -> list[Any]:
+        """`query` UNWINDing `$<name>` over `rows`, ROWS_PER_STATEMENT at a time (same transaction)."""
+        found: list[Any] = []
+        for i in range(0, len(rows), ROWS_PER_STATEMENT):
+            found += await self._query(query, **{name: rows[i:i + ROWS_PER_STATEMENT]}, **params)
+        return found
+
     async def _locked(self, ids: Iterable[NodeId]) -> dict[NodeId, Node]:
         """Current nodes for ids, write-locked against concurrent writers until commit."""
-        rows = await self._query(cypher.LOCK_NODES, ids=list(dict.fromkeys(ids)))
+        rows = await self._sliced(cypher.LOCK_NODES, "ids", list(dict.fromkeys(ids)))
         return {(n := to_node(r["props"])).id: n for r in rows}
 
     async def _taken_keys(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], NodeId]:
         """Which (label, key) pairs are held in this tenant, and by which id (a statement per label)."""
         taken: dict[tuple[str, str], NodeId] = {}
         for label, keys in _by_label(wanted).items():
-            for r in await self._query(cypher.for_label(cypher.TAKEN_KEYS, label), keys=keys):
+            for r in await self._sliced(cypher.for_label(cypher.TAKEN_KEYS, label), "keys", keys):
                 taken[(label.value, r["key"])] = r["id"]
         return taken
 
     async def _write_nodes(self, template: str, nodes: list[Node]) -> None:
-        rows = [node_properties(n, self.tenant) for n in nodes]
-        await self._query(template, rows=rows)
+        for i in range(0, len(nodes), ROWS_PER_STATEMENT):  # rows built a slice at a time, too
+            await self._query(template, rows=[node_properties(n, self.tenant) for n in nodes[i:i + ROWS_PER_STATEMENT]])
 
     async def _create(self, new: list[Node], *, keys_checked: bool = False) -> None:
         if not new:
@@ -516,7 +665,7 @@ class _Apply:
         missing = [i for i in ids if i not in current]
         if missing:
             raise NotFound(f"no node with id {missing[0]}", field="id")
-        await self._query(cypher.DELETE_NODES, ids=list(current))  # DETACH: relationships go too
+        await self._sliced(cypher.DELETE_NODES, "ids", list(current))  # DETACH: relationships go too
         self.topology_changed = True
         for i in current:
             self.written.pop(i, None)
@@ -528,7 +677,7 @@ class _Apply:
         labels = {i: n.label for i, n in self.written.items() if i in ends}
         unknown = [i for i in ends if i not in labels]
         if unknown:
-            rows = await self._query(cypher.NODE_LABELS, ids=unknown)
+            rows = await self._sliced(cypher.NODE_LABELS, "ids", unknown)
             labels.update((r["id"], LABEL_OF[r["label"]]) for r in rows)
         for e in links:
             for end in ("src", "dst"):
@@ -540,14 +689,15 @@ class _Apply:
         for (rel, src, dst), e in latest.items():
             by_rel[rel].append({"src": src, "dst": dst, "props": edge_properties(e)})
         stamp = now()
-        for rel, rows in by_rel.items():  # types can't be parameters: one statement per type
-            result = await self.tx.run(cypher.for_rel(cypher.LINK, rel), tenant=self.tenant, rows=rows, stamp=stamp,
-                                       system=sorted(EDGE_SYSTEM))
-            counters = (await result.consume()).counters
-            # Only a relationship written anew (or with new props) changes the topology: a
-            # replayed event writes none, so it leaves the in-memory topology fresh.
-            if rel in TOPOLOGY_RELS and (counters.relationships_created or counters.properties_set):
-                self.topology_changed = True
+        for rel, rows in by_rel.items():  # types can't be parameters: statements per type
+            for i in range(0, len(rows), ROWS_PER_STATEMENT):
+                result = await self.tx.run(cypher.for_rel(cypher.LINK, rel), tenant=self.tenant,
+                                           rows=rows[i:i + ROWS_PER_STATEMENT], stamp=stamp, system=sorted(EDGE_SYSTEM))
+                counters = (await result.consume()).counters
+                # Only a relationship written anew (or with new props) changes the topology: a
+                # replayed event writes none, so it leaves the in-memory topology fresh.
+                if rel in TOPOLOGY_RELS and (counters.relationships_created or counters.properties_set):
+                    self.topology_changed = True
 
     async def _unlink(self, links: list[Edge]) -> None:
         if not links:
@@ -557,4 +707,4 @@ class _Apply:
         for e in links:
             by_rel[e.rel].append({"src": e.src, "dst": e.dst})
         for rel, pairs in by_rel.items():
-            await self._query(cypher.for_rel(cypher.UNLINK, rel), pairs=pairs)
+            await self._sliced(cypher.for_rel(cypher.UNLINK, rel), "pairs", pairs)
