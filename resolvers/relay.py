@@ -14,7 +14,7 @@ from strawberry import relay
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Node, Page
-from maestro_graph.domain.schemas import check_text
+from maestro_graph.domain.text import check_text
 from maestro_graph.services.graph import MAX_CURSOR_TEXT
 from maestro_graph.types import Cursor, NodeId
 

@@ -1,6 +1,6 @@
 """DateTime that serialises the stored ISO-8601 strings as they are (no parse-and-format per value).
 
-Stored timestamps are already UTC ISO-8601 (domain.schemas.now / pydantic JSON mode); inputs are
+Stored timestamps are already UTC ISO-8601 (domain.clock.now / pydantic JSON mode); inputs are
 parsed to datetime as usual."""
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
+from maestro_graph.domain.clock import now
 from maestro_graph.types import Cursor, NodeId
 
 OK = "OK"  # the outcome of a change that was stored; failures carry their error code
@@ -23,12 +23,6 @@ class AuditRecord:
     @property
     def cursor(self) -> Cursor:
         return (self.at, self.id)
-
-
-def now() -> str:
-    """The same fixed-width UTC format as domain.schemas.now (which imports the graph model,
-    so it cannot be imported here)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def record(actor: str, operation: str, ids: tuple[NodeId, ...] | list[NodeId] = (), outcome: str = OK) -> AuditRecord:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from maestro_graph.domain.errors import Conflict, NotFound
 from maestro_graph.domain.graph import Node
-from maestro_graph.domain.schemas import natural_key, now
+from maestro_graph.domain.clock import now
+from maestro_graph.domain.keys import natural_key
 from maestro_graph.types import NodeId, Props
 
 KeyPair = tuple[str, str]  # (label, natural key)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import BadInput
-from maestro_graph.types import Cursor, NodeId, Props
+from maestro_graph.types import Cursor, Direction, NodeId, Props
 
 
 class Label(enum.Enum):
@@ -85,6 +85,28 @@ ENDPOINTS: dict[Rel, tuple[tuple[frozenset[Label], frozenset[Label]], ...]] = {
     Rel.HAS_PREDICTION: ((frozenset({L.PROJECT}), frozenset({L.PREDICTION})),),
 }
 del L
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A node that cannot exist without another: the prop naming it and the link to make."""
+
+    prop: str
+    label: Label
+    rel: Rel
+    parent_is_src: bool
+
+
+PARENTS: dict[Label, Parent] = {
+    Label.FIELD: Parent("dataset_id", Label.DATASET, Rel.HAS_FIELD, parent_is_src=True),
+    Label.RUN: Parent("job_id", Label.JOB, Rel.OF_JOB, parent_is_src=False),
+    Label.MODEL_VERSION: Parent("model_id", Label.MODEL, Rel.VERSION_OF, parent_is_src=False),
+}
+# Deleting the node on the left deletes what hangs off it: a dataset's fields, a model's versions.
+CASCADES: dict[Label, tuple[Rel, Direction]] = {
+    Label.DATASET: (Rel.HAS_FIELD, Direction.OUT),
+    Label.MODEL: (Rel.VERSION_OF, Direction.IN),
+}
 
 
 # The props a node is named by, first present wins: what listings and relationship pages sort by

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal, Union
 
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import Annotated, NotRequired, TypedDict
 
+from maestro_graph.domain.clock import now, utc_text
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Node, Rel
-from maestro_graph.domain.schemas import field_key, identity_id, natural_key, now, validate_props, validate_rel_props
+from maestro_graph.domain.ids import identity_id
+from maestro_graph.domain.keys import field_key, natural_key
+from maestro_graph.domain.props import validate_props, validate_rel_props
 from maestro_graph.types import NodeId, Props, Tenant
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -148,10 +151,7 @@ def parse_events(body: Any) -> list[Event]:
     return [parse_event(body)]
 
 
-def _time(t: datetime) -> str:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_time = utc_text
 
 
 def _subtype_rank(t: Transformation) -> tuple[int, str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, NodeQuery, Page, Rel
-from maestro_graph.domain.schemas import now, validate_rel_props
+from maestro_graph.domain.clock import now
+from maestro_graph.domain.props import validate_rel_props
 from maestro_graph.services.graph import GraphService
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 

@@ -16,7 +16,7 @@ from maestro_graph.auth.principal import Principal, Role, require
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord, record
 from maestro_graph.domain.errors import MaestroError
 from maestro_graph.domain.graph import ChangeSet
-from maestro_graph.domain.schemas import check_text
+from maestro_graph.domain.text import check_text
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE, check_page_size
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId

@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.errors import BadInput, NotFound
-from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel, check_endpoints
-from maestro_graph.domain.schemas import SPECS, check_tag, check_text, natural_key, new_id, now, validate_props, validate_rel_props
+from maestro_graph.domain.graph import (
+    CASCADES, PARENTS, ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel, check_endpoints,
+)
+from maestro_graph.domain.clock import now
+from maestro_graph.domain.ids import new_id
+from maestro_graph.domain.keys import natural_key
+from maestro_graph.domain.props import SPECS, validate_props, validate_rel_props
+from maestro_graph.domain.text import check_tag, check_text
 from maestro_graph.services.audit import AuditService
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE, check_page_size
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
-
-
-@dataclass(frozen=True)
-class Parent:
-    """A node that cannot exist without another: the prop naming it and the link to make."""
-
-    prop: str
-    label: Label
-    rel: Rel
-    parent_is_src: bool
-
-
-PARENTS: dict[Label, Parent] = {
-    Label.FIELD: Parent("dataset_id", Label.DATASET, Rel.HAS_FIELD, parent_is_src=True),
-    Label.RUN: Parent("job_id", Label.JOB, Rel.OF_JOB, parent_is_src=False),
-    Label.MODEL_VERSION: Parent("model_id", Label.MODEL, Rel.VERSION_OF, parent_is_src=False),
-}
-# Deleting the node on the left deletes what hangs off it: a dataset's fields, a model's versions.
-CASCADES: dict[Label, tuple[Rel, Direction]] = {
-    Label.DATASET: (Rel.HAS_FIELD, Direction.OUT),
-    Label.MODEL: (Rel.VERSION_OF, Direction.IN),
-}
 
 
 MAX_FILTER_TEXT = 300  # a name is at most this long: a longer substring cannot match

@@ -1,5 +1,5 @@
 """The ids of the nodes an ingestion batch names: stored nodes are found by natural key, new
-ones get a minted, time-ordered id (domain/schemas.py: minted_id says why).
+ones get a minted, time-ordered id (domain/ids.py: minted_id says why).
 
 Translation (integrations/openlineage.py) names each node by a provisional id made from its
 identity, so that it can link nodes without asking the store. Nodes created before ids were
@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from maestro_graph.domain.graph import Edge, Label, Node, Rel
-from maestro_graph.domain.schemas import SPECS, field_key, minted_id, natural_key
+from maestro_graph.domain.ids import minted_id
+from maestro_graph.domain.keys import field_key, natural_key
+from maestro_graph.domain.props import SPECS
 from maestro_graph.runtime import slices
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import NodeId, Props, Tenant

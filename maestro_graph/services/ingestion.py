@@ -23,7 +23,7 @@ from typing import Any
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import Conflict
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
-from maestro_graph.domain.schemas import validate_props
+from maestro_graph.domain.props import validate_props
 from maestro_graph.integrations.openlineage import Translation, fold_run
 from maestro_graph.runtime import slices
 from maestro_graph.services.identities import KnownIds, resolve

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
-from maestro_graph.domain.schemas import validate_rel_props
+from maestro_graph.domain.props import validate_rel_props
 from maestro_graph.services.graph import GraphService
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 

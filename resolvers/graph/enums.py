@@ -6,7 +6,7 @@ import enum
 
 import strawberry
 
-from maestro_graph.domain import schemas as s
+from maestro_graph.domain import vocabulary as s
 from maestro_graph.domain.graph import Rel
 
 

@@ -1,7 +1,7 @@
 """Input types for creating and updating nodes, and their translation into domain props.
 
 Field names are the domain's prop names, so translation is mechanical; validation is the
-domain's (maestro_graph/domain/schemas.py), not repeated here. Update inputs are derived from
+domain's (maestro_graph/domain/props.py), not repeated here. Update inputs are derived from
 create inputs: every field optional, identity fields left out, and null meaning "remove".
 """
 
@@ -15,8 +15,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from maestro_graph.domain.graph import Label
-from maestro_graph.domain.schemas import SPECS
-from maestro_graph.services.graph import PARENTS
+from maestro_graph.domain.props import SPECS
+from maestro_graph.domain.graph import PARENTS
 from maestro_graph.types import Props
 from resolvers.graph.enums import (
     ArtifactType, DeploymentStatus, MetricType, ModelStage, PredictionTarget, ProblemClass,

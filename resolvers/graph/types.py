@@ -19,7 +19,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from maestro_graph.domain.graph import Label, Neighbour, Node, Rel
-from maestro_graph.domain.schemas import defaults
+from maestro_graph.domain.props import defaults
 from maestro_graph.services.projects import summarise, velocity
 from maestro_graph.types import Direction
 from resolvers.context import Info

@@ -14,7 +14,7 @@ import pytest
 
 from maestro_graph.domain.errors import BadInput, Conflict, StoreUnavailable
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, NodeQuery, Rel
-from maestro_graph.domain.schemas import SPECS
+from maestro_graph.domain.props import SPECS
 from maestro_graph.integrations.openlineage import parse_events, translate
 from maestro_graph.services.graph import GraphService
 from tests.labels import MINIMAL_PROPS

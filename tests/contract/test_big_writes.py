@@ -15,7 +15,8 @@ from neo4j import AsyncGraphDatabase
 from maestro_graph.auth.principal import system
 from maestro_graph.domain.errors import LimitExceeded
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, NodeQuery, Rel
-from maestro_graph.domain.schemas import field_key, now
+from maestro_graph.domain.clock import now
+from maestro_graph.domain.keys import field_key
 from maestro_graph.services import Services
 from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.store.neo4j import Neo4jStore

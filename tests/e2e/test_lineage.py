@@ -25,7 +25,9 @@ from openlineage_sql import parse as parse_sql
 
 from maestro_graph.auth.principal import system
 from maestro_graph.domain.graph import ChangeSet, Label, Node, NodeQuery
-from maestro_graph.domain.schemas import identity_id, natural_key, now
+from maestro_graph.domain.clock import now
+from maestro_graph.domain.ids import identity_id
+from maestro_graph.domain.keys import natural_key
 from maestro_graph.services.lineage import LineageService
 from resolvers.relay import from_global_id
 from tests.e2e.conftest import serve

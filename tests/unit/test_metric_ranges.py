@@ -1,10 +1,11 @@
-"""Metric ranges live in domain/schemas.py once: validation and the API's descriptions read them."""
+"""Metric ranges live in domain/vocabulary.py once: validation and the API's descriptions read them."""
 
 import pytest
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label
-from maestro_graph.domain.schemas import METRIC_RANGES, METRIC_TYPES, validate_props
+from maestro_graph.domain.props import validate_props
+from maestro_graph.domain.vocabulary import METRIC_RANGES, METRIC_TYPES
 from resolvers.schema import build_schema
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from maestro_graph.domain.graph import Label
-from maestro_graph.domain.schemas import index_values
+from maestro_graph.domain.props import index_values
 from maestro_graph.services.graph import GraphService
 from tests.labels import MINIMAL_PROPS
 

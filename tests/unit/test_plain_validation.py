@@ -6,7 +6,7 @@ import pytest
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label
-from maestro_graph.domain.schemas import schema_validate, validate_props
+from maestro_graph.domain.props import schema_validate, validate_props
 
 VALUES = ["x", " padded ", "", "   ", "a" * 300, "a" * 301, "a" * 1000, "a" * 1001, "a.b.c", "a. ", None, 7, ["l"]]
 PROPS = {

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from maestro_graph.domain.graph import LABEL_OF, Edge, Node, Rel
-from maestro_graph.domain.schemas import fold, index_values
+from maestro_graph.domain.props import index_values
+from maestro_graph.domain.text import fold
 from maestro_graph.types import NodeId, Props, Tenant
 
 JSON_SUFFIX = "__json"

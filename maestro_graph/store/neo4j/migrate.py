@@ -17,7 +17,7 @@ from importlib import resources
 from neo4j import AsyncManagedTransaction, AsyncSession
 from neo4j.exceptions import ClientError
 
-from maestro_graph.domain.schemas import now
+from maestro_graph.domain.clock import now
 from maestro_graph.store.neo4j import cypher
 
 FILE_NAME = re.compile(r"\A(\d{4})_[A-Za-z0-9_]+\.cypher\Z")

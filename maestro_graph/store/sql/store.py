@@ -34,7 +34,9 @@ from maestro_graph.domain.errors import Conflict, NotFound, StoreUnavailable
 from maestro_graph.domain.graph import LABEL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
 from maestro_graph.domain.graph import NeighbourPage
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
-from maestro_graph.domain.schemas import fold, index_values, now
+from maestro_graph.domain.clock import now
+from maestro_graph.domain.props import index_values
+from maestro_graph.domain.text import fold
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.sql.migrate import upgrade

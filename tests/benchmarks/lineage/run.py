@@ -51,7 +51,7 @@ import orjson
 
 from maestro_graph.auth.principal import system
 from maestro_graph.domain.graph import Label
-from maestro_graph.domain.schemas import natural_key
+from maestro_graph.domain.keys import natural_key
 from maestro_graph.services import Services
 from maestro_graph.domain.impact import ImpactReport
 from maestro_graph.services.lineage import MAX_CAP, LineageGraph

@@ -1,68 +1,31 @@
-"""Per-label property schemas: validation, natural keys and index columns, in one place.
-
-Every write passes through `validate_props`, whichever API or importer it came from.
-"""
+"""Per-label property schemas and their validation: every write passes through `validate_props`,
+whichever API or importer it came from. How each label is keyed and indexed is its LabelSpec."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import random
-import time
-import unicodedata
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Rel, node_name
-from maestro_graph.types import NodeId, Props, Tenant
+from maestro_graph.domain.text import NUL, Tag, refuse_nul
+from maestro_graph.domain.vocabulary import (
+    ARTIFACT_TYPES, METRIC_RANGES, METRIC_TYPES, PROBLEM_CLASSES, PROJECT_STATUSES, RUN_STATES, TRAINING_STATUSES,
+    metric_range,
+)
+from maestro_graph.types import Props
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[^,]+$")]
 # Semver-ish: 1, 1.2, 1.2.3, v1.2.3, 1.2.3-rc.1, 1.2.3+build.5
 VERSION_RE = r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$"
 Version = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=VERSION_RE)]
 Timestamp = datetime
-
-ARTIFACT_TYPES = ("feature_pipeline", "model_template", "schema", "notebook", "other")
-PROBLEM_CLASSES = (
-    "classification", "regression", "forecasting", "ranking", "recommendation",
-    "nlp", "computer_vision", "anomaly_detection", "clustering", "other",
-)
-PROJECT_STATUSES = ("planned", "active", "finished", "cancelled")
-RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
-TRAINING_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
-# Each project process metric type and the values it can take: (lowest, highest), None for no
-# highest. Rates and coverage are fractions: a CI success rate of 7.5 is a mistake, as is a
-# negative commit count; both are refused (MetricProps).
-METRIC_RANGES: dict[str, tuple[float, float | None]] = {
-    "commits_per_week": (0, None),
-    "avg_pr_merge_hours": (0, None),
-    "ci_success_rate": (0, 1),  # the fraction of CI runs that passed
-    "open_issues": (0, None),
-    "deploys_per_week": (0, None),
-    "test_coverage": (0, 1),  # the fraction of code covered by tests
-    "story_points_per_sprint": (0, None),
-}
-METRIC_TYPES = tuple(METRIC_RANGES)
-
-
-def metric_range(kind: str) -> str:
-    """A metric type's allowed values, in words.
-
-    >>> metric_range("ci_success_rate"), metric_range("open_issues")
-    ('from 0 to 1', 'at least 0')
-    """
-    lo, hi = METRIC_RANGES[kind]
-    return f"at least {lo:g}" if hi is None else f"from {lo:g} to {hi:g}"
 
 
 class _Props(BaseModel):
@@ -379,87 +342,6 @@ def validate_rel_props(rel: Rel, props: Props | None) -> Props:
         raise _bad_input(rel.value, err) from None
 
 
-# -- strings the graph refuses --------------------------------------------------------------------
-# U+0000 is refused in every string the graph is given (props, relationship props, ids, filters,
-# cursors): PostgreSQL cannot store it in text or JSONB, and one rule for every backend keeps
-# their answers the same.
-NUL = "\x00"
-
-
-def _nul_at(value: Any) -> list[str] | None:
-    """Where in a JSON-like value a string (or a dict key) holds U+0000: the path of keys and
-    indexes to it ([] for the value itself), or None.
-
-    >>> _nul_at({"a": ["x", "y" + NUL]})
-    ['a', '1']
-    """
-    if type(value) is str:
-        return [] if NUL in value else None
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if NUL in str(k):
-                return []
-            if (where := _nul_at(v)) is not None:
-                return [str(k), *where]
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            if (where := _nul_at(v)) is not None:
-                return [str(i), *where]
-    return None
-
-
-def refuse_nul(what: str, props: Props) -> None:
-    """BadInput naming the first prop (path) that holds U+0000, if any."""
-    if (where := _nul_at(props)) is not None:
-        loc = ".".join(where) or what
-        raise BadInput(f"{what}.{loc}: must not contain the character U+0000 (NUL)", field=loc)
-
-
-def fold(text: str) -> str:
-    """Text as name filters compare it, on every backend: Unicode case folding of its NFKC form,
-    so a filter finds a name however either was cased or composed (ß and SS, É and é, Σ and ς).
-    Stores keep fold(name) beside the name and compare fold(filter) against it.
-
-    >>> fold("Straße") == fold("STRASSE"), fold("ÉCOLE") == fold("école"), fold("İ")
-    (True, True, 'i̇')
-    """
-    if text.isascii():
-        return text.lower()
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-
-
-def check_text(value: str, field: str, max_length: int) -> str:
-    """A free-text argument (a filter, a cursor, an id): refused when longer than `max_length`
-    characters or holding U+0000.
-
-    >>> check_text("churn", "text", 300)
-    'churn'
-    """
-    if len(value) > max_length:
-        raise BadInput(f"{field}: at most {max_length} characters, got {len(value)}", field=field)
-    if NUL in value:
-        raise BadInput(f"{field}: must not contain the character U+0000 (NUL)", field=field)
-    return value
-
-
-_TAG = TypeAdapter(Tag)
-
-
-def check_tag(value: str, field: str = "tags") -> str:
-    """A tag to filter by, normalised as stored tags are (stripped, lower case); BadInput if no
-    tag could be stored as it (empty, longer than 64 characters, a comma, U+0000).
-
-    >>> check_tag(" PII ")
-    'pii'
-    """
-    if NUL in value:
-        raise BadInput(f"{field}: must not contain the character U+0000 (NUL)", field=field)
-    try:
-        return _TAG.validate_python(value)
-    except ValidationError as err:
-        raise BadInput(f"{field}: not a tag: {err.errors()[0]['msg']}", field=field) from None
-
-
 def defaults(label: Label) -> Props:
     """Values of props a stored node may lack (nodes merged from partial data, e.g. lineage)."""
     out: Props = {}
@@ -467,101 +349,6 @@ def defaults(label: Label) -> Props:
         if not f.is_required():
             out[name] = f.get_default(call_default_factory=True)
     return out
-
-
-def natural_key(label: Label, props: Props, node_id: NodeId | None = None) -> str:
-    """The natural key as one string: a JSON list of the key props (unambiguous, readable).
-
-    >>> natural_key(Label.DATASET, {"namespace": "pg://db", "name": "orders"})
-    '["pg://db", "orders"]'
-    """
-    fields = SPECS[label].key
-    if not fields:
-        assert node_id is not None, f"{label.value} has no natural key: pass its id"
-        return node_id
-    values = [props[f] for f in fields]
-    for v in values:  # a plain loop, not all(...): ingestion keys tens of nodes an event
-        if type(v) is not str:
-            return _KEY_JSON(values)
-    return "[" + ", ".join(map(_key_part, values)) + "]"  # what json.dumps gives, value by value
-
-
-_KEY_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds an encoder per call
-
-
-def field_key(dataset_id: str, path: str) -> str:
-    """natural_key(Label.FIELD, ...) from its two parts: ingestion keys tens of fields an event,
-    and column paths recur across datasets, so the path's part is made once.
-
-    >>> field_key("d1", 'a."b"') == natural_key(Label.FIELD, {"dataset_id": "d1", "path": 'a."b"'})
-    True
-    """
-    return "[" + _key_part(dataset_id) + ", " + _path_part(path) + "]"
-
-
-def _key_part(v: str) -> str:
-    """One string key value as it stands in natural_key's JSON list: JSON-encoded only when it
-    needs escaping (the encoder costs more than the check)."""
-    if '"' in v or "\\" in v or not v.isprintable():
-        return _KEY_JSON(v)
-    return '"' + v + '"'
-
-
-_path_part = lru_cache(maxsize=50_000)(_key_part)
-_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
-
-
-def uuid5(name: str) -> str:
-    """str(uuid.uuid5(uuid.NAMESPACE_URL, name)), without building UUID objects (ingestion makes
-    tens of ids per event).
-
-    >>> uuid5("maestro:t:Dataset:x") == str(uuid.uuid5(uuid.NAMESPACE_URL, "maestro:t:Dataset:x"))
-    True
-    """
-    h = bytearray(hashlib.sha1(_URL_NAMESPACE + name.encode()).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50  # version 5
-    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-def new_id(tenant: Tenant, label: Label, props: Props) -> NodeId:
-    """Identity-keyed labels get a stable id from their key, so every writer agrees on it."""
-    if SPECS[label].identity:
-        return identity_id(tenant, label, natural_key(label, props))
-    return str(uuid.uuid4())
-
-
-def identity_id(tenant: Tenant, label: Label, key: str) -> NodeId:
-    """The id an identity-keyed node gets when it is created through the API: derived from its
-    natural key. Ingestion finds nodes by key instead, and mints time-ordered ids for new ones
-    (minted_id): either kind of id is found by its key."""
-    return uuid5(f"maestro:{tenant}:{label.value}:{key}")
-
-
-_last_minted = 0
-
-
-def minted_id() -> NodeId:
-    """A new time-ordered id (a UUIDv7: 48 bits of Unix milliseconds, then a sequence, then
-    random bits), ascending within this process.
-
-    Why: ids lead every index (nodes by id, relationships by src and by dst). Ids made at the
-    same time sit together at the end of each index, so a batch of new nodes and their
-    relationships touches a few pages; random ids touch a page per row (several times slower
-    ingestion on a large store).
-
-    >>> a, b = minted_id(), minted_id()
-    >>> a < b and uuid.UUID(a).version == 7
-    True
-    """
-    global _last_minted
-    _last_minted = max(time.time_ns() // 1_000_000 << 12, _last_minted + 1)  # ms, then a 12-bit sequence
-    # Version 7, the RFC 9562 variant, then 62 random bits. The ids need to be unique, not
-    # unguessable: the module's generator is much cheaper than os.urandom, and a forked worker
-    # reseeds it. One hex conversion and plain joins: this runs for every new node.
-    x = "%032x" % ((_last_minted >> 12) << 80 | 7 << 76 | (_last_minted & 0xFFF) << 64 | 2 << 62 | random.getrandbits(62))
-    return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
 
 
 def index_values(label: Label, props: Props) -> tuple[str, str | None, float | None, list[str]]:
@@ -572,11 +359,5 @@ def index_values(label: Label, props: Props) -> tuple[str, str | None, float | N
     score = props.get(spec.score) if spec.score else None
     tags = list(props.get("tags") or [])
     return name, (str(kind) if kind is not None else None), (float(score) if score is not None else None), tags
-
-
-def now() -> str:
-    """UTC timestamps as fixed-width ISO strings: they sort the same in every store."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
 
 _PLAIN_DEFAULTS.update({label: _to_json(SPECS[label].schema.model_construct()) for label in _PLAIN_LIMITS})
