@@ -5,6 +5,7 @@ Every write passes through `validate_props`, whichever API or importer it came f
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import math
@@ -32,14 +33,112 @@ VERSION_RE = r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$"
 Version = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=VERSION_RE)]
 Timestamp = datetime
 
-ARTIFACT_TYPES = ("feature_pipeline", "model_template", "schema", "notebook", "other")
-PROBLEM_CLASSES = (
-    "classification", "regression", "forecasting", "ranking", "recommendation",
-    "nlp", "computer_vision", "anomaly_detection", "clustering", "other",
-)
-PROJECT_STATUSES = ("planned", "active", "finished", "cancelled")
-RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
-TRAINING_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+
+class ArtifactType(enum.Enum):
+    """What kind of reusable artifact this is."""
+    FEATURE_PIPELINE = "feature_pipeline"
+    MODEL_TEMPLATE = "model_template"
+    SCHEMA = "schema"
+    NOTEBOOK = "notebook"
+    OTHER = "other"
+
+
+class ProblemClass(enum.Enum):
+    """The kind of ML problem a project solves."""
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+    FORECASTING = "forecasting"
+    RANKING = "ranking"
+    RECOMMENDATION = "recommendation"
+    NLP = "nlp"
+    COMPUTER_VISION = "computer_vision"
+    ANOMALY_DETECTION = "anomaly_detection"
+    CLUSTERING = "clustering"
+    OTHER = "other"
+
+
+class ProjectStatus(enum.Enum):
+    """Where a project is in its life."""
+    PLANNED = "planned"
+    ACTIVE = "active"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+class RunState(enum.Enum):
+    """OpenLineage run state."""
+    START = "START"
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    ABORT = "ABORT"
+    FAIL = "FAIL"
+    OTHER = "OTHER"
+
+
+class TrainingStatus(enum.Enum):
+    """Training job status."""
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class TrainingRunner(enum.Enum):
+    """Where a training job runs."""
+    LOCAL = "local"
+    KUBERNETES = "kubernetes"
+
+
+class ModelStage(enum.Enum):
+    """Model version stage."""
+    NONE = "none"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+class DeploymentStatus(enum.Enum):
+    """Deployment status."""
+    PENDING = "pending"
+    RUNNING = "running"
+    DEGRADED = "degraded"
+    STOPPED = "stopped"
+
+
+class PredictionTarget(enum.Enum):
+    """What a prediction predicts."""
+    SUCCESS_SCORE = "success_score"
+    DURATION_DAYS = "duration_days"
+    COST = "cost"
+
+
+class DerivationType(enum.Enum):
+    """OpenLineage column-lineage transformation type."""
+    DIRECT = "DIRECT"
+    INDIRECT = "INDIRECT"
+
+
+def values(kind: type[enum.Enum]) -> tuple[str, ...]:
+    """An enum's stored values, in order: what a prop of that kind may hold.
+
+    >>> values(TrainingRunner)
+    ('local', 'kubernetes')
+    """
+    return tuple(member.value for member in kind)
+
+
+ARTIFACT_TYPES = values(ArtifactType)
+PROBLEM_CLASSES = values(ProblemClass)
+PROJECT_STATUSES = values(ProjectStatus)
+RUN_STATES = values(RunState)
+TRAINING_STATUSES = values(TrainingStatus)
+TRAINING_RUNNERS = values(TrainingRunner)
+MODEL_STAGES = values(ModelStage)
+DEPLOYMENT_STATUSES = values(DeploymentStatus)
+PREDICTION_TARGETS = values(PredictionTarget)
+DERIVATION_TYPES = values(DerivationType)
+
 # Each project process metric type and the values it can take: (lowest, highest), None for no
 # highest. Rates and coverage are fractions: a CI success rate of 7.5 is a mistake, as is a
 # negative commit count; both are refused (MetricProps).
@@ -52,7 +151,9 @@ METRIC_RANGES: dict[str, tuple[float, float | None]] = {
     "test_coverage": (0, 1),  # the fraction of code covered by tests
     "story_points_per_sprint": (0, None),
 }
-METRIC_TYPES = tuple(METRIC_RANGES)
+# One member per METRIC_RANGES key: a metric type and its range are stated once, above.
+MetricType = enum.Enum("MetricType", {kind.upper(): kind for kind in METRIC_RANGES})  # type: ignore[misc]
+METRIC_TYPES = values(MetricType)
 
 
 def metric_range(kind: str) -> str:
@@ -163,7 +264,7 @@ class ModelProps(_Props):
 class ModelVersionProps(_Props):
     model_id: Name
     version: Version
-    stage: Literal["none", "staging", "production", "archived"] = "none"
+    stage: Literal[MODEL_STAGES] = "none"  # type: ignore[valid-type]
     metrics: dict[str, float] = Field(default_factory=dict)
     mlflow_run_id: str | None = None
     mlflow_model_uri: str | None = None
@@ -172,7 +273,7 @@ class ModelVersionProps(_Props):
 class TrainingJobProps(_Props):
     name: Name
     status: Literal[TRAINING_STATUSES] = "PENDING"  # type: ignore[valid-type]
-    runner: Literal["local", "kubernetes"] = "local"
+    runner: Literal[TRAINING_RUNNERS] = "local"  # type: ignore[valid-type]
     spec: dict[str, Any] = Field(default_factory=dict)
     progress: float = Field(default=0.0, ge=0, le=1)
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -184,7 +285,7 @@ class DeploymentProps(_Props):
     environment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     endpoint: Annotated[str, StringConstraints(max_length=2000)] | None = None
     replicas: int = Field(default=1, ge=0, le=10_000)
-    status: Literal["pending", "running", "degraded", "stopped"] = "pending"
+    status: Literal[DEPLOYMENT_STATUSES] = "pending"  # type: ignore[valid-type]
 
 
 class MetricProps(_Props):
@@ -205,7 +306,7 @@ class MetricProps(_Props):
 
 
 class PredictionProps(_Props):
-    target: Literal["success_score", "duration_days", "cost"]
+    target: Literal[PREDICTION_TARGETS]  # type: ignore[valid-type]
     value: float
     lower: float | None = None
     upper: float | None = None
@@ -268,7 +369,7 @@ class UsesProps(_Props):
 
 
 class DerivesProps(_Props):
-    type: Literal["DIRECT", "INDIRECT"] = "DIRECT"
+    type: Literal[DERIVATION_TYPES] = "DIRECT"  # type: ignore[valid-type]
     subtype: Annotated[str, StringConstraints(max_length=50)] | None = None
     description: Text | None = None
     masking: bool = False
