@@ -9,14 +9,14 @@ request's DataLoaders, so a level of a nested query costs one store call however
 from __future__ import annotations
 
 import dataclasses
-import enum
-import typing
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache
 from typing import Any, Optional
 
 import strawberry
+from strawberry.types.base import StrawberryOptional
+from strawberry.types.enum import StrawberryEnumDefinition
 
 from maestro_graph.domain.graph import Label, Neighbour, Node, Rel
 from maestro_graph.domain.schemas import defaults
@@ -29,11 +29,22 @@ OUT, IN = Direction.OUT, Direction.IN
 
 @cache
 def node_types() -> dict[Label, type]:
-    """Every label's GraphQL type. Imported here, when first needed, because those modules use
-    this one (their resolvers call `to_type`)."""
-    from resolvers.graph import types as g
+    """Every label's GraphQL type, from its domain's types.py. Imported when first needed, not at
+    the top: those modules build on this one."""
+    from resolvers.artifacts.types import Artifact
+    from resolvers.datasets.types import Dataset, Field
+    from resolvers.jobs.types import Job, Run
+    from resolvers.models.types import Deployment, Model, ModelVersion, TrainingJob
+    from resolvers.people.types import Person, Team
+    from resolvers.projects.types import Metric, Prediction, Project
 
-    types: dict[Label, type] = {label: getattr(g, label.value) for label in Label}
+    types: dict[Label, type] = {
+        Label.PERSON: Person, Label.TEAM: Team, Label.PROJECT: Project, Label.ARTIFACT: Artifact,
+        Label.DATASET: Dataset, Label.FIELD: Field, Label.JOB: Job, Label.RUN: Run, Label.MODEL: Model,
+        Label.MODEL_VERSION: ModelVersion, Label.TRAINING_JOB: TrainingJob, Label.DEPLOYMENT: Deployment,
+        Label.METRIC: Metric, Label.PREDICTION: Prediction,
+    }
+    assert set(types) == set(Label), "every label needs a GraphQL type"
     assert all(cls.__name__ == label.value for label, cls in types.items()), "type names are label names"
     return types
 
@@ -46,20 +57,17 @@ def _time(value: Any) -> Any:
 @cache
 def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
     """For each plain field of a node type: how to turn the stored prop into the GraphQL value."""
-    hints = typing.get_type_hints(cls)
     out: dict[str, Callable[[Any], Any]] = {}
-    for f in dataclasses.fields(cls):
-        if not f.init or f.name in ("id", "created_at", "updated_at"):
+    for f in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        if f.base_resolver is not None or f.python_name in ("id", "created_at", "updated_at"):
             continue
-        hint = hints[f.name]
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        base = args[0] if args and typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType")) else hint
-        if isinstance(base, type) and issubclass(base, enum.Enum):
-            out[f.name] = lambda v, E=base: None if v is None else E(v)
-        elif base is datetime:
-            out[f.name] = _time
+        kind = f.type.of_type if isinstance(f.type, StrawberryOptional) else f.type
+        if isinstance(kind, StrawberryEnumDefinition):
+            out[f.python_name] = lambda v, E=kind.wrapped_cls: None if v is None else E(v)
+        elif kind is datetime:
+            out[f.python_name] = _time
         else:
-            out[f.name] = lambda v: v
+            out[f.python_name] = lambda v: v
     return out
 
 

@@ -20,7 +20,7 @@ from resolvers.artifacts.mutations import ArtifactMutation
 from resolvers.errors import CLIENT_ERRORS, SentIds, add_code
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
-from resolvers.graph.types import TYPES
+from resolvers.nodes import node_types
 from resolvers.limits import Limits, QueryLimits, introspection_sizes
 from resolvers.lineage.mutations import LineageMutation
 from resolvers.operation_guard import OperationGuard
@@ -80,7 +80,7 @@ def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> st
     schema = Schema(
         query=Query,
         mutation=Mutation,
-        types=list(TYPES.values()),
+        types=list(node_types().values()),
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=extensions,
     )

@@ -8,8 +8,9 @@ import strawberry
 from maestro_graph.domain.graph import Label
 from resolvers.context import Info
 from resolvers.permissions import EDITOR
-from resolvers.graph.inputs import CreateArtifactInput, to_props
-from resolvers.graph.types import Artifact, to_type
+from resolvers.artifacts.types import Artifact, CreateArtifactInput
+from resolvers.crud import to_props
+from resolvers.nodes import to_type
 from resolvers.relay import from_global_id
 
 

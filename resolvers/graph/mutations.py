@@ -5,43 +5,33 @@ seed platform's own verbs (createProject with members, registerArtifact, logArti
 recordProjectMetrics) live in resolvers/projects and resolvers/artifacts.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import strawberry
-from strawberry import relay
-from strawberry.scalars import JSON
 
 from maestro_graph.domain.graph import Edge, Label, Rel
+from resolvers.artifacts import types as artifacts
 from resolvers.context import Info
+from resolvers.crud import DeletePayload, to_props
+from resolvers.datasets import types as datasets
+from resolvers.graph.types import Link, LinkInput, Relationship
+from resolvers.jobs import types as jobs
+from resolvers.models import types as models
+from resolvers.nodes import node_types, to_type
+from resolvers.people import types as people
 from resolvers.permissions import EDITOR
-from resolvers.graph.enums import Relationship
-from resolvers.graph.inputs import CREATE_INPUTS, UPDATE_INPUTS, to_props
-from resolvers.graph.types import TYPES, to_type
+from resolvers.projects import types as projects
 from resolvers.relay import from_global_id, to_global_id
 
 # Nodes that only exist under a project are created by the project's own mutations.
 CREATED_ELSEWHERE = {Label.PROJECT, Label.ARTIFACT, Label.METRIC, Label.PREDICTION}
-
-
-@strawberry.type
-class DeletePayload:
-    deleted_ids: list[strawberry.ID] = strawberry.field(description="Every node removed, including those that hung off it (a dataset's fields, a model's versions).")
-
-
-@strawberry.input
-class LinkInput:
-    relationship: Relationship  # type: ignore[valid-type]
-    source_id: strawberry.ID
-    target_id: strawberry.ID
-    properties: Optional[JSON] = strawberry.field(default=None, description="Relationship properties, e.g. {role} on MEMBER_OF, {impact_score, at} on USES.")
-
-
-@strawberry.type
-class Link:
-    relationship: Relationship  # type: ignore[valid-type]
-    source: relay.Node
-    target: relay.Node
-    properties: JSON
+_MODULES = {Label.PERSON: people, Label.TEAM: people, Label.PROJECT: projects, Label.ARTIFACT: artifacts,
+            Label.DATASET: datasets, Label.FIELD: datasets, Label.JOB: jobs, Label.RUN: jobs, Label.MODEL: models,
+            Label.MODEL_VERSION: models, Label.TRAINING_JOB: models, Label.DEPLOYMENT: models,
+            Label.METRIC: projects, Label.PREDICTION: projects}
+CREATE_INPUTS = {label: getattr(m, f"Create{label.value}Input", None) for label, m in _MODULES.items()}
+UPDATE_INPUTS = {label: getattr(m, f"Update{label.value}Input") for label, m in _MODULES.items()}
+TYPES = node_types()
 
 
 def _create(label: Label) -> Any:

@@ -7,55 +7,18 @@ from strawberry import relay
 
 from maestro_graph.domain.errors import LimitExceeded
 from maestro_graph.domain.graph import Label, NodeQuery
+from resolvers.artifacts.types import ArtifactFilter
 from resolvers.context import Info
+from resolvers.crud import NameFilter
+from resolvers.datasets.types import DatasetFilter
+from resolvers.graph.types import LabelCount
+from resolvers.nodes import node_types, to_type
 from resolvers.permissions import VIEWER
-from resolvers.graph.enums import ArtifactType, ProblemClass
-from resolvers.graph.types import TYPES, to_type
+from resolvers.projects.types import ProjectFilter
 from resolvers.relay import DEFAULT_PAGE, Connection, connection_from_page, decode_cursor, from_global_id
 
 MAX_NODES = 100
-
-
-@strawberry.input(description="Match by name.")
-class NameFilter:
-    text: Optional[str] = strawberry.field(default=None, description="Case-insensitive substring of the name.")
-
-    def query(self) -> dict[str, Any]:
-        return {"text": self.text}
-
-
-@strawberry.input
-class ProjectFilter(NameFilter):
-    problem_classes: Optional[list[ProblemClass]] = None  # type: ignore[valid-type]
-    min_success_score: Optional[float] = None
-
-    def query(self) -> dict[str, Any]:
-        return {"text": self.text, "kinds": tuple(p.value for p in self.problem_classes or ()), "min_score": self.min_success_score}
-
-
-@strawberry.input
-class ArtifactFilter(NameFilter):
-    types: Optional[list[ArtifactType]] = None  # type: ignore[valid-type]
-    tags: Optional[list[str]] = strawberry.field(default=None, description="Artifacts having all of these tags.")
-    min_impact_score: Optional[float] = None
-
-    def query(self) -> dict[str, Any]:
-        return {"text": self.text, "kinds": tuple(t.value for t in self.types or ()),
-                "tags": tuple(self.tags or ()), "min_score": self.min_impact_score}
-
-
-@strawberry.input
-class DatasetFilter(NameFilter):
-    tags: Optional[list[str]] = None
-
-    def query(self) -> dict[str, Any]:
-        return {"text": self.text, "tags": tuple(self.tags or ())}
-
-
-@strawberry.type
-class LabelCount:
-    label: str
-    count: int
+TYPES = node_types()
 
 
 def _listing(label: Label, filter_cls: type) -> Any:

@@ -7,8 +7,11 @@ import strawberry
 from maestro_graph.domain.graph import Label
 from resolvers.context import Info
 from resolvers.permissions import EDITOR
-from resolvers.graph.inputs import CreateMetricInput, CreatePredictionInput, CreateProjectInput, MemberInput, to_props
-from resolvers.graph.types import Metric, Prediction, Project, to_type
+from resolvers.crud import to_props
+from resolvers.nodes import to_type
+from resolvers.projects.types import (
+    CreateMetricInput, CreatePredictionInput, CreateProjectInput, MemberInput, Metric, Prediction, Project,
+)
 from resolvers.relay import from_global_id
 
 
