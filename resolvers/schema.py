@@ -24,14 +24,16 @@ from resolvers.nodes import node_types
 from resolvers.limits import Limits, QueryLimits, introspection_sizes
 from resolvers.lineage.mutations import LineageMutation
 from resolvers.operation_guard import OperationGuard
+from resolvers.people.mutations import PeopleMutation
+from resolvers.people.queries import PeopleQuery
 from resolvers.lineage.queries import LineageQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.projects.mutations import ProjectMutation
 
 log = logging.getLogger("maestro_graph.graphql")
 
-Query = merge_types("Query", (GraphQuery, LineageQuery, AdminQuery))
-Mutation = merge_types("Mutation", (GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
+Query = merge_types("Query", (PeopleQuery, GraphQuery, LineageQuery, AdminQuery))
+Mutation = merge_types("Mutation", (PeopleMutation, GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -70,8 +70,12 @@ def _delete(label: Label) -> Any:
     return strawberry.mutation(resolver=resolve, description=f"Delete a {label.value} and its relationships.", permission_classes=EDITOR)
 
 
+# Written out in their domain's mutations.py already.
+WRITTEN_OUT = {Label.PERSON, Label.TEAM}
 fields: dict[str, Any] = {}
 for _label in Label:
+    if _label in WRITTEN_OUT:
+        continue
     if _label not in CREATED_ELSEWHERE:
         fields[f"create_{_label.name.lower()}"] = _create(_label)
     fields[f"update_{_label.name.lower()}"] = _update(_label)

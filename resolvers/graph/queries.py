@@ -34,7 +34,6 @@ def _listing(label: Label, filter_cls: type) -> Any:
 
 
 LISTINGS = {
-    "people": (Label.PERSON, NameFilter), "teams": (Label.TEAM, NameFilter),
     "projects": (Label.PROJECT, ProjectFilter), "artifacts": (Label.ARTIFACT, ArtifactFilter),
     "datasets": (Label.DATASET, DatasetFilter), "jobs": (Label.JOB, NameFilter),
     "models": (Label.MODEL, NameFilter), "training_jobs": (Label.TRAINING_JOB, NameFilter),
