@@ -28,12 +28,13 @@ from resolvers.people.mutations import PeopleMutation
 from resolvers.people.queries import PeopleQuery
 from resolvers.lineage.queries import LineageQuery
 from resolvers.scalars import SCALAR_MAP
-from resolvers.projects.mutations import ProjectMutation
+from resolvers.projects.mutations import ProjectEditMutation, ProjectMutation
+from resolvers.projects.queries import ProjectQuery
 
 log = logging.getLogger("maestro_graph.graphql")
 
-Query = merge_types("Query", (PeopleQuery, GraphQuery, LineageQuery, AdminQuery))
-Mutation = merge_types("Mutation", (PeopleMutation, GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
+Query = merge_types("Query", (PeopleQuery, ProjectQuery, GraphQuery, LineageQuery, AdminQuery))
+Mutation = merge_types("Mutation", (PeopleMutation, ProjectEditMutation, GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -14,7 +14,6 @@ from resolvers.datasets.types import DatasetFilter
 from resolvers.graph.types import LabelCount
 from resolvers.nodes import node_types, to_type
 from resolvers.permissions import VIEWER
-from resolvers.projects.types import ProjectFilter
 from resolvers.relay import DEFAULT_PAGE, Connection, connection_from_page, decode_cursor, from_global_id
 
 MAX_NODES = 100
@@ -34,7 +33,7 @@ def _listing(label: Label, filter_cls: type) -> Any:
 
 
 LISTINGS = {
-    "projects": (Label.PROJECT, ProjectFilter), "artifacts": (Label.ARTIFACT, ArtifactFilter),
+    "artifacts": (Label.ARTIFACT, ArtifactFilter),
     "datasets": (Label.DATASET, DatasetFilter), "jobs": (Label.JOB, NameFilter),
     "models": (Label.MODEL, NameFilter), "training_jobs": (Label.TRAINING_JOB, NameFilter),
     "deployments": (Label.DEPLOYMENT, NameFilter),

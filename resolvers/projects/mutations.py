@@ -1,22 +1,40 @@
-"""The seed platform's project verbs: create with members, add members, record metrics, predictions."""
+"""Projects: createProject (with members), updateProject, deleteProject, addProjectMembers,
+recordProjectMetrics, createPrediction.
+
+Two classes because schema.py lists root fields in the order schema.graphql always had: the
+per-node-type edits first, each domain's own verbs after.
+"""
 
 from typing import Optional
 
 import strawberry
 
 from maestro_graph.domain.graph import Label
+from resolvers import crud
 from resolvers.context import Info
-from resolvers.permissions import EDITOR
-from resolvers.crud import to_props
+from resolvers.crud import DeletePayload, to_props
 from resolvers.nodes import to_type
+from resolvers.permissions import EDITOR
 from resolvers.projects.types import (
     CreateMetricInput, CreatePredictionInput, CreateProjectInput, MemberInput, Metric, Prediction, Project,
+    UpdateProjectInput,
 )
 from resolvers.relay import from_global_id
 
 
 def _members(members: Optional[list[MemberInput]]) -> list[tuple[str, str]]:
     return [(from_global_id(m.person_id, Label.PERSON, field="members.personId")[1], m.role) for m in members or ()]
+
+
+@strawberry.type
+class ProjectEditMutation:
+    @strawberry.mutation(description="Change fields of a Project; null removes an optional field.", permission_classes=EDITOR)
+    async def update_project(self, info: Info, id: strawberry.ID, input: UpdateProjectInput) -> Project:
+        return await crud.update_node(info, Label.PROJECT, id, input)
+
+    @strawberry.mutation(description="Delete a Project and its relationships.", permission_classes=EDITOR)
+    async def delete_project(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await crud.delete_node(info, Label.PROJECT, id)
 
 
 @strawberry.type
