@@ -16,7 +16,8 @@ from strawberry.types import ExecutionContext
 from maestro_graph.domain.errors import MaestroError
 from resolvers.admin.mutations import AdminMutation
 from resolvers.admin.queries import AdminQuery
-from resolvers.artifacts.mutations import ArtifactMutation
+from resolvers.artifacts.mutations import ArtifactEditMutation, ArtifactMutation
+from resolvers.artifacts.queries import ArtifactQuery
 from resolvers.errors import CLIENT_ERRORS, SentIds, add_code
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
@@ -33,8 +34,8 @@ from resolvers.projects.queries import ProjectQuery
 
 log = logging.getLogger("maestro_graph.graphql")
 
-Query = merge_types("Query", (PeopleQuery, ProjectQuery, GraphQuery, LineageQuery, AdminQuery))
-Mutation = merge_types("Mutation", (PeopleMutation, ProjectEditMutation, GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
+Query = merge_types("Query", (PeopleQuery, ProjectQuery, ArtifactQuery, GraphQuery, LineageQuery, AdminQuery))
+Mutation = merge_types("Mutation", (PeopleMutation, ProjectEditMutation, ArtifactEditMutation, GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
 
 
 def should_mask(error: GraphQLError) -> bool:

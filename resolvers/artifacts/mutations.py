@@ -1,4 +1,8 @@
-"""The seed platform's artifact verbs: register an artifact, log its use by a project."""
+"""Artifacts: registerArtifact, updateArtifact, deleteArtifact, logArtifactUsage (a project's use of one).
+
+Two classes because schema.py lists root fields in the order schema.graphql always had: the
+per-node-type edits first, each domain's own verbs after.
+"""
 
 from datetime import datetime
 from typing import Annotated, Optional
@@ -6,12 +10,24 @@ from typing import Annotated, Optional
 import strawberry
 
 from maestro_graph.domain.graph import Label
+from resolvers import crud
+from resolvers.artifacts.types import Artifact, CreateArtifactInput, UpdateArtifactInput
 from resolvers.context import Info
-from resolvers.permissions import EDITOR
-from resolvers.artifacts.types import Artifact, CreateArtifactInput
-from resolvers.crud import to_props
+from resolvers.crud import DeletePayload, to_props
 from resolvers.nodes import to_type
+from resolvers.permissions import EDITOR
 from resolvers.relay import from_global_id
+
+
+@strawberry.type
+class ArtifactEditMutation:
+    @strawberry.mutation(description="Change fields of a Artifact; null removes an optional field.", permission_classes=EDITOR)
+    async def update_artifact(self, info: Info, id: strawberry.ID, input: UpdateArtifactInput) -> Artifact:
+        return await crud.update_node(info, Label.ARTIFACT, id, input)
+
+    @strawberry.mutation(description="Delete a Artifact and its relationships.", permission_classes=EDITOR)
+    async def delete_artifact(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await crud.delete_node(info, Label.ARTIFACT, id)
 
 
 @strawberry.type

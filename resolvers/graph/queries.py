@@ -7,7 +7,6 @@ from strawberry import relay
 
 from maestro_graph.domain.errors import LimitExceeded
 from maestro_graph.domain.graph import Label, NodeQuery
-from resolvers.artifacts.types import ArtifactFilter
 from resolvers.context import Info
 from resolvers.crud import NameFilter
 from resolvers.datasets.types import DatasetFilter
@@ -33,7 +32,6 @@ def _listing(label: Label, filter_cls: type) -> Any:
 
 
 LISTINGS = {
-    "artifacts": (Label.ARTIFACT, ArtifactFilter),
     "datasets": (Label.DATASET, DatasetFilter), "jobs": (Label.JOB, NameFilter),
     "models": (Label.MODEL, NameFilter), "training_jobs": (Label.TRAINING_JOB, NameFilter),
     "deployments": (Label.DEPLOYMENT, NameFilter),
