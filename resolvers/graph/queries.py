@@ -9,7 +9,6 @@ from maestro_graph.domain.errors import LimitExceeded
 from maestro_graph.domain.graph import Label, NodeQuery
 from resolvers.context import Info
 from resolvers.crud import NameFilter
-from resolvers.datasets.types import DatasetFilter
 from resolvers.graph.types import LabelCount
 from resolvers.nodes import node_types, to_type
 from resolvers.permissions import VIEWER
@@ -31,8 +30,7 @@ def _listing(label: Label, filter_cls: type) -> Any:
     return strawberry.field(resolver=resolve, description=f"{label.value} nodes, ordered by name.", permission_classes=VIEWER)
 
 
-LISTINGS = {
-    "datasets": (Label.DATASET, DatasetFilter), "jobs": (Label.JOB, NameFilter),
+LISTINGS = { "jobs": (Label.JOB, NameFilter),
     "models": (Label.MODEL, NameFilter), "training_jobs": (Label.TRAINING_JOB, NameFilter),
     "deployments": (Label.DEPLOYMENT, NameFilter),
 }
