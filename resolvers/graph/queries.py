@@ -30,7 +30,7 @@ def _listing(label: Label, filter_cls: type) -> Any:
     return strawberry.field(resolver=resolve, description=f"{label.value} nodes, ordered by name.", permission_classes=VIEWER)
 
 
-LISTINGS = { "jobs": (Label.JOB, NameFilter),
+LISTINGS = {
     "models": (Label.MODEL, NameFilter), "training_jobs": (Label.TRAINING_JOB, NameFilter),
     "deployments": (Label.DEPLOYMENT, NameFilter),
 }
