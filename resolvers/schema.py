@@ -28,6 +28,8 @@ from resolvers.datasets.mutations import DatasetMutation
 from resolvers.datasets.queries import DatasetQuery
 from resolvers.jobs.mutations import JobMutation
 from resolvers.jobs.queries import JobQuery
+from resolvers.models.mutations import ModelMutation
+from resolvers.models.queries import ModelQuery
 from resolvers.operation_guard import OperationGuard
 from resolvers.people.mutations import PeopleMutation
 from resolvers.people.queries import PeopleQuery
@@ -38,8 +40,8 @@ from resolvers.projects.queries import ProjectQuery
 
 log = logging.getLogger("maestro_graph.graphql")
 
-Query = merge_types("Query", (PeopleQuery, ProjectQuery, ArtifactQuery, DatasetQuery, JobQuery, GraphQuery, LineageQuery, AdminQuery))
-Mutation = merge_types("Mutation", (PeopleMutation, ProjectEditMutation, ArtifactEditMutation, DatasetMutation, JobMutation, GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
+Query = merge_types("Query", (PeopleQuery, ProjectQuery, ArtifactQuery, DatasetQuery, JobQuery, ModelQuery, GraphQuery, LineageQuery, AdminQuery))
+Mutation = merge_types("Mutation", (PeopleMutation, ProjectEditMutation, ArtifactEditMutation, DatasetMutation, JobMutation, ModelMutation, GraphMutation, ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation))
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -71,7 +71,7 @@ def _delete(label: Label) -> Any:
 
 
 # Written out in their domain's mutations.py already.
-WRITTEN_OUT = {Label.PERSON, Label.TEAM, Label.PROJECT, Label.ARTIFACT, Label.DATASET, Label.FIELD, Label.JOB, Label.RUN}
+WRITTEN_OUT = {Label.PERSON, Label.TEAM, Label.PROJECT, Label.ARTIFACT, Label.DATASET, Label.FIELD, Label.JOB, Label.RUN, Label.MODEL, Label.MODEL_VERSION, Label.TRAINING_JOB, Label.DEPLOYMENT}
 fields: dict[str, Any] = {}
 for _label in Label:
     if _label in WRITTEN_OUT:

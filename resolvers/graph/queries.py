@@ -8,7 +8,6 @@ from strawberry import relay
 from maestro_graph.domain.errors import LimitExceeded
 from maestro_graph.domain.graph import Label, NodeQuery
 from resolvers.context import Info
-from resolvers.crud import NameFilter
 from resolvers.graph.types import LabelCount
 from resolvers.nodes import node_types, to_type
 from resolvers.permissions import VIEWER
@@ -31,8 +30,6 @@ def _listing(label: Label, filter_cls: type) -> Any:
 
 
 LISTINGS = {
-    "models": (Label.MODEL, NameFilter), "training_jobs": (Label.TRAINING_JOB, NameFilter),
-    "deployments": (Label.DEPLOYMENT, NameFilter),
 }
 
 
