@@ -17,7 +17,7 @@ from resolvers.nodes import to_type
 from resolvers.permissions import EDITOR
 from resolvers.projects.types import (
     CreateMetricInput, CreatePredictionInput, CreateProjectInput, MemberInput, Metric, Prediction, Project,
-    UpdateProjectInput,
+    UpdateMetricInput, UpdatePredictionInput, UpdateProjectInput,
 )
 from resolvers.relay import from_global_id
 
@@ -35,6 +35,27 @@ class ProjectEditMutation:
     @strawberry.mutation(description="Delete a Project and its relationships.", permission_classes=EDITOR)
     async def delete_project(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await crud.delete_node(info, Label.PROJECT, id)
+
+
+@strawberry.type
+class ProjectRecordEditMutation:
+    """Metrics and predictions are created under their project (recordProjectMetrics, createPrediction)."""
+
+    @strawberry.mutation(description="Change fields of a Metric; null removes an optional field.", permission_classes=EDITOR)
+    async def update_metric(self, info: Info, id: strawberry.ID, input: UpdateMetricInput) -> Metric:
+        return await crud.update_node(info, Label.METRIC, id, input)
+
+    @strawberry.mutation(description="Delete a Metric and its relationships.", permission_classes=EDITOR)
+    async def delete_metric(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await crud.delete_node(info, Label.METRIC, id)
+
+    @strawberry.mutation(description="Change fields of a Prediction; null removes an optional field.", permission_classes=EDITOR)
+    async def update_prediction(self, info: Info, id: strawberry.ID, input: UpdatePredictionInput) -> Prediction:
+        return await crud.update_node(info, Label.PREDICTION, id, input)
+
+    @strawberry.mutation(description="Delete a Prediction and its relationships.", permission_classes=EDITOR)
+    async def delete_prediction(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await crud.delete_node(info, Label.PREDICTION, id)
 
 
 @strawberry.type
