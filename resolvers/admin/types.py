@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime, timezone
 from typing import Optional
 
@@ -13,15 +12,7 @@ from maestro_graph.domain.audit import AuditQuery, AuditRecord
 from maestro_graph.types import Cursor
 
 
-@strawberry.enum(description="viewer < editor < admin: each role can do what the roles below it can.")
-class Role(enum.Enum):
-    VIEWER = "viewer"
-    EDITOR = "editor"
-    ADMIN = "admin"
-
-    @property
-    def domain(self) -> DomainRole:
-        return DomainRole.parse(self.value)
+Role = strawberry.enum(DomainRole, name="Role", description="viewer < editor < admin: each role can do what the roles below it can.")
 
 
 def stamp(value: datetime | None) -> str | None:
