@@ -1,7 +1,7 @@
 """Artifacts: registerArtifact, updateArtifact, deleteArtifact, logArtifactUsage (a project's use of one).
 
-Two classes because schema.py lists root fields in the order schema.graphql always had: the
-per-node-type edits first, each domain's own verbs after.
+Two classes only because schema.py merges root fields in the order schema.graphql has always
+listed them: each node type's edits first, in label order, each domain's own verbs after.
 """
 
 from datetime import datetime

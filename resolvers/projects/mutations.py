@@ -1,8 +1,9 @@
-"""Projects: createProject (with members), updateProject, deleteProject, addProjectMembers,
-recordProjectMetrics, createPrediction.
+"""Projects and what hangs off them: createProject (with members), updateProject, deleteProject,
+addProjectMembers, recordProjectMetrics, updateMetric, deleteMetric, createPrediction,
+updatePrediction, deletePrediction.
 
-Two classes because schema.py lists root fields in the order schema.graphql always had: the
-per-node-type edits first, each domain's own verbs after.
+Three classes only because schema.py merges root fields in the order schema.graphql has always
+listed them: each node type's edits first, in label order, each domain's own verbs after.
 """
 
 from typing import Optional
