@@ -21,11 +21,11 @@ from resolvers.relay import from_global_id
 
 @strawberry.type
 class ArtifactEditMutation:
-    @strawberry.mutation(description="Change fields of a Artifact; null removes an optional field.", permission_classes=EDITOR)
+    @strawberry.mutation(description="Change fields of an Artifact; null removes an optional field.", permission_classes=EDITOR)
     async def update_artifact(self, info: Info, id: strawberry.ID, input: UpdateArtifactInput) -> Artifact:
         return await crud.update_node(info, Label.ARTIFACT, id, input)
 
-    @strawberry.mutation(description="Delete a Artifact and its relationships.", permission_classes=EDITOR)
+    @strawberry.mutation(description="Delete an Artifact and its relationships.", permission_classes=EDITOR)
     async def delete_artifact(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await crud.delete_node(info, Label.ARTIFACT, id)
 

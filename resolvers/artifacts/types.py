@@ -90,7 +90,7 @@ class CreateArtifactInput:
     created_by: Optional[strawberry.ID] = strawberry.field(default=None, description="The Person who created it.")
 
 
-@strawberry.input(description="Fields to change on a Artifact; null removes an optional field.")
+@strawberry.input(description="Fields to change on an Artifact; null removes an optional field.")
 class UpdateArtifactInput:
     name: Optional[str] = strawberry.UNSET
     type: Optional[ArtifactType] = strawberry.UNSET  # type: ignore[valid-type]

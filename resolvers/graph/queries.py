@@ -17,24 +17,21 @@ MAX_NODES = 100
 
 @strawberry.type
 class GraphQuery:
-    @strawberry.field(permission_classes=VIEWER)
+    @strawberry.field(description="The node with this id, or null if there is none (in your tenant).", permission_classes=VIEWER)
     async def node(self, info: Info, id: strawberry.ID) -> Optional[relay.Node]:
-        """The node with this id, or null if there is none (in your tenant)."""
         label, node_id = from_global_id(id)
         found = await info.context.loaders.node.load(node_id)
         return to_type(found) if found is not None and found.label is label else None
 
-    @strawberry.field(permission_classes=VIEWER)
+    @strawberry.field(description=f"The nodes with these ids (at most {MAX_NODES}), in order; null for each id with no node.", permission_classes=VIEWER)
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Optional[relay.Node]]:
-        """The nodes with these ids, in order; null for each id with no node."""
         if len(ids) > MAX_NODES:
             raise LimitExceeded(f"ids: at most {MAX_NODES} at a time, got {len(ids)}", field="ids", limit=MAX_NODES)
         decoded = [from_global_id(i, field="ids") for i in ids]
         found = await info.context.loaders.node.load_many([i for _, i in decoded])
         return [to_type(n) if n is not None and n.label is label else None for (label, _), n in zip(decoded, found)]
 
-    @strawberry.field(permission_classes=VIEWER)
+    @strawberry.field(description="How many nodes of each type your tenant has.", permission_classes=VIEWER)
     async def node_counts(self, info: Info) -> list[LabelCount]:
-        """How many nodes of each type your tenant has."""
         counts = await info.context.services.graph.counts(info.context.tenant)
         return [LabelCount(label=label.value, count=n) for label, n in sorted(counts.items(), key=lambda kv: kv[0].value)]

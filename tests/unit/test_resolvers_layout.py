@@ -31,3 +31,9 @@ def test_every_root_field_is_written_out_where_a_grep_finds_it(name, field):
     assert f"def {field.python_name}(" in source or camel(field.python_name) in source, (
         f"grep finds neither {field.python_name} nor {camel(field.python_name)} in {path.relative_to(RESOLVERS)}")
 
+
+
+@pytest.mark.parametrize(("name", "field"), root_fields(), ids=[n for n, _ in root_fields()])
+def test_every_root_field_tells_clients_what_it_does(name, field):
+    # A resolver's docstring is not a GraphQL description: clients only see `description=`.
+    assert field.description, f"{name} has no description in the schema"
