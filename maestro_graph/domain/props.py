@@ -15,8 +15,8 @@ from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Rel, node_name
 from maestro_graph.domain.text import NUL, Tag, refuse_nul
 from maestro_graph.domain.vocabulary import (
-    ARTIFACT_TYPES, METRIC_RANGES, METRIC_TYPES, PROBLEM_CLASSES, PROJECT_STATUSES, RUN_STATES, TRAINING_STATUSES,
-    metric_range,
+    ARTIFACT_TYPES, DEPLOYMENT_STATUSES, DERIVATION_TYPES, METRIC_RANGES, METRIC_TYPES, MODEL_STAGES, PREDICTION_TARGETS,
+    PROBLEM_CLASSES, PROJECT_STATUSES, RUN_STATES, TRAINING_RUNNERS, TRAINING_STATUSES, metric_range,
 )
 from maestro_graph.types import Props
 
@@ -126,7 +126,7 @@ class ModelProps(_Props):
 class ModelVersionProps(_Props):
     model_id: Name
     version: Version
-    stage: Literal["none", "staging", "production", "archived"] = "none"
+    stage: Literal[MODEL_STAGES] = "none"  # type: ignore[valid-type]
     metrics: dict[str, float] = Field(default_factory=dict)
     mlflow_run_id: str | None = None
     mlflow_model_uri: str | None = None
@@ -135,7 +135,7 @@ class ModelVersionProps(_Props):
 class TrainingJobProps(_Props):
     name: Name
     status: Literal[TRAINING_STATUSES] = "PENDING"  # type: ignore[valid-type]
-    runner: Literal["local", "kubernetes"] = "local"
+    runner: Literal[TRAINING_RUNNERS] = "local"  # type: ignore[valid-type]
     spec: dict[str, Any] = Field(default_factory=dict)
     progress: float = Field(default=0.0, ge=0, le=1)
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -147,7 +147,7 @@ class DeploymentProps(_Props):
     environment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     endpoint: Annotated[str, StringConstraints(max_length=2000)] | None = None
     replicas: int = Field(default=1, ge=0, le=10_000)
-    status: Literal["pending", "running", "degraded", "stopped"] = "pending"
+    status: Literal[DEPLOYMENT_STATUSES] = "pending"  # type: ignore[valid-type]
 
 
 class MetricProps(_Props):
@@ -168,7 +168,7 @@ class MetricProps(_Props):
 
 
 class PredictionProps(_Props):
-    target: Literal["success_score", "duration_days", "cost"]
+    target: Literal[PREDICTION_TARGETS]  # type: ignore[valid-type]
     value: float
     lower: float | None = None
     upper: float | None = None
@@ -231,7 +231,7 @@ class UsesProps(_Props):
 
 
 class DerivesProps(_Props):
-    type: Literal["DIRECT", "INDIRECT"] = "DIRECT"
+    type: Literal[DERIVATION_TYPES] = "DIRECT"  # type: ignore[valid-type]
     subtype: Annotated[str, StringConstraints(max_length=50)] | None = None
     description: Text | None = None
     masking: bool = False

@@ -1,17 +1,116 @@
-"""The graph's fixed vocabularies: artifact types, problem classes, statuses, run states and the
-project metric types with the values each may take. Validation (domain/props.py) and the API's
-enums are made from these, once."""
+"""The graph's fixed vocabularies: artifact types, problem classes, statuses, run states, where
+training runs, model stages, and the project metric types with the values each may take. Each is
+a Python Enum stated once; validation (domain/props.py) and the GraphQL enums are made from them."""
 
 from __future__ import annotations
 
-ARTIFACT_TYPES = ("feature_pipeline", "model_template", "schema", "notebook", "other")
-PROBLEM_CLASSES = (
-    "classification", "regression", "forecasting", "ranking", "recommendation",
-    "nlp", "computer_vision", "anomaly_detection", "clustering", "other",
-)
-PROJECT_STATUSES = ("planned", "active", "finished", "cancelled")
-RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
-TRAINING_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+import enum
+
+class ArtifactType(enum.Enum):
+    """What kind of reusable artifact this is."""
+    FEATURE_PIPELINE = "feature_pipeline"
+    MODEL_TEMPLATE = "model_template"
+    SCHEMA = "schema"
+    NOTEBOOK = "notebook"
+    OTHER = "other"
+
+
+class ProblemClass(enum.Enum):
+    """The kind of ML problem a project solves."""
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+    FORECASTING = "forecasting"
+    RANKING = "ranking"
+    RECOMMENDATION = "recommendation"
+    NLP = "nlp"
+    COMPUTER_VISION = "computer_vision"
+    ANOMALY_DETECTION = "anomaly_detection"
+    CLUSTERING = "clustering"
+    OTHER = "other"
+
+
+class ProjectStatus(enum.Enum):
+    """Where a project is in its life."""
+    PLANNED = "planned"
+    ACTIVE = "active"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+class RunState(enum.Enum):
+    """OpenLineage run state."""
+    START = "START"
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    ABORT = "ABORT"
+    FAIL = "FAIL"
+    OTHER = "OTHER"
+
+
+class TrainingStatus(enum.Enum):
+    """Training job status."""
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class TrainingRunner(enum.Enum):
+    """Where a training job runs."""
+    LOCAL = "local"
+    KUBERNETES = "kubernetes"
+
+
+class ModelStage(enum.Enum):
+    """Model version stage."""
+    NONE = "none"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+class DeploymentStatus(enum.Enum):
+    """Deployment status."""
+    PENDING = "pending"
+    RUNNING = "running"
+    DEGRADED = "degraded"
+    STOPPED = "stopped"
+
+
+class PredictionTarget(enum.Enum):
+    """What a prediction predicts."""
+    SUCCESS_SCORE = "success_score"
+    DURATION_DAYS = "duration_days"
+    COST = "cost"
+
+
+class DerivationType(enum.Enum):
+    """OpenLineage column-lineage transformation type."""
+    DIRECT = "DIRECT"
+    INDIRECT = "INDIRECT"
+
+
+def values(kind: type[enum.Enum]) -> tuple[str, ...]:
+    """An enum's stored values, in order: what a prop of that kind may hold.
+
+    >>> values(TrainingRunner)
+    ('local', 'kubernetes')
+    """
+    return tuple(member.value for member in kind)
+
+
+ARTIFACT_TYPES = values(ArtifactType)
+PROBLEM_CLASSES = values(ProblemClass)
+PROJECT_STATUSES = values(ProjectStatus)
+RUN_STATES = values(RunState)
+TRAINING_STATUSES = values(TrainingStatus)
+TRAINING_RUNNERS = values(TrainingRunner)
+MODEL_STAGES = values(ModelStage)
+DEPLOYMENT_STATUSES = values(DeploymentStatus)
+PREDICTION_TARGETS = values(PredictionTarget)
+DERIVATION_TYPES = values(DerivationType)
+
 # Each project process metric type and the values it can take: (lowest, highest), None for no
 # highest. Rates and coverage are fractions: a CI success rate of 7.5 is a mistake, as is a
 # negative commit count; both are refused (MetricProps).
@@ -24,7 +123,9 @@ METRIC_RANGES: dict[str, tuple[float, float | None]] = {
     "test_coverage": (0, 1),  # the fraction of code covered by tests
     "story_points_per_sprint": (0, None),
 }
-METRIC_TYPES = tuple(METRIC_RANGES)
+# One member per METRIC_RANGES key: a metric type and its range are stated once, above.
+MetricType = enum.Enum("MetricType", {kind.upper(): kind for kind in METRIC_RANGES})  # type: ignore[misc]
+METRIC_TYPES = values(MetricType)
 
 
 def metric_range(kind: str) -> str:

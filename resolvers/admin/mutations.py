@@ -15,5 +15,5 @@ class AdminMutation:
                          permission_classes=ADMIN)
     async def mint_token(self, info: Info, sub: str, role: Role, ttl: str = "8h", tenant: Optional[str] = None) -> MintedToken:
         ctx = info.context
-        m = await ctx.services.tokens.mint(ctx.principal, sub, role.domain, ttl, tenant)
-        return MintedToken(token=m.token, sub=m.sub, tenant=m.tenant, role=Role(m.role.label), expires_in_seconds=m.expires_in)
+        m = await ctx.services.tokens.mint(ctx.principal, sub, role, ttl, tenant)
+        return MintedToken(token=m.token, sub=m.sub, tenant=m.tenant, role=m.role, expires_in_seconds=m.expires_in)

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import enum
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional
 
 import strawberry
 
 from maestro_graph.auth.principal import Role as DomainRole
 from maestro_graph.domain.audit import AuditQuery, AuditRecord
+from maestro_graph.domain.clock import utc_text
 from maestro_graph.types import Cursor
 
 
-@strawberry.enum(description="viewer < editor < admin: each role can do what the roles below it can.")
-class Role(enum.Enum):
-    VIEWER = "viewer"
-    EDITOR = "editor"
-    ADMIN = "admin"
-
-    @property
-    def domain(self) -> DomainRole:
-        return DomainRole.parse(self.value)
+Role = strawberry.enum(DomainRole, name="Role", description="viewer < editor < admin: each role can do what the roles below it can.")
 
 
 def stamp(value: datetime | None) -> str | None:
     """A filter bound in the stored timestamp format (UTC, fixed width), so strings compare as times."""
-    if value is None:
-        return None
-    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return aware.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if value is None else utc_text(value)
 
 
 @strawberry.input(description="Audit entries matching every filter given.")

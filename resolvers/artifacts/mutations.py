@@ -1,4 +1,8 @@
-"""The seed platform's artifact verbs: register an artifact, log its use by a project."""
+"""Artifacts: registerArtifact, updateArtifact, deleteArtifact, logArtifactUsage (a project's use of one).
+
+Two classes only because schema.py merges root fields in the order schema.graphql has always
+listed them: each node type's edits first, in label order, each domain's own verbs after.
+"""
 
 from datetime import datetime
 from typing import Annotated, Optional
@@ -6,11 +10,24 @@ from typing import Annotated, Optional
 import strawberry
 
 from maestro_graph.domain.graph import Label
+from resolvers import crud
+from resolvers.artifacts.types import Artifact, CreateArtifactInput, UpdateArtifactInput
 from resolvers.context import Info
+from resolvers.crud import DeletePayload, to_props
+from resolvers.nodes import to_type
 from resolvers.permissions import EDITOR
-from resolvers.graph.inputs import CreateArtifactInput, to_props
-from resolvers.graph.types import Artifact, to_type
 from resolvers.relay import from_global_id
+
+
+@strawberry.type
+class ArtifactEditMutation:
+    @strawberry.mutation(description="Change fields of an Artifact; null removes an optional field.", permission_classes=EDITOR)
+    async def update_artifact(self, info: Info, id: strawberry.ID, input: UpdateArtifactInput) -> Artifact:
+        return await crud.update_node(info, Label.ARTIFACT, id, input)
+
+    @strawberry.mutation(description="Delete an Artifact and its relationships.", permission_classes=EDITOR)
+    async def delete_artifact(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await crud.delete_node(info, Label.ARTIFACT, id)
 
 
 @strawberry.type

@@ -1,114 +1,32 @@
-"""Create, update and delete for every node type, and link/unlink for every relationship.
-
-The per-label mutations come from one factory, so all fourteen behave the same way; the
-seed platform's own verbs (createProject with members, registerArtifact, logArtifactUsage,
-recordProjectMetrics) live in resolvers/projects and resolvers/artifacts.
-"""
-
-from typing import Any, Optional
+"""link, unlink: relationships between any two nodes that the graph model allows."""
 
 import strawberry
-from strawberry import relay
-from strawberry.scalars import JSON
 
-from maestro_graph.domain.graph import Edge, Label, Rel
+from maestro_graph.domain.graph import Edge, Rel
 from resolvers.context import Info
+from resolvers.graph.types import Link, LinkInput, Relationship
+from resolvers.nodes import to_type
 from resolvers.permissions import EDITOR
-from resolvers.graph.enums import Relationship
-from resolvers.graph.inputs import CREATE_INPUTS, UPDATE_INPUTS, to_props
-from resolvers.graph.types import TYPES, to_type
-from resolvers.relay import from_global_id, to_global_id
-
-# Nodes that only exist under a project are created by the project's own mutations.
-CREATED_ELSEWHERE = {Label.PROJECT, Label.ARTIFACT, Label.METRIC, Label.PREDICTION}
+from resolvers.relay import from_global_id
 
 
 @strawberry.type
-class DeletePayload:
-    deleted_ids: list[strawberry.ID] = strawberry.field(description="Every node removed, including those that hung off it (a dataset's fields, a model's versions).")
-
-
-@strawberry.input
-class LinkInput:
-    relationship: Relationship  # type: ignore[valid-type]
-    source_id: strawberry.ID
-    target_id: strawberry.ID
-    properties: Optional[JSON] = strawberry.field(default=None, description="Relationship properties, e.g. {role} on MEMBER_OF, {impact_score, at} on USES.")
-
-
-@strawberry.type
-class Link:
-    relationship: Relationship  # type: ignore[valid-type]
-    source: relay.Node
-    target: relay.Node
-    properties: JSON
-
-
-def _create(label: Label) -> Any:
-    async def resolve(info: Info, input: Any) -> Any:
+class GraphMutation:
+    @strawberry.mutation(description="Create a relationship (or replace its properties). Both ends must exist and fit the graph model.",
+                         permission_classes=EDITOR)
+    async def link(self, info: Info, input: LinkInput) -> Link:
         ctx = info.context
-        node = (await ctx.services.graph.create(ctx.principal, label, [to_props(label, input)]))[0]
+        rel = Rel(input.relationship.value)
+        (_, src), (_, dst) = from_global_id(input.source_id, field="sourceId"), from_global_id(input.target_id, field="targetId")
+        edge = (await ctx.services.graph.link(ctx.principal, [Edge(rel, src, dst, dict(input.properties or {}))]))[0]
         ctx.loaders.forget()
-        return to_type(node)
+        ends = await ctx.loaders.node.load_many([src, dst])
+        return Link(relationship=input.relationship, source=to_type(ends[0]), target=to_type(ends[1]), properties=edge.props)
 
-    resolve.__annotations__.update(input=CREATE_INPUTS[label], info=Info)
-    resolve.__annotations__["return"] = TYPES[label]
-    return strawberry.mutation(resolver=resolve, description=f"Create a {label.value}. CONFLICT if its natural key is taken.", permission_classes=EDITOR)
-
-
-def _update(label: Label) -> Any:
-    async def resolve(info: Info, id: strawberry.ID, input: Any) -> Any:
+    @strawberry.mutation(description="Remove a relationship. True whether or not it existed (the ends must exist).", permission_classes=EDITOR)
+    async def unlink(self, info: Info, relationship: Relationship, source_id: strawberry.ID, target_id: strawberry.ID) -> bool:  # type: ignore[valid-type]
         ctx = info.context
-        _, node_id = from_global_id(id, label)
-        node = (await ctx.services.graph.update(ctx.principal, label, [(node_id, to_props(label, input, partial=True))]))[0]
+        src, dst = from_global_id(source_id, field="sourceId")[1], from_global_id(target_id, field="targetId")[1]
+        await ctx.services.graph.unlink(ctx.principal, [Edge(Rel(relationship.value), src, dst)])
         ctx.loaders.forget()
-        return to_type(node)
-
-    resolve.__annotations__.update(input=UPDATE_INPUTS[label], info=Info)
-    resolve.__annotations__["return"] = TYPES[label]
-    return strawberry.mutation(resolver=resolve, description=f"Change fields of a {label.value}; null removes an optional field.", permission_classes=EDITOR)
-
-
-def _delete(label: Label) -> Any:
-    async def resolve(info: Info, id: strawberry.ID) -> DeletePayload:
-        ctx = info.context
-        _, node_id = from_global_id(id, label)
-        gone = await ctx.services.graph.delete(ctx.principal, label, [node_id])
-        ctx.loaders.forget()
-        return DeletePayload(deleted_ids=[strawberry.ID(to_global_id(n.label, n.id)) for n in gone])
-
-    return strawberry.mutation(resolver=resolve, description=f"Delete a {label.value} and its relationships.", permission_classes=EDITOR)
-
-
-fields: dict[str, Any] = {}
-for _label in Label:
-    if _label not in CREATED_ELSEWHERE:
-        fields[f"create_{_label.name.lower()}"] = _create(_label)
-    fields[f"update_{_label.name.lower()}"] = _update(_label)
-    fields[f"delete_{_label.name.lower()}"] = _delete(_label)
-
-
-async def link(info: Info, input: LinkInput) -> Link:
-    """Create a relationship (or replace its properties). Both ends must exist and fit the graph model."""
-    ctx = info.context
-    rel = Rel(input.relationship.value)
-    (_, src), (_, dst) = from_global_id(input.source_id, field="sourceId"), from_global_id(input.target_id, field="targetId")
-    edge = (await ctx.services.graph.link(ctx.principal, [Edge(rel, src, dst, dict(input.properties or {}))]))[0]
-    ctx.loaders.forget()
-    ends = await ctx.loaders.node.load_many([src, dst])
-    return Link(relationship=input.relationship, source=to_type(ends[0]), target=to_type(ends[1]), properties=edge.props)
-
-
-async def unlink(info: Info, relationship: Relationship, source_id: strawberry.ID, target_id: strawberry.ID) -> bool:  # type: ignore[valid-type]
-    """Remove a relationship. True whether or not it existed (the ends must exist)."""
-    ctx = info.context
-    src, dst = from_global_id(source_id, field="sourceId")[1], from_global_id(target_id, field="targetId")[1]
-    await ctx.services.graph.unlink(ctx.principal, [Edge(Rel(relationship.value), src, dst)])
-    ctx.loaders.forget()
-    return True
-
-
-fields["link"] = strawberry.mutation(resolver=link, permission_classes=EDITOR)
-fields["unlink"] = strawberry.mutation(resolver=unlink, permission_classes=EDITOR)
-
-GraphMutation = strawberry.type(type("GraphMutation", (), fields))
+        return True

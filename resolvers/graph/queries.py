@@ -1,108 +1,37 @@
-"""Top-level reads: relay node lookups, filtered listings of each node type, counts."""
+"""node, nodes, nodeCounts: any node by its global id, and how many of each type there are."""
 
-from typing import Any, Optional
+from typing import Optional
 
 import strawberry
 from strawberry import relay
 
 from maestro_graph.domain.errors import LimitExceeded
-from maestro_graph.domain.graph import Label, NodeQuery
 from resolvers.context import Info
+from resolvers.graph.types import LabelCount
+from resolvers.nodes import to_type
 from resolvers.permissions import VIEWER
-from resolvers.graph.enums import ArtifactType, ProblemClass
-from resolvers.graph.types import TYPES, to_type
-from resolvers.relay import DEFAULT_PAGE, Connection, connection_from_page, decode_cursor, from_global_id
+from resolvers.relay import from_global_id
 
 MAX_NODES = 100
 
 
-@strawberry.input(description="Match by name.")
-class NameFilter:
-    text: Optional[str] = strawberry.field(default=None, description="Case-insensitive substring of the name.")
-
-    def query(self) -> dict[str, Any]:
-        return {"text": self.text}
-
-
-@strawberry.input
-class ProjectFilter(NameFilter):
-    problem_classes: Optional[list[ProblemClass]] = None  # type: ignore[valid-type]
-    min_success_score: Optional[float] = None
-
-    def query(self) -> dict[str, Any]:
-        return {"text": self.text, "kinds": tuple(p.value for p in self.problem_classes or ()), "min_score": self.min_success_score}
-
-
-@strawberry.input
-class ArtifactFilter(NameFilter):
-    types: Optional[list[ArtifactType]] = None  # type: ignore[valid-type]
-    tags: Optional[list[str]] = strawberry.field(default=None, description="Artifacts having all of these tags.")
-    min_impact_score: Optional[float] = None
-
-    def query(self) -> dict[str, Any]:
-        return {"text": self.text, "kinds": tuple(t.value for t in self.types or ()),
-                "tags": tuple(self.tags or ()), "min_score": self.min_impact_score}
-
-
-@strawberry.input
-class DatasetFilter(NameFilter):
-    tags: Optional[list[str]] = None
-
-    def query(self) -> dict[str, Any]:
-        return {"text": self.text, "tags": tuple(self.tags or ())}
-
-
 @strawberry.type
-class LabelCount:
-    label: str
-    count: int
+class GraphQuery:
+    @strawberry.field(description="The node with this id, or null if there is none (in your tenant).", permission_classes=VIEWER)
+    async def node(self, info: Info, id: strawberry.ID) -> Optional[relay.Node]:
+        label, node_id = from_global_id(id)
+        found = await info.context.loaders.node.load(node_id)
+        return to_type(found) if found is not None and found.label is label else None
 
+    @strawberry.field(description=f"The nodes with these ids (at most {MAX_NODES}), in order; null for each id with no node.", permission_classes=VIEWER)
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Optional[relay.Node]]:
+        if len(ids) > MAX_NODES:
+            raise LimitExceeded(f"ids: at most {MAX_NODES} at a time, got {len(ids)}", field="ids", limit=MAX_NODES)
+        decoded = [from_global_id(i, field="ids") for i in ids]
+        found = await info.context.loaders.node.load_many([i for _, i in decoded])
+        return [to_type(n) if n is not None and n.label is label else None for (label, _), n in zip(decoded, found)]
 
-def _listing(label: Label, filter_cls: type) -> Any:
-    async def resolve(info: Info, first: int = DEFAULT_PAGE, after: Optional[str] = None, filter: Any = None) -> Any:
-        ctx = info.context
-        args = {k: v for k, v in (filter.query() if filter else {}).items() if v}
-        page = await ctx.services.graph.find(ctx.tenant, NodeQuery(label, first=first, after=decode_cursor(after), **args))
-        return connection_from_page(page, after, to_type)
-
-    resolve.__annotations__.update(info=Info, filter=Optional[filter_cls])
-    resolve.__annotations__["return"] = Connection[TYPES[label]]  # type: ignore[valid-type]
-    return strawberry.field(resolver=resolve, description=f"{label.value} nodes, ordered by name.", permission_classes=VIEWER)
-
-
-LISTINGS = {
-    "people": (Label.PERSON, NameFilter), "teams": (Label.TEAM, NameFilter),
-    "projects": (Label.PROJECT, ProjectFilter), "artifacts": (Label.ARTIFACT, ArtifactFilter),
-    "datasets": (Label.DATASET, DatasetFilter), "jobs": (Label.JOB, NameFilter),
-    "models": (Label.MODEL, NameFilter), "training_jobs": (Label.TRAINING_JOB, NameFilter),
-    "deployments": (Label.DEPLOYMENT, NameFilter),
-}
-
-
-async def node(info: Info, id: strawberry.ID) -> Optional[relay.Node]:
-    """The node with this id, or null if there is none (in your tenant)."""
-    label, node_id = from_global_id(id)
-    found = await info.context.loaders.node.load(node_id)
-    return to_type(found) if found is not None and found.label is label else None
-
-
-async def nodes(info: Info, ids: list[strawberry.ID]) -> list[Optional[relay.Node]]:
-    """The nodes with these ids, in order; null for each id with no node."""
-    if len(ids) > MAX_NODES:
-        raise LimitExceeded(f"ids: at most {MAX_NODES} at a time, got {len(ids)}", field="ids", limit=MAX_NODES)
-    decoded = [from_global_id(i, field="ids") for i in ids]
-    found = await info.context.loaders.node.load_many([i for _, i in decoded])
-    return [to_type(n) if n is not None and n.label is label else None for (label, _), n in zip(decoded, found)]
-
-
-async def node_counts(info: Info) -> list[LabelCount]:
-    """How many nodes of each type your tenant has."""
-    counts = await info.context.services.graph.counts(info.context.tenant)
-    return [LabelCount(label=label.value, count=n) for label, n in sorted(counts.items(), key=lambda kv: kv[0].value)]
-
-
-_fields: dict[str, Any] = {name: _listing(label, f) for name, (label, f) in LISTINGS.items()}
-_fields |= {"node": strawberry.field(resolver=node, permission_classes=VIEWER),
-            "nodes": strawberry.field(resolver=nodes, permission_classes=VIEWER),
-            "node_counts": strawberry.field(resolver=node_counts, permission_classes=VIEWER)}
-GraphQuery = strawberry.type(type("GraphQuery", (), _fields))
+    @strawberry.field(description="How many nodes of each type your tenant has.", permission_classes=VIEWER)
+    async def node_counts(self, info: Info) -> list[LabelCount]:
+        counts = await info.context.services.graph.counts(info.context.tenant)
+        return [LabelCount(label=label.value, count=n) for label, n in sorted(counts.items(), key=lambda kv: kv[0].value)]

@@ -6,7 +6,8 @@ from strawberry.scalars import JSON
 from maestro_graph.domain.graph import Label
 from resolvers.context import Info
 from resolvers.permissions import EDITOR
-from resolvers.graph.types import ModelVersion, to_type
+from resolvers.models.types import ModelVersion
+from resolvers.nodes import to_type
 from resolvers.lineage.types import IngestResult
 from resolvers.relay import from_global_id
 

@@ -13,9 +13,13 @@ from maestro_graph.domain.graph import Node
 from maestro_graph.domain.impact import Impacted, ImpactReport as DomainReport
 from maestro_graph.services.lineage import LineageGraph as DomainGraph
 from maestro_graph.types import Granularity as DomainGranularity, LineageDirection as DomainDirection
-from resolvers.graph.enums import Relationship
 from resolvers.context import Info
-from resolvers.graph.types import Dataset, Deployment, Field, Model, ModelVersion, Person, Project, to_type
+from resolvers.datasets.types import Dataset, Field
+from resolvers.graph.types import Relationship
+from resolvers.models.types import Deployment, Model, ModelVersion
+from resolvers.nodes import to_type
+from resolvers.people.types import Person
+from resolvers.projects.types import Project
 from resolvers.relay import to_global_id
 
 LineageDirection = strawberry.enum(DomainDirection, name="LineageDirection")

@@ -1,19 +1,62 @@
-"""The seed platform's project verbs: create with members, add members, record metrics, predictions."""
+"""Projects and what hangs off them: createProject (with members), updateProject, deleteProject,
+addProjectMembers, recordProjectMetrics, updateMetric, deleteMetric, createPrediction,
+updatePrediction, deletePrediction.
+
+Three classes only because schema.py merges root fields in the order schema.graphql has always
+listed them: each node type's edits first, in label order, each domain's own verbs after.
+"""
 
 from typing import Optional
 
 import strawberry
 
 from maestro_graph.domain.graph import Label
+from resolvers import crud
 from resolvers.context import Info
+from resolvers.crud import DeletePayload, to_props
+from resolvers.nodes import to_type
 from resolvers.permissions import EDITOR
-from resolvers.graph.inputs import CreateMetricInput, CreatePredictionInput, CreateProjectInput, MemberInput, to_props
-from resolvers.graph.types import Metric, Prediction, Project, to_type
+from resolvers.projects.types import (
+    CreateMetricInput, CreatePredictionInput, CreateProjectInput, MemberInput, Metric, Prediction, Project,
+    UpdateMetricInput, UpdatePredictionInput, UpdateProjectInput,
+)
 from resolvers.relay import from_global_id
 
 
 def _members(members: Optional[list[MemberInput]]) -> list[tuple[str, str]]:
     return [(from_global_id(m.person_id, Label.PERSON, field="members.personId")[1], m.role) for m in members or ()]
+
+
+@strawberry.type
+class ProjectEditMutation:
+    @strawberry.mutation(description="Change fields of a Project; null removes an optional field.", permission_classes=EDITOR)
+    async def update_project(self, info: Info, id: strawberry.ID, input: UpdateProjectInput) -> Project:
+        return await crud.update_node(info, Label.PROJECT, id, input)
+
+    @strawberry.mutation(description="Delete a Project and its relationships.", permission_classes=EDITOR)
+    async def delete_project(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await crud.delete_node(info, Label.PROJECT, id)
+
+
+@strawberry.type
+class ProjectRecordEditMutation:
+    """Metrics and predictions are created under their project (recordProjectMetrics, createPrediction)."""
+
+    @strawberry.mutation(description="Change fields of a Metric; null removes an optional field.", permission_classes=EDITOR)
+    async def update_metric(self, info: Info, id: strawberry.ID, input: UpdateMetricInput) -> Metric:
+        return await crud.update_node(info, Label.METRIC, id, input)
+
+    @strawberry.mutation(description="Delete a Metric and its relationships.", permission_classes=EDITOR)
+    async def delete_metric(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await crud.delete_node(info, Label.METRIC, id)
+
+    @strawberry.mutation(description="Change fields of a Prediction; null removes an optional field.", permission_classes=EDITOR)
+    async def update_prediction(self, info: Info, id: strawberry.ID, input: UpdatePredictionInput) -> Prediction:
+        return await crud.update_node(info, Label.PREDICTION, id, input)
+
+    @strawberry.mutation(description="Delete a Prediction and its relationships.", permission_classes=EDITOR)
+    async def delete_prediction(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await crud.delete_node(info, Label.PREDICTION, id)
 
 
 @strawberry.type

@@ -30,7 +30,7 @@ nodes = Table(
     Column("props", Json, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
-    Column("name_fold", Text),  # schemas.fold(name): what name filters compare against (0005)
+    Column("name_fold", Text),  # domain.text.fold(name): what name filters compare against (0005)
     PrimaryKeyConstraint("tenant", "id", name="pk_nodes"),
     # On PostgreSQL a unique index on (tenant, label, md5(key)) instead: a key can be longer
     # than a btree entry may be (migrations/sql 0004).

@@ -1,0 +1,122 @@
+"""Datasets and their columns (fields), with column lineage: GraphQL types, enums and inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Optional, TypeVar
+
+import strawberry
+from strawberry import relay
+
+from maestro_graph.domain import vocabulary as s
+from maestro_graph.domain.graph import Label, Neighbour, Rel
+from resolvers.crud import NameFilter
+from resolvers.nodes import IN, OUT, EdgeKind, StoredNode, related, related_one
+from resolvers.relay import Connection, EdgeBase, PageInfo
+
+if TYPE_CHECKING:  # the lazy annotations below name these; importing them here would be circular
+    from resolvers.jobs.types import Job
+    from resolvers.people.types import Person
+
+T = TypeVar("T")
+
+DerivationType = strawberry.enum(s.DerivationType, description=s.DerivationType.__doc__)
+
+
+# -- column lineage: a relationship page whose edges carry the transformation ---------------------
+@strawberry.type
+class DerivationEdge(EdgeBase, Generic[T]):
+    node: T
+    type: DerivationType  # type: ignore[valid-type]
+    subtype: Optional[str]
+    description: Optional[str]
+    masking: bool
+    job: Optional[str]
+
+
+@strawberry.type
+class DerivationConnection(Generic[T]):
+    edges: list[DerivationEdge[T]]
+    page_info: PageInfo
+    total_count: int
+
+
+def _derivation_props(nb: Neighbour) -> dict[str, Any]:
+    p = nb.edge.props
+    return {"type": DerivationType(p.get("type", "DIRECT")), "subtype": p.get("subtype"),
+            "description": p.get("description"), "masking": bool(p.get("masking", False)), "job": p.get("job")}
+
+
+DERIVATION = EdgeKind(DerivationConnection, DerivationEdge, _derivation_props)
+
+
+# -- types ----------------------------------------------------------------------------------------
+@strawberry.type(description="A dataset, identified as in OpenLineage by (namespace, name).")
+class Dataset(StoredNode, relay.Node):
+    id: relay.NodeID[str]
+    namespace: str
+    name: str
+    description: Optional[str]
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    fields: Connection[Field] = related(Rel.HAS_FIELD, OUT, description="Its columns.")
+    read_by: Connection[Annotated["Job", strawberry.lazy("resolvers.jobs.types")]] = related(
+        Rel.READS, IN, description="Jobs reading it.")
+    written_by: Connection[Annotated["Job", strawberry.lazy("resolvers.jobs.types")]] = related(
+        Rel.WRITES, IN, description="Jobs writing it.")
+    upstream: Connection[Dataset] = related(Rel.FEEDS, IN, description="Datasets that feed it directly.")
+    downstream: Connection[Dataset] = related(Rel.FEEDS, OUT, description="Datasets it feeds directly.")
+    owners: Connection[Annotated["Person", strawberry.lazy("resolvers.people.types")]] = related(
+        Rel.OWNS, IN, labels=[Label.PERSON], description="People who own it.")
+
+
+@strawberry.type(description="A column of a dataset; nested columns have a dotted path.")
+class Field(StoredNode, relay.Node):
+    id: relay.NodeID[str]
+    path: str
+    name: str
+    type: Optional[str]
+    description: Optional[str]
+    created_at: datetime
+    updated_at: datetime
+    dataset: Optional[Dataset] = related_one(Rel.HAS_FIELD, IN, description="The dataset it belongs to.")
+    upstream: DerivationConnection[Field] = related(Rel.DERIVES, IN, kind=DERIVATION, description="Columns it is derived from directly.")
+    downstream: DerivationConnection[Field] = related(Rel.DERIVES, OUT, kind=DERIVATION, description="Columns derived from it directly.")
+
+
+# -- filters and inputs ---------------------------------------------------------------------------
+@strawberry.input
+class DatasetFilter(NameFilter):
+    tags: Optional[list[str]] = None
+
+    def query(self) -> dict[str, Any]:
+        return {"text": self.text, "tags": tuple(self.tags or ())}
+
+
+@strawberry.input
+class CreateDatasetInput:
+    namespace: str
+    name: str
+    description: Optional[str] = None
+    tags: Optional[list[str]] = None
+
+
+@strawberry.input(description="Fields to change on a Dataset; null removes an optional field.")
+class UpdateDatasetInput:
+    description: Optional[str] = strawberry.UNSET
+    tags: Optional[list[str]] = strawberry.UNSET
+
+
+@strawberry.input
+class CreateFieldInput:
+    dataset_id: strawberry.ID
+    path: str = strawberry.field(description="Column name; nested columns as a dotted path, e.g. address.city.")
+    type: Optional[str] = None
+    description: Optional[str] = None
+
+
+@strawberry.input(description="Fields to change on a Field; null removes an optional field.")
+class UpdateFieldInput:
+    type: Optional[str] = strawberry.UNSET
+    description: Optional[str] = strawberry.UNSET

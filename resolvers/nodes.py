@@ -1,0 +1,133 @@
+"""What every node type shares: building a GraphQL object from a stored node, relay's node
+resolution, and the relationship fields.
+
+A relationship field is written where its type is, as `name: Connection[Other] = related(...)`:
+the annotation is the field's GraphQL type, `related` supplies the resolver. Each loads through the
+request's DataLoaders, so a level of a nested query costs one store call however many nodes it has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import cache
+from typing import Any, Optional
+
+import strawberry
+from strawberry.types.base import StrawberryOptional
+from strawberry.types.enum import StrawberryEnumDefinition
+
+from maestro_graph.domain.graph import Label, Neighbour, Node, Rel
+from maestro_graph.domain.props import defaults
+from maestro_graph.types import Direction
+from resolvers.context import Info
+from resolvers.relay import DEFAULT_PAGE, Connection, Edge, cursor_of, decode_cursor, page_info
+
+OUT, IN = Direction.OUT, Direction.IN
+
+
+@cache
+def node_types() -> dict[Label, type]:
+    """Every label's GraphQL type, from its domain's types.py. Imported when first needed, not at
+    the top: those modules build on this one."""
+    from resolvers.artifacts.types import Artifact
+    from resolvers.datasets.types import Dataset, Field
+    from resolvers.jobs.types import Job, Run
+    from resolvers.models.types import Deployment, Model, ModelVersion, TrainingJob
+    from resolvers.people.types import Person, Team
+    from resolvers.projects.types import Metric, Prediction, Project
+
+    types: dict[Label, type] = {
+        Label.PERSON: Person, Label.TEAM: Team, Label.PROJECT: Project, Label.ARTIFACT: Artifact,
+        Label.DATASET: Dataset, Label.FIELD: Field, Label.JOB: Job, Label.RUN: Run, Label.MODEL: Model,
+        Label.MODEL_VERSION: ModelVersion, Label.TRAINING_JOB: TrainingJob, Label.DEPLOYMENT: Deployment,
+        Label.METRIC: Metric, Label.PREDICTION: Prediction,
+    }
+    assert set(types) == set(Label), "every label needs a GraphQL type"
+    assert all(cls.__name__ == label.value for label, cls in types.items()), "type names are label names"
+    return types
+
+
+def _time(value: Any) -> Any:
+    # Stored timestamps are ISO strings already; the DateTime scalar serialises them unchanged.
+    return value
+
+
+@cache
+def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
+    """For each plain field of a node type: how to turn the stored prop into the GraphQL value."""
+    out: dict[str, Callable[[Any], Any]] = {}
+    for f in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        if f.base_resolver is not None or f.python_name in ("id", "created_at", "updated_at"):
+            continue
+        kind = f.type.of_type if isinstance(f.type, StrawberryOptional) else f.type
+        if isinstance(kind, StrawberryEnumDefinition):
+            out[f.python_name] = lambda v, E=kind.wrapped_cls: None if v is None else E(v)
+        elif kind is datetime:
+            out[f.python_name] = _time
+        else:
+            out[f.python_name] = lambda v: v
+    return out
+
+
+@cache
+def _defaults(label: Label) -> dict[str, Any]:
+    return defaults(label)
+
+
+def to_type(node: Node) -> Any:
+    """The GraphQL object for a stored node."""
+    cls = node_types()[node.label]
+    fallback = _defaults(node.label)
+    values = {name: conv(node.props.get(name, fallback.get(name))) for name, conv in _converters(cls).items()}
+    return cls(id=node.id, created_at=node.created_at, updated_at=node.updated_at, **values)
+
+
+class StoredNode:
+    """Base of every node type: relay's node resolution through the request's loader."""
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        nodes = await info.context.loaders.node.load_many(list(node_ids))
+        return [to_type(n) if n is not None and n.label.value == cls.__name__ else None for n in nodes]
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeKind:
+    """What a relationship page is made of: its connection and edge types, and the edge fields
+    taken from the relationship's props."""
+
+    connection: type
+    edge: type
+    props: Callable[[Neighbour], dict[str, Any]]
+
+
+PLAIN = EdgeKind(Connection, Edge, lambda nb: {})
+
+
+def related(rel: Rel, direction: Direction, *, kind: EdgeKind = PLAIN, labels: Iterable[Label] = (),
+            description: str) -> Any:
+    """The resolver of a paginated relationship field: `rel` followed in `direction` (to nodes of
+    `labels` only, when given). Each page is cut in the store, for every node of the level at once."""
+    only = frozenset(labels)
+
+    async def resolve(root: Any, info: Info, first: int = DEFAULT_PAGE, after: Optional[str] = None):  # type: ignore[no-untyped-def]
+        loader = info.context.loaders.neighbour_pages(rel, direction, only, first, decode_cursor(after))
+        page = await loader.load(root.id)
+        out = [kind.edge(key=cursor_of(nb.node), node=to_type(nb.node), **kind.props(nb)) for nb in page.items]
+        return kind.connection(edges=out, page_info=page_info(out, page.has_next, after is not None), total_count=page.total)
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
+def related_one(rel: Rel, direction: Direction, *, description: str) -> Any:
+    """The resolver of a to-one relationship field (the first node at the other end, or null)."""
+
+    async def resolve(root: Any, info: Info):  # type: ignore[no-untyped-def]
+        nbs = await info.context.loaders.neighbours(rel, direction).load(root.id)
+        return to_type(nbs[0].node) if nbs else None
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
