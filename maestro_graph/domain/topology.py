@@ -16,7 +16,6 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from maestro_graph.domain.graph import Label, Rel
 from maestro_graph.domain.impact import TOPOLOGY_LABELS, Impacted, ImpactReport, build_report
+from maestro_graph.domain.walk import breadth_first, drive
 from maestro_graph.types import Direction, NodeId
 
 LABEL_CODES = {label: code for code, label in enumerate(TOPOLOGY_LABELS)}
@@ -340,7 +340,7 @@ class Topology:
         ids = self.ids
         out: dict[int, tuple[int, list[NodeId]]] = {}
         for node, (dist, parent) in hops.items():
-            if parent == -1:
+            if parent is None:
                 out[node] = (dist, entries[node][1] if node in entries else [ids[node]])
             else:
                 out[node] = (dist, out[parent][1] + [ids[node]])
@@ -413,33 +413,12 @@ def _spliced(items: list | bytearray, at: list[int], new: list) -> list | bytear
     return out
 
 
-def walk(adj: Csr, starts: dict[int, int], depth: int, cap: int) -> tuple[dict[int, tuple[int, int]], bool]:
-    """domain.walk.bfs over one adjacency, on integers: {node: (distance, parent or -1)} in the
-    order reached, and whether the cap cut the walk. Starts enter at their distance."""
-    entering = deque(sorted((d, s) for s, d in starts.items()))
-    hops: dict[int, tuple[int, int]] = {}
-    truncated = False
-    frontier: list[int] = []
-    distance = entering[0][0] if entering else depth
+def walk(adj: Csr, starts: dict[int, int], depth: int, cap: int) -> tuple[dict[int, tuple[int, int | None]], bool]:
+    """domain.walk.breadth_first over one adjacency, on integers: {node: (distance, parent or
+    None)} in the order reached, and whether the cap cut the walk. Starts enter at their distance.
+    A frontier expands to slices of the adjacency arrays: no relationship object is made."""
+    hops: dict[int, tuple[int, int | None]] = {}
     offsets, targets = adj.offsets, adj.targets
-    while True:
-        while entering and entering[0][0] == distance:
-            start = entering.popleft()[1]
-            if start not in hops:
-                hops[start] = (distance, -1)
-                frontier.append(start)
-        if distance >= depth or not (frontier or entering):
-            return hops, truncated
-        frontier.sort()
-        nxt: list[int] = []
-        step = distance + 1
-        for here in frontier:
-            for there in targets[offsets[here]:offsets[here + 1]]:
-                if there not in hops:
-                    if len(hops) >= cap:
-                        truncated = True
-                        continue
-                    hops[there] = (step, here)
-                    nxt.append(there)
-        frontier = nxt
-        distance = step
+    truncated = drive(breadth_first(starts, depth, cap, hops),
+                      lambda frontier: [(here, targets[offsets[here]:offsets[here + 1]]) for here in frontier])
+    return hops, truncated
