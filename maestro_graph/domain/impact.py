@@ -52,11 +52,18 @@ class Step:
     rels: tuple[Rel, ...]
     direction: Direction
     sources: tuple[str, ...]  # the sets it goes from, together
-    into: str | Mapping[Rel, str] | None  # the set its nodes join (STEP: by relationship)
+    into: str | dict[Rel, str] | None  # the set its nodes join (STEP: by relationship)
     cost: int = 1  # added to the distance by a STEP or the crossing of a CROSS
     root: Label | None = None  # taken only from a root of this label
     of_label: Label | None = None  # goes only from the source nodes of this label
     unless: str | None = None  # CROSS: the property that keeps a relationship from being crossed
+
+    def __post_init__(self) -> None:
+        # Relationships in the order of their type names: the order executors answer in.
+        object.__setattr__(self, "rels", tuple(sorted(self.rels, key=lambda r: r.value)))
+        assert (self.how is How.STEP) == isinstance(self.into, dict), "a STEP fills sets by relationship, others one set"
+        assert self.rels or self.how is How.TAKE, "only a TAKE goes nowhere (it takes its sources)"
+        assert (self.how is How.CROSS) == (self.unless is not None), "a CROSS, and only it, says what is not crossed"
 
 
 IMPACT_PLAN: tuple[Step, ...] = (
@@ -99,9 +106,9 @@ FLAGS: dict[Rel, str] = {rel: s.unless for s in IMPACT_PLAN if s.unless is not N
 
 # -- what the plan asks its executor --------------------------------------------------------------
 class Expand(NamedTuple, Generic[N]):
-    """Every relationship of `rels` leaving (OUT) or entering (IN) one of `ids`, but those whose
-    `unless` property is true. Answer: [(node of ids, node one step on, rel)] in the (src, dst,
-    type) order of the relationships."""
+    """Every relationship of `rels` (in type-name order) leaving (OUT) or entering (IN) one of
+    `ids`, but those whose `unless` property is true. Answer: [(node of ids, node one step on,
+    rel)], in `edge_order` of the relationships as stored."""
 
     ids: list[N]
     rels: tuple[Rel, ...]
@@ -128,6 +135,13 @@ class OfLabel(NamedTuple, Generic[N]):
 
 
 Request = Expand | WalkFrom | OfLabel
+_TAKE, _WALK, _STEP = How.TAKE, How.WALK, How.STEP  # enum members cost a lookup each time they are named
+
+
+def edge_order(edge: tuple[Any, Any, Rel]) -> tuple[Any, Any, str]:
+    """The order an executor answers relationships in, (src, dst, type): nearest ways first are
+    found first, and found first wins among ways as near."""
+    return edge[0], edge[1], edge[2].value
 
 
 class Reached(NamedTuple, Generic[N]):
@@ -165,22 +179,33 @@ def impact_plan(root: N, root_label: Label, depth: int, cap: int, id_of: Callabl
     for step in IMPACT_PLAN:
         if step.root is not None and step.root is not root_label:
             continue
-        ids = [node for source in step.sources for node in (reach if source == REACHED else sets[source])]
+        ids: list[N] = []
+        for source in step.sources:
+            ids += reach if source == REACHED else sets[source]
         if ids and step.of_label is not None:
             ids = yield OfLabel(ids, step.of_label)
         if not ids:
             continue
-        if step.how is How.TAKE:
-            assert isinstance(step.into, str), "a TAKE fills one set"
-            sets[step.into] += [there for _, there, _ in (yield Expand(ids, step.rels, step.direction, None))] \
-                if step.rels else ids
-        elif step.how is How.WALK:
-            assert isinstance(step.into, str), "a WALK fills one set"
+        how = step.how
+        if how is _STEP:
+            into, cost = step.into, step.cost
+            for here, there, rel in (yield Expand(ids, step.rels, step.direction, None)):
+                dist = reach[here][0] + cost
+                if there not in reach:
+                    if rel in into:
+                        sets[into[rel]].append(there)
+                    reach[there] = (dist, reach[here][1] + [id_of(there)])
+                elif dist < reach[there][0]:
+                    reach[there] = (dist, reach[here][1] + [id_of(there)])
+        elif how is _WALK:
             hops, cut = yield WalkFrom(dict.fromkeys(ids, 0), step.rels, step.direction, depth, cap)
             truncated |= cut
             _offer_walk(reach, hops, {}, id_of)
             sets[step.into] += hops
-        elif step.how is How.CROSS:
+        elif how is _TAKE:
+            sets[step.into] += [there for _, there, _ in (yield Expand(ids, step.rels, step.direction, None))] \
+                if step.rels else ids
+        else:
             entries: dict[N, tuple[int, list[NodeId]]] = {}  # where a crossing arrives -> (distance, path)
             for here, there, _ in (yield Expand(ids, step.rels, step.direction, step.unless)):
                 dist = reach[here][0] + step.cost
@@ -191,16 +216,6 @@ def impact_plan(root: N, root_label: Label, depth: int, cap: int, id_of: Callabl
                                            step.direction, depth, max(1, cap - len(reach)))
                 truncated |= cut
                 _offer_walk(reach, hops, entries, id_of)
-        else:
-            into = step.into if isinstance(step.into, Mapping) else {}
-            for here, there, rel in (yield Expand(ids, step.rels, step.direction, None)):
-                dist = reach[here][0] + step.cost
-                if there not in reach:
-                    if rel in into:
-                        sets[into[rel]].append(there)
-                    reach[there] = (dist, reach[here][1] + [id_of(there)])
-                elif dist < reach[there][0]:
-                    reach[there] = (dist, reach[here][1] + [id_of(there)])
     return Reached(reach, {node for name in UNREPORTED for node in sets[name]}, truncated)
 
 
@@ -208,6 +223,10 @@ def _offer_walk(reach: dict[N, tuple[int, list[NodeId]]], hops: Mapping[N, Seque
                 entries: Mapping[N, tuple[int, list[NodeId]]], id_of: Callable[[N], NodeId]) -> None:
     """Offer every node a walk reached, in the order reached (a parent before its children), with
     its path: a start's is its entry's, if it has one; another's is its parent's and itself."""
+    if not reach and not entries:  # the first walk: every node is new, and its path is this walk's
+        for node, (dist, parent) in hops.items():
+            reach[node] = (dist, [id_of(node)] if parent is None else reach[parent][1] + [id_of(node)])
+        return
     paths: dict[N, list[NodeId]] = {}
     for node, (dist, parent) in hops.items():
         if parent is None:

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from maestro_graph.domain.graph import Label, Rel
-from maestro_graph.domain.impact import (FLAGS, FOLLOWED, TOPOLOGY_LABELS, Impacted, ImpactReport, OfLabel, Request,
-                                         WalkFrom, build_report, impact_plan)
+from maestro_graph.domain.impact import (FLAGS, FOLLOWED, TOPOLOGY_LABELS, Expand, Impacted, ImpactReport, OfLabel,
+                                         Request, WalkFrom, build_report, impact_plan)
 from maestro_graph.domain.walk import breadth_first, drive
 from maestro_graph.types import Direction, NodeId
 
@@ -307,52 +307,54 @@ class Topology:
         return build_report(report, rows)
 
     def _answer(self, request: Request) -> Any:
-        if isinstance(request, WalkFrom):
+        if type(request) is Expand:
+            return self._expand(request.ids, request.rels, request.direction, request.unless)
+        if type(request) is WalkFrom:
             # Grouping a frontier's relationships by the node they leave is their (src, dst) order
             # only going OUT, and only along one type.
             assert len(request.rels) == 1 and request.direction is Direction.OUT, "the topology walks OUT along one type"
             return walk(self.adjacency[(request.rels[0], request.direction)], request.starts, request.depth, request.cap)
-        if isinstance(request, OfLabel):
-            code, codes = LABEL_CODES[request.label], self.labels
-            return [i for i in request.ids if codes[i] == code]
-        return self._expand(request.ids, request.rels, request.direction, request.unless)
+        assert type(request) is OfLabel, request
+        code, codes = LABEL_CODES[request.label], self.labels
+        return [i for i in request.ids if codes[i] == code]
 
     def _expand(self, ids: list[int], rels: tuple[Rel, ...], direction: Direction, unless: str | None
                 ) -> list[tuple[int, int, Rel]]:
         """Expand's answer in memory: the same relationships in the same (src, dst, type) order as
-        the store's.
+        the store's (`rels` come in type order).
 
         Each relationship found is one integer, (src * n + dst) * len(rels) + rank of its type,
-        so the order is a sort of integers and no tuple is made per relationship until the end."""
+        so the order is a sort of integers; the (here, there, rel) tuples are made at the end."""
         out = direction is Direction.OUT
         n, width = len(self.ids), len(rels)
-        ranked = sorted(rels, key=lambda r: r.value)
-        here_ids = set(ids)
+        froms = set(ids)
         found: list[int] = []
-        for rank, rel in enumerate(ranked):
+        for rank, rel in enumerate(rels):
             adj = self.adjacency[(rel, direction)]
             offsets, targets = adj.offsets, adj.targets
             sources = adj.nonempty
-            froms = here_ids & sources if sources is not None else here_ids
             if unless is not None:
                 # The flags hold FLAGS[rel], kept for edges as stored (OUT).
                 assert out and FLAGS.get(rel) == unless and adj.flags is not None, f"no {unless} flags on {rel.value}"
                 flags = adj.flags
-                for here in froms:
+                for here in froms if sources is None else froms & sources:
                     at = offsets[here]
                     for k, there in enumerate(targets[at:offsets[here + 1]]):
                         if not flags[at + k]:
                             found.append((here * n + there) * width + rank)
                 continue
-            for here in froms:
+            for here in froms if sources is None else froms & sources:
                 for there in targets[offsets[here]:offsets[here + 1]]:
                     found.append(((here * n + there) if out else (there * n + here)) * width + rank)
         found.sort()
+        if width == 1:  # most of what a walk reaches, one type: no rank to take off
+            rel = rels[0]
+            return [(k // n, k % n, rel) for k in found] if out else [(k % n, k // n, rel) for k in found]
         answer: list[tuple[int, int, Rel]] = []
         for key in found:
             pair, rank = divmod(key, width)
             src, dst = divmod(pair, n)
-            answer.append((src, dst, ranked[rank]) if out else (dst, src, ranked[rank]))
+            answer.append((src, dst, rels[rank]) if out else (dst, src, rels[rank]))
         return answer
 
 
@@ -375,5 +377,5 @@ def walk(adj: Csr, starts: dict[int, int], depth: int, cap: int) -> tuple[dict[i
     hops: dict[int, tuple[int, int | None]] = {}
     offsets, targets = adj.offsets, adj.targets
     truncated = drive(breadth_first(starts, depth, cap, hops),
-                      lambda frontier: [(here, targets[offsets[here]:offsets[here + 1]]) for here in frontier])
+                      lambda frontier: zip(frontier, [targets[offsets[here]:offsets[here + 1]] for here in frontier]))
     return hops, truncated

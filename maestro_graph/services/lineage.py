@@ -18,7 +18,7 @@ from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
 from maestro_graph.domain.graph import Edge, Label, Node, Rel
 from maestro_graph.domain.impact import (Impacted, ImpactReport, OfLabel, Reached, Request, WalkFrom, build_report,
-                                         impact_plan)
+                                         edge_order, impact_plan)
 from maestro_graph.integrations.openlineage import parse_events, translate
 from maestro_graph.services.graph import GraphService
 from maestro_graph.services.ingestion import GroupCommit
@@ -199,10 +199,9 @@ class LineageService:
             return [i for i, n in found.items() if n.label is request.label]
         unless = request.unless
         edges = await self.store.expand(tenant, request.ids, request.rels, request.direction, with_props=unless is not None)
-        edges.sort(key=lambda e: (e.src, e.dst, e.rel.value))
-        if request.direction is Direction.OUT:
-            return [(e.src, e.dst, e.rel) for e in edges if unless is None or e.props.get(unless) is not True]
-        return [(e.dst, e.src, e.rel) for e in edges if unless is None or e.props.get(unless) is not True]
+        found = [(e.src, e.dst, e.rel) for e in edges if unless is None or e.props.get(unless) is not True]
+        found.sort(key=edge_order)
+        return found if request.direction is Direction.OUT else [(dst, src, rel) for src, dst, rel in found]
 
 
 def _same(node_id: NodeId) -> NodeId:
