@@ -20,8 +20,9 @@ from maestro_graph.domain.graph import Edge
 from maestro_graph.types import Direction, NodeId
 
 N = TypeVar("N", bound=Hashable)
-R = TypeVar("R")
-A = TypeVar("A")
+Q = TypeVar("Q")  # what a generator asks
+A = TypeVar("A")  # what it is answered
+R = TypeVar("R")  # what it returns
 
 
 class Hop(NamedTuple):
@@ -140,9 +141,10 @@ def bfs(starts: Iterable[NodeId] | Mapping[NodeId, int], direction: Direction, d
     return walk
 
 
-def drive(steps: Generator[list[N], A, R], expand: Callable[[list[N]], A]) -> R:
+def drive(steps: Generator[Q, A, R], expand: Callable[[Q], A]) -> R:
     """Run a walk to its end with a synchronous expand: a store query, a lookup in relationships
-    fetched at once, or adjacency arrays in memory."""
+    fetched at once, or adjacency arrays in memory. Any generator of requests and answers runs
+    so (the impact plan of domain/impact.py, answered from memory)."""
     try:
         frontier = next(steps)
         while True:
