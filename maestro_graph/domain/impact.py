@@ -48,6 +48,10 @@ COLUMN_LINEAGE = "column_lineage"  # on FEEDS: the job reports column lineage fr
 
 @dataclass(frozen=True)
 class Step:
+    """One step of the plan: how it goes, along which relationships and which way, from which
+    sets of nodes into which. A node's distance is the smallest over every way in; among ways as
+    short, the first found (relationships are taken in (src, dst, type) order)."""
+
     how: How
     rels: tuple[Rel, ...]
     direction: Direction
