@@ -300,8 +300,8 @@ class Topology:
         root_label = self.label(root)
         reached = drive(impact_plan(root, root_label, depth, cap, self.ids.__getitem__), self._answer)
         ids, names, codes, skip, row = self.ids, self.names, self.labels, reached.starts, tuple.__new__
-        # tuple.__new__ makes the same Impacted without NamedTuple's __new__ (Python code): a row
-        # per node reached, about 40% of making it.
+        # tuple.__new__ makes the same Impacted without running NamedTuple's __new__ (Python code),
+        # which is about 40% of the cost of a row, and there is a row per node reached.
         rows = [row(Impacted, (dist, names[i], ids[i], TOPOLOGY_LABELS[codes[i]], path))
                 for i, (dist, path) in reached.nodes.items() if i not in skip]
         report = ImpactReport(Impacted(0, names[root], ids[root], root_label, [ids[root]]), depth, self.label_of,
