@@ -17,6 +17,8 @@ DEFAULT_TENANT: Tenant = "default"
 class Direction(enum.Enum):
     """Which way to follow a relationship from the nodes we start at."""
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash is Python code, hot in impact analysis
+
     OUT = "OUT"  # (start)-[r]->(other)
     IN = "IN"  # (start)<-[r]-(other)
 

@@ -6,9 +6,10 @@ only what impact analysis follows: the nodes of TOPOLOGY_LABELS as small integer
 id order, so sorting integers sorts ids) with label and name, and each relationship of
 TOPOLOGY_RELS as compressed adjacency arrays (CSR): about 170 MB at 1M columns.
 
-`impact` below follows exactly the rules of LineageService.impact over the store, with the same
-order everywhere (frontiers by id, relationships by (src, dst, type)), so both give the same
-answer, truncation included; tests/contract/test_topology_impact.py holds them to it.
+`impact` below carries out the impact plan (domain/impact.py) that LineageService.impact carries
+out over the store, answering its requests in the same order (frontiers by id, relationships by
+(src, dst, type)), so both give the same answer, truncation included;
+tests/contract/test_topology_impact.py holds them to it.
 """
 
 from __future__ import annotations
@@ -16,29 +17,23 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from maestro_graph.domain.graph import Label, Rel
-from maestro_graph.domain.impact import TOPOLOGY_LABELS, Impacted, ImpactReport, build_report
+from maestro_graph.domain.impact import (FLAGS, FOLLOWED, TOPOLOGY_LABELS, Expand, Impacted, ImpactReport, OfLabel,
+                                         Request, WalkFrom, build_report, impact_plan)
+from maestro_graph.domain.walk import breadth_first, drive
 from maestro_graph.types import Direction, NodeId
 
 LABEL_CODES = {label: code for code, label in enumerate(TOPOLOGY_LABELS)}
-# The relationships the topology holds, and which ways impact analysis follows each.
+# The relationships the topology holds, and which ways impact analysis follows each (IMPACT_PLAN's).
 WAYS: dict[Rel, tuple[Direction, ...]] = {
-    Rel.DERIVES: (Direction.OUT,),
-    Rel.HAS_FIELD: (Direction.OUT, Direction.IN),
-    Rel.FEEDS: (Direction.OUT,),
-    Rel.TRAINED_ON: (Direction.IN,),
-    Rel.USES_FEATURE: (Direction.IN,),
-    Rel.OWNS: (Direction.IN,),
-    Rel.VERSION_OF: (Direction.OUT,),
-    Rel.SERVES: (Direction.IN,),
-    Rel.MEMBER_OF: (Direction.IN,),
-}
+    rel: tuple(d for d in (Direction.OUT, Direction.IN) if (rel, d) in FOLLOWED)
+    for rel in sorted({rel for rel, _ in FOLLOWED}, key=lambda r: r.value)}
 
 
 @dataclass
@@ -297,108 +292,72 @@ class Topology:
 
     # -- impact analysis -----------------------------------------------------------------------
     def impact(self, root: int, depth: int, cap: int) -> ImpactReport:
-        """LineageService.impact's answer, from a Dataset or Field node of this topology.
+        """LineageService.impact's answer, from a Dataset or Field node of this topology: the
+        impact plan (domain/impact.py) answered from the adjacency arrays.
 
         Reached nodes are integers; their paths are lists of ids, each made by copying the
         parent's path (in C) rather than by walking parents back (in Python)."""
-        ids = self.ids
         root_label = self.label(root)
-        from_dataset = root_label is Label.DATASET
-        field_starts = list(self.adjacency[(Rel.HAS_FIELD, Direction.OUT)].of(root)) if from_dataset else [root]
-        # node -> (distance, a shortest path of ids); fields and datasets are disjoint, so the two
-        # walks fill it without comparing, and later steps keep the first shortest path offered.
-        fw, truncated = walk(self.adjacency[(Rel.DERIVES, Direction.OUT)], dict.fromkeys(field_starts, 0), depth, cap)
-        reach = self._paths(fw, {})
-        if from_dataset:
-            dw, cut = walk(self.adjacency[(Rel.FEEDS, Direction.OUT)], {root: 0}, depth, cap)
-            truncated |= cut
-            reach.update(self._paths(dw, {}))
-        held = self._step(reach, list(fw), (Rel.HAS_FIELD,), Direction.IN, cost=0)[Rel.HAS_FIELD]
-        if not from_dataset:
-            truncated |= self._past_opaque_jobs(reach, held, depth, cap)
-        around = self._step(reach, list(reach), (Rel.TRAINED_ON, Rel.USES_FEATURE, Rel.OWNS), Direction.IN)
-        versions = around[Rel.TRAINED_ON] + around[Rel.USES_FEATURE]
-        owners = around[Rel.OWNS]
-        if versions:
-            served = self._step(reach, versions, (Rel.VERSION_OF,), Direction.OUT)[Rel.VERSION_OF]
-            served += self._step(reach, versions, (Rel.SERVES,), Direction.IN)[Rel.SERVES]
-            owners += self._step(reach, versions + served, (Rel.OWNS,), Direction.IN)[Rel.OWNS]
-        projects = [i for i in owners if self.label(i) is Label.PROJECT]
-        self._step(reach, projects, (Rel.MEMBER_OF, Rel.OWNS), Direction.IN)
-        skip = set(field_starts) | ({root} if from_dataset else set())
-        names, codes = self.names, self.labels
-        rows = [Impacted(dist, names[i], ids[i], TOPOLOGY_LABELS[codes[i]], path)
-                for i, (dist, path) in reach.items() if i not in skip]
+        reached = drive(impact_plan(root, root_label, depth, cap, self.ids.__getitem__), self._answer)
+        ids, names, codes, skip, row = self.ids, self.names, self.labels, reached.starts, tuple.__new__
+        # tuple.__new__ makes the same Impacted without running NamedTuple's __new__ (Python code),
+        # which is about 40% of the cost of a row, and there is a row per node reached.
+        rows = [row(Impacted, (dist, names[i], ids[i], TOPOLOGY_LABELS[codes[i]], path))
+                for i, (dist, path) in reached.nodes.items() if i not in skip]
         report = ImpactReport(Impacted(0, names[root], ids[root], root_label, [ids[root]]), depth, self.label_of,
-                              truncated=truncated)
+                              truncated=reached.truncated)
         return build_report(report, rows)
 
-    def _paths(self, hops: dict[int, tuple[int, int]], entries: dict[int, tuple[int, list[NodeId]]]
-               ) -> dict[int, tuple[int, list[NodeId]]]:
-        """(distance, path) of every node a walk reached, in the order reached (a parent comes
-        before its children); a start's path is its entry's, if it has one."""
-        ids = self.ids
-        out: dict[int, tuple[int, list[NodeId]]] = {}
-        for node, (dist, parent) in hops.items():
-            if parent == -1:
-                out[node] = (dist, entries[node][1] if node in entries else [ids[node]])
-            else:
-                out[node] = (dist, out[parent][1] + [ids[node]])
-        return out
+    def _answer(self, request: Request) -> Any:
+        if type(request) is Expand:
+            return self._expand(request.ids, request.rels, request.direction, request.unless)
+        if type(request) is WalkFrom:
+            # Grouping a frontier's relationships by the node they leave is their (src, dst) order
+            # only going OUT, and only along one type.
+            assert len(request.rels) == 1 and request.direction is Direction.OUT, "the topology walks OUT along one type"
+            return walk(self.adjacency[(request.rels[0], request.direction)], request.starts, request.depth, request.cap)
+        assert type(request) is OfLabel, request
+        code, codes = LABEL_CODES[request.label], self.labels
+        return [i for i in request.ids if codes[i] == code]
 
-    def _past_opaque_jobs(self, reach: dict[int, tuple[int, list[NodeId]]], datasets: list[int], depth: int,
-                          cap: int) -> bool:
-        feeds = self.adjacency[(Rel.FEEDS, Direction.OUT)]
-        assert feeds.flags is not None
-        entries: dict[int, tuple[int, list[NodeId]]] = {}
-        for src in sorted(set(datasets)):
-            dist = reach[src][0] + 1
-            if dist > depth:
-                continue
-            start = feeds.offsets[src]
-            for k, dst in enumerate(feeds.of(src)):
-                if not feeds.flags[start + k] and (dst not in entries or dist < entries[dst][0]):
-                    entries[dst] = (dist, reach[src][1] + [self.ids[dst]])
-        if not entries:
-            return False
-        w, truncated = walk(feeds, {d: dist for d, (dist, _) in entries.items()}, depth, max(1, cap - len(reach)))
-        for node, (dist, path) in self._paths(w, entries).items():
-            if node not in reach or dist < reach[node][0]:
-                reach[node] = (dist, path)
-        return truncated
-
-    def _step(self, reach: dict[int, tuple[int, list[NodeId]]], ids: list[int], rels: tuple[Rel, ...],
-              direction: Direction, cost: int = 1) -> dict[Rel, list[int]]:
-        """LineageService._step in memory: the same relationships in the same (src, dst, type) order.
+    def _expand(self, ids: list[int], rels: tuple[Rel, ...], direction: Direction, unless: str | None
+                ) -> list[tuple[int, int, Rel]]:
+        """Expand's answer in memory: the same relationships in the same (src, dst, type) order as
+        the store's (`rels` come in type order).
 
         Each relationship found is one integer, (src * n + dst) * len(rels) + rank of its type,
-        so the order is a sort of integers and no tuple is made per relationship."""
-        fresh: dict[Rel, list[int]] = {rel: [] for rel in rels}
+        so the order is a sort of integers; the (here, there, rel) tuples are made at the end."""
         out = direction is Direction.OUT
         n, width = len(self.ids), len(rels)
-        ranked = sorted(rels, key=lambda r: r.value)
-        here_ids = set(ids)
+        froms = set(ids)
         found: list[int] = []
-        for rank, rel in enumerate(ranked):
+        for rank, rel in enumerate(rels):
             adj = self.adjacency[(rel, direction)]
             offsets, targets = adj.offsets, adj.targets
             sources = adj.nonempty
-            for here in (here_ids & sources if sources is not None else here_ids):
+            if unless is not None:
+                # The flags hold FLAGS[rel], kept for edges as stored (OUT).
+                assert out and FLAGS.get(rel) == unless and adj.flags is not None, f"no {unless} flags on {rel.value}"
+                flags = adj.flags
+                for here in froms if sources is None else froms & sources:
+                    at = offsets[here]
+                    for k, there in enumerate(targets[at:offsets[here + 1]]):
+                        if not flags[at + k]:
+                            found.append((here * n + there) * width + rank)
+                continue
+            for here in froms if sources is None else froms & sources:
                 for there in targets[offsets[here]:offsets[here + 1]]:
                     found.append(((here * n + there) if out else (there * n + here)) * width + rank)
         found.sort()
-        ids_ = self.ids
+        if width == 1:  # most of what a walk reaches, one type: no rank to take off
+            rel = rels[0]
+            return [(k // n, k % n, rel) for k in found] if out else [(k % n, k // n, rel) for k in found]
+        answer: list[tuple[int, int, Rel]] = []
         for key in found:
             pair, rank = divmod(key, width)
             src, dst = divmod(pair, n)
-            here, there = (src, dst) if out else (dst, src)
-            dist = reach[here][0] + cost
-            if there not in reach:
-                fresh[ranked[rank]].append(there)
-                reach[there] = (dist, reach[here][1] + [ids_[there]])
-            elif dist < reach[there][0]:
-                reach[there] = (dist, reach[here][1] + [ids_[there]])
-        return fresh
+            answer.append((src, dst, rels[rank]) if out else (dst, src, rels[rank]))
+        return answer
 
 
 def _spliced(items: list | bytearray, at: list[int], new: list) -> list | bytearray:
@@ -413,33 +372,12 @@ def _spliced(items: list | bytearray, at: list[int], new: list) -> list | bytear
     return out
 
 
-def walk(adj: Csr, starts: dict[int, int], depth: int, cap: int) -> tuple[dict[int, tuple[int, int]], bool]:
-    """domain.walk.bfs over one adjacency, on integers: {node: (distance, parent or -1)} in the
-    order reached, and whether the cap cut the walk. Starts enter at their distance."""
-    entering = deque(sorted((d, s) for s, d in starts.items()))
-    hops: dict[int, tuple[int, int]] = {}
-    truncated = False
-    frontier: list[int] = []
-    distance = entering[0][0] if entering else depth
+def walk(adj: Csr, starts: dict[int, int], depth: int, cap: int) -> tuple[dict[int, tuple[int, int | None]], bool]:
+    """domain.walk.breadth_first over one adjacency, on integers: {node: (distance, parent or
+    None)} in the order reached, and whether the cap cut the walk. Starts enter at their distance.
+    A frontier expands to slices of the adjacency arrays: no relationship object is made."""
+    hops: dict[int, tuple[int, int | None]] = {}
     offsets, targets = adj.offsets, adj.targets
-    while True:
-        while entering and entering[0][0] == distance:
-            start = entering.popleft()[1]
-            if start not in hops:
-                hops[start] = (distance, -1)
-                frontier.append(start)
-        if distance >= depth or not (frontier or entering):
-            return hops, truncated
-        frontier.sort()
-        nxt: list[int] = []
-        step = distance + 1
-        for here in frontier:
-            for there in targets[offsets[here]:offsets[here + 1]]:
-                if there not in hops:
-                    if len(hops) >= cap:
-                        truncated = True
-                        continue
-                    hops[there] = (step, here)
-                    nxt.append(there)
-        frontier = nxt
-        distance = step
+    truncated = drive(breadth_first(starts, depth, cap, hops),
+                      lambda frontier: zip(frontier, [targets[offsets[here]:offsets[here + 1]] for here in frontier]))
+    return hops, truncated

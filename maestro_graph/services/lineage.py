@@ -9,7 +9,7 @@ nodes a walk may reach turns a huge answer into a `truncated` one instead of a t
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +17,8 @@ from typing import Any
 from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
 from maestro_graph.domain.graph import Edge, Label, Node, Rel
-from maestro_graph.domain.impact import Impacted, ImpactReport, build_report
-from maestro_graph.domain.walk import Walk
+from maestro_graph.domain.impact import (Impacted, ImpactReport, OfLabel, Reached, Request, WalkFrom, build_report,
+                                         edge_order, impact_plan)
 from maestro_graph.integrations.openlineage import parse_events, translate
 from maestro_graph.services.graph import GraphService
 from maestro_graph.services.ingestion import GroupCommit
@@ -158,8 +158,8 @@ class LineageService:
         Without `depth` it is the whole downstream closure: no shortest path is longer than the
         nodes the walk may reach, so a depth of `cap` cuts nothing that `cap` itself does not (and
         that cut says `truncated`). Answered from the in-memory topology when it is current
-        (services/topology_cache.py), otherwise by walking the store; both follow the same rules
-        in the same order."""
+        (services/topology_cache.py), otherwise by walking the store: both carry out the one impact
+        plan (domain/impact.py), so both give the same answer."""
         check_cap(cap)
         if depth is None:
             depth = cap
@@ -169,86 +169,43 @@ class LineageService:
         if topology is not None and (i := topology.index(node_id)) is not None and topology.label(i) in ROOT_LABELS:
             return topology.impact(i, depth, cap)
         root = await self._root(tenant, node_id)
-        field_starts = await self._starts(tenant, root, Granularity.FIELD)
-        fw = await self.store.walk(tenant, field_starts, [Rel.DERIVES], Direction.OUT, depth, cap)
-        # From a field, column lineage says exactly what a change reaches; a table's FEEDS would
-        # name every table downstream of any of its columns (only jobs without column lineage are
-        # crossed at dataset level, below). From a dataset, every column changes: all of FEEDS.
-        dw = (await self.store.walk(tenant, [root.id], [Rel.FEEDS], Direction.OUT, depth, cap)
-              if root.label is Label.DATASET else Walk({}))
-        truncated = fw.truncated or dw.truncated
-        reach: dict[NodeId, tuple[int, list[NodeId]]] = {}  # node -> (distance, a shortest path)
-
-        def offer(node: NodeId, dist: int, path: list[NodeId]) -> None:
-            if node not in reach or dist < reach[node][0]:
-                reach[node] = (dist, path)
-
-        for f, hop in fw.hops.items():
-            offer(f, hop.distance, fw.path(f))
-        for d, hop in dw.hops.items():
-            offer(d, hop.distance, dw.path(d))
-        # Ids only from here on, one batched expand per step; nodes are loaded once at the end.
-        # A dataset holding a reached field is reached at that field's distance (nearest wins).
-        held = (await self._step(tenant, reach, list(fw.hops), [Rel.HAS_FIELD], Direction.IN, offer, cost=0))[Rel.HAS_FIELD]
-        if root.label is Label.FIELD:
-            truncated |= await self._past_opaque_jobs(tenant, reach, held, depth, cap, offer)
-        # What hangs off the data, in one expand: model versions trained on it or using it, and owners.
-        around = await self._step(tenant, reach, list(reach), [Rel.TRAINED_ON, Rel.USES_FEATURE, Rel.OWNS], Direction.IN, offer)
-        versions = around[Rel.TRAINED_ON] + around[Rel.USES_FEATURE]
-        owners = around[Rel.OWNS]
-        if versions:
-            served = (await self._step(tenant, reach, versions, [Rel.VERSION_OF], Direction.OUT, offer))[Rel.VERSION_OF]
-            served += (await self._step(tenant, reach, versions, [Rel.SERVES], Direction.IN, offer))[Rel.SERVES]
-            owners += (await self._step(tenant, reach, versions + served, [Rel.OWNS], Direction.IN, offer))[Rel.OWNS]
-        owner_nodes = await self.store.get_nodes(tenant, owners)
-        projects = [i for i, n in owner_nodes.items() if n.label is Label.PROJECT]
-        await self._step(tenant, reach, projects, [Rel.MEMBER_OF, Rel.OWNS], Direction.IN, offer)
-        nodes = await self.store.get_nodes(tenant, [i for i in reach if i not in owner_nodes]) | owner_nodes
-        nodes[root.id] = root
+        # Ids only until the end, one batched store call per request; nodes are loaded once at the
+        # end, but for those a step had to look at (and the root).
+        loaded: dict[NodeId, Node] = {root.id: root}
+        plan = impact_plan(root.id, root.label, depth, cap, _same)
+        try:
+            request = next(plan)
+            while True:
+                request = plan.send(await self._answer(tenant, request, loaded))
+        except StopIteration as done:
+            reached: Reached[NodeId] = done.value
+        reach, skip = reached.nodes, reached.starts
+        nodes = await self.store.get_nodes(tenant, [i for i in reach if i not in loaded]) | loaded
         if len(nodes) < len(reach) + (root.id not in reach):  # deleted while we walked: drop what went through them
             reach = {i: (d, p) for i, (d, p) in reach.items() if all(n in nodes for n in p)}
-        skip = set(field_starts) | ({root.id} if root.label is Label.DATASET else set())
         rows = [Impacted(dist, nodes[i].name, i, nodes[i].label, path) for i, (dist, path) in reach.items() if i not in skip]
         report = ImpactReport(Impacted(0, root.name, root.id, root.label, [root.id]), depth, lambda i: nodes[i].label,
-                              truncated=truncated, loaded=nodes)
+                              truncated=reached.truncated, loaded=nodes)
         return build_report(report, rows)
 
-    async def _past_opaque_jobs(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]],
-                                datasets: list[NodeId], depth: int, cap: int, offer: Any) -> bool:
-        """A job that reports no column lineage from a reached table may pass the changed column to
-        any column of its output: such FEEDS edges are crossed, and everything downstream of their
-        targets is reached at dataset level. Returns whether that walk was truncated."""
-        entries: dict[NodeId, tuple[int, list[NodeId]]] = {}  # dataset past an opaque job -> (distance, path)
-        edges = await self.store.expand(tenant, datasets, [Rel.FEEDS], Direction.OUT, with_props=True)
-        for e in sorted(edges, key=lambda e: (e.src, e.dst)):
-            dist = reach[e.src][0] + 1
-            if e.props.get("column_lineage") is True or dist > depth:
-                continue
-            if e.dst not in entries or dist < entries[e.dst][0]:
-                entries[e.dst] = (dist, reach[e.src][1] + [e.dst])
-        if not entries:
-            return False
-        w = await self.store.walk(tenant, {d: dist for d, (dist, _) in entries.items()}, [Rel.FEEDS], Direction.OUT,
-                                  depth, max(1, cap - len(reach)))
-        for node, hop in w.hops.items():
-            path = w.path(node)
-            offer(node, hop.distance, entries[path[0]][1] + path[1:])
-        return w.truncated
+    async def _answer(self, tenant: Tenant, request: Request, loaded: dict[NodeId, Node]) -> Any:
+        """What the impact plan asks, from the store."""
+        if isinstance(request, WalkFrom):
+            w = await self.store.walk(tenant, request.starts, request.rels, request.direction, request.depth, request.cap)
+            return w.hops, w.truncated
+        if isinstance(request, OfLabel):
+            found = await self.store.get_nodes(tenant, request.ids)
+            loaded.update(found)
+            return [i for i, n in found.items() if n.label is request.label]
+        unless = request.unless
+        edges = await self.store.expand(tenant, request.ids, request.rels, request.direction, with_props=unless is not None)
+        found = [(e.src, e.dst, e.rel) for e in edges if unless is None or e.props.get(unless) is not True]
+        found.sort(key=edge_order)
+        return found if request.direction is Direction.OUT else [(dst, src, rel) for src, dst, rel in found]
 
-    async def _step(self, tenant: Tenant, reach: dict[NodeId, tuple[int, list[NodeId]]], ids: list[NodeId],
-                    rels: list[Rel], direction: Direction, offer: Any, cost: int = 1) -> defaultdict[Rel, list[NodeId]]:
-        """Offer the nodes one relationship away from `ids`; return those not reached before (each
-        once), by the relationship that reached them."""
-        fresh: defaultdict[Rel, list[NodeId]] = defaultdict(list)
-        if not ids:
-            return fresh
-        edges = await self.store.expand(tenant, ids, rels, direction)
-        for e in sorted(edges, key=lambda e: (e.src, e.dst, e.rel.value)):
-            here, there = (e.src, e.dst) if direction is Direction.OUT else (e.dst, e.src)
-            if there not in reach:
-                fresh[e.rel].append(there)
-            offer(there, reach[here][0] + cost, reach[here][1] + [there])
-        return fresh
+
+def _same(node_id: NodeId) -> NodeId:
+    return node_id
 
 
 def _parse_and_translate(tenant: Tenant, body: Any) -> tuple[list[Any], Any]:

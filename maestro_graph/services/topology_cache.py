@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from maestro_graph.domain.errors import BadInput, StoreUnavailable
 from maestro_graph.domain.graph import Label, Rel
-from maestro_graph.domain.impact import TOPOLOGY_LABELS
+from maestro_graph.domain.impact import FLAGS, TOPOLOGY_LABELS
 from maestro_graph.domain.topology import LABEL_CODES, WAYS, Csr, Topology
 from maestro_graph.store.base import GraphStore, TopologyChange
 from maestro_graph.types import Direction, NodeId, Props, Tenant
@@ -191,13 +191,13 @@ class TopologyCache:
 
     async def _edges(self, tenant: Tenant, position: dict[NodeId, int], rel: Rel, n: int) -> Csr:
         """Every `rel` relationship between two nodes of the topology, from one scan of the type."""
-        flagged = rel is Rel.FEEDS  # impact analysis crosses a FEEDS edge at dataset level unless it has column lineage
+        flag = FLAGS.get(rel)  # the property impact analysis reads (FEEDS: column_lineage), kept as a flag
         keys = array("q")
-        async for rows in self.store.scan_edges(tenant, rel, with_props=flagged):
+        async for rows in self.store.scan_edges(tenant, rel, with_props=flag is not None):
             # Encoding a chunk is pure Python over every row of it: in a thread, so requests
             # served meanwhile wait at most a GIL switch interval, not a whole chunk.
-            await asyncio.to_thread(_encode, keys, position, n, rows)
-        return await asyncio.to_thread(Csr.from_keys, n, keys, flagged)
+            await asyncio.to_thread(_encode, keys, position, n, rows, flag)
+        return await asyncio.to_thread(Csr.from_keys, n, keys, flag is not None)
 
     # -- taking in this process's commits --------------------------------------------------------
     # A take-in costs about a copy of the topology whatever the number of changes, so changes wait
@@ -331,12 +331,12 @@ class Delta:
 
     @property
     def edges(self) -> list[tuple[Rel, NodeId, NodeId, bool | None]]:
-        """In the order applied; None: removed. The flag: FEEDS from an input its job reports
-        column lineage for. Stores link, then unlink: an edge both linked and unlinked by one
-        change is gone."""
+        """In the order applied; None: removed. The flag: the property impact analysis reads on
+        this type is true (FLAGS: FEEDS from an input its job reports column lineage for). Stores
+        link, then unlink: an edge both linked and unlinked by one change is gone."""
         cs = self.change.changes
         edges: list[tuple[Rel, NodeId, NodeId, bool | None]] = [
-            (e.rel, e.src, e.dst, e.props.get("column_lineage") is True) for e in cs.link if e.rel in WAYS]
+            (e.rel, e.src, e.dst, e.rel in FLAGS and e.props.get(FLAGS[e.rel]) is True) for e in cs.link if e.rel in WAYS]
         edges += [(e.rel, e.src, e.dst, None) for e in cs.unlink if e.rel in WAYS]
         return edges
 
@@ -344,13 +344,15 @@ class Delta:
         return self.size
 
 
-def _encode(keys: array, position: dict[NodeId, int], n: int, rows: list[tuple[NodeId, NodeId, Props | None]]) -> None:
-    """Append Csr.from_keys's key of each edge between two nodes of the topology."""
+def _encode(keys: array, position: dict[NodeId, int], n: int, rows: list[tuple[NodeId, NodeId, Props | None]],
+            flag: str | None) -> None:
+    """Append Csr.from_keys's key of each edge between two nodes of the topology (flagged when
+    its property `flag` is true)."""
     at = position.get
     for src, dst, props in rows:
         s, d = at(src), at(dst)
         if s is not None and d is not None:
-            keys.append((s * n + d) * 2 + (props is not None and props.get("column_lineage") is True))
+            keys.append((s * n + d) * 2 + (props is not None and flag is not None and props.get(flag) is True))
 
 
 def _nodes(version: int, rows: list[tuple[NodeId, Label, str]]) -> Topology:
