@@ -2,7 +2,7 @@
 
 Name filters fold case for every script, on every backend (SQLite's and PostgreSQL's lower()
 fold ASCII only under the byte-order collation listings sort by). The value is
-maestro_graph.domain.schemas.fold(name), computed in Python; existing rows are filled here.
+maestro_graph.domain.text.fold(name), computed in Python; existing rows are filled here.
 
 Revision ID: 0005
 Revises: 0004
@@ -23,7 +23,7 @@ BATCH = 10_000
 
 
 def _fold(text: str) -> str:
-    # schemas.fold as of this revision (a migration must not change when the code does)
+    # domain.text.fold as of this revision (a migration must not change when the code does)
     if text.isascii():
         return text.lower()
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
