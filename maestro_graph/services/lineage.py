@@ -61,16 +61,23 @@ class LineageService:
         self.commits = GroupCommit(store)
 
     # -- ingestion -----------------------------------------------------------------------------
-    async def ingest(self, actor: Principal, body: Any, operation: str = "ingestLineageEvents") -> IngestResult:
+    async def ingest(self, actor: Principal, body: Any, operation: str = "ingestLineageEvents",
+                     large: bool = False) -> IngestResult:
         """Store OpenLineage events (one, or a JSON array) in the actor's tenant: all of them or,
         on any error, none. Editors and admins only; audited with the nodes written.
+
+        `large`: the body is big (the caller knows its size), so validation and translation, pure
+        Python over every column of every event, run in a worker thread where they cannot hold
+        the event loop other requests share. Small bodies are translated in place: at once, in
+        arrival order, so that concurrent requests still meet in one group commit.
 
         Idempotent: the same event again changes nothing; events of one run in any order end in
         the same run state (a terminal state stands over START/RUNNING)."""
         async with self.graph.audit.operation(actor, operation) as op:
-            # Validation and translation are pure Python over every column of every event: in a
-            # worker thread, so one wide event does not hold the event loop other requests share.
-            events, t = await asyncio.to_thread(_parse_and_translate, actor.tenant, body)
+            if large:
+                events, t = await asyncio.to_thread(_parse_and_translate, actor.tenant, body)
+            else:
+                events, t = _parse_and_translate(actor.tenant, body)
             await self.commits.store_translation(actor.tenant, t, op.record(list(t.nodes)), len(events))
             return IngestResult(len(events), len(t.nodes), len(t.links))
 
