@@ -18,6 +18,18 @@ say "installing maestro-graph and its test dependencies"
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e ".[test]"
 
+# The JavaScript client example (client-examples/websocket_client.mjs) runs under node; its npm
+# packages are installed by the test itself.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  say "installing node and npm (Debian's packages)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null \
+      || echo "WARNING: node/npm could not be installed: the JavaScript example test will say so" >&2
+  else
+    echo "WARNING: node/npm missing and installing them needs root (apt-get install nodejs npm)" >&2
+  fi
+fi
+
 stop_all() {
   bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
   bash deploy/neo4j/neo4j-local.sh stop >/dev/null 2>&1 || true
