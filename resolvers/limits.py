@@ -144,13 +144,13 @@ def _arg(node: FieldNode, name: str, variables: Mapping[str, Any]) -> Any:
 class _Checker:
     def __init__(self, fragments: dict[str, FragmentDefinitionNode], variables: Mapping[str, Any], limits: Limits) -> None:
         self.fragments, self.variables, self.limits = fragments, variables, limits
-        self.memo: dict[tuple[str, bool, bool], _Sum] = {}
+        self.memo: dict[tuple[str, bool, WalkField | None], _Sum] = {}
         self.open: set[str] = set()  # fragments being summed: a cycle (invalid anyway) stops here
 
     def fan_out(self, node: FieldNode, introspecting: bool) -> float:
         """How many items a field's children resolve for: its page size if it is a connection
-        (has `first`/`last`, or selects `edges`), the length of `ids` for `nodes`, a walk's limit,
-        the schema's list size for introspection lists, else 1."""
+        (has `first`/`last`, or selects `edges`), the length of `ids` for `nodes`, the schema's
+        list size for introspection lists, else 1. (Walks are priced by `field`.)"""
         name = node.name.value
         if introspecting:
             return self.limits.introspection.get(name, 1)  # ofType, too, has no selection of its own
@@ -193,7 +193,7 @@ class _Checker:
         return total
 
     def spread(self, name: str, introspecting: bool, walk: WalkField | None) -> _Sum:
-        key = (name, introspecting, walk is not None and walk.shared)
+        key = (name, introspecting, walk)  # a fragment prices differently inside a walk's answer
         if key in self.memo:
             return self.memo[key]
         fragment = self.fragments.get(name)
