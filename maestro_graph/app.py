@@ -26,7 +26,7 @@ from maestro_graph.auth.principal import Principal, Role
 from maestro_graph.auth.ratelimit import RateLimiter, rate_key
 from maestro_graph.auth.setup import LOCAL_ADMIN_SUB, Auth, auth_from_settings
 from maestro_graph.auth.tokens import INVALID_TOKEN, LEEWAY_SECONDS
-from maestro_graph.domain.errors import BadInput, LimitExceeded, StoreUnavailable, Unauthenticated
+from maestro_graph.domain.errors import BadInput, StoreUnavailable, Unauthenticated
 from maestro_graph.graphiql import OfflineGraphiQL, graphiql_routes
 from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
@@ -53,11 +53,11 @@ class GraphQLApp(OfflineGraphiQL, GraphQL):
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """strawberry answers a malformed HTTP request (not JSON, `query` not a string, a batch)
         in plain text; ours answer in GraphQL's JSON shape with a code, like every other error."""
-        if isinstance(request, WebSocket):
-            return await super().run(request, *args, **kwargs)
         try:
             return await super().run(request, *args, **kwargs)
         except HTTPException as err:
+            if isinstance(request, WebSocket):
+                raise
             code = "NOT_FOUND" if err.status_code == 404 else "BAD_USER_INPUT"
             field = "variables" if request.method == "GET" else "body"
             extensions = {"code": code, **({"field": field} if code == "BAD_USER_INPUT" else {})}
@@ -116,8 +116,7 @@ class GraphQLApp(OfflineGraphiQL, GraphQL):
             raise Unauthenticated(INVALID_TOKEN)
         wait = self.limiter.take(rate_key(principal))
         if wait is not None:
-            raise LimitExceeded(f"rate limit: at most {int(self.limiter.capacity)} requests a minute per token; "
-                                f"retry in {int(wait)} s", limit=int(self.limiter.capacity), retry_after=int(wait))
+            raise self.limiter.refused(wait)
 
 
 EXPIRED_CLOSE = 4403  # as for a bad token at connection_init

@@ -91,10 +91,9 @@ class Guard:
                                   {"WWW-Authenticate": 'Bearer realm="maestro-graph"'})(scope, receive, send)
         wait = self.limiter.take(rate_key(principal))
         if wait is not None:
-            return await refusal(path, 429, "LIMIT_EXCEEDED",
-                                  f"rate limit: at most {int(self.limiter.capacity)} requests a minute per token; "
-                                  f"retry in {int(wait)} s", {"Retry-After": str(int(wait))},
-                                  limit=int(self.limiter.capacity))(scope, receive, send)
+            err = self.limiter.refused(wait)
+            return await refusal(path, 429, err.code, err.message, {"Retry-After": str(int(wait))},
+                                 limit=int(self.limiter.capacity))(scope, receive, send)
         scope[PRINCIPAL] = principal
         if path == GRAPHQL_PATH and scope["method"] == "POST":
             try:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from maestro_graph.domain.errors import LimitExceeded
+
 
 @dataclass
 class _Bucket:
@@ -48,6 +50,11 @@ class RateLimiter:
             bucket.tokens -= 1.0
             return None
         return float(max(1, math.ceil((1.0 - bucket.tokens) / self.refill)))
+
+    def refused(self, wait: float) -> LimitExceeded:
+        """What a caller over the limit is told (HTTP adds Retry-After: `retry_after`)."""
+        return LimitExceeded(f"rate limit: at most {int(self.capacity)} requests a minute per token; "
+                             f"retry in {int(wait)} s", limit=int(self.capacity), retry_after=int(wait))
 
     def _forget_full(self, now: float) -> None:
         """Drop buckets that have refilled completely: forgetting them changes nothing."""
