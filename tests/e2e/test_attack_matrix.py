@@ -254,3 +254,42 @@ async def test_every_field_fanned_out_or_aliased_is_refused_before_touching_the_
                 assert error["extensions"]["code"] == "LIMIT_EXCEEDED", (rf.name, case, error)
         assert srv.store.calls == [], "a refused document reached the store"
         assert await snapshot(store, tenant, ids) == before
+
+
+async def test_every_field_over_a_socket_whose_token_expired_runs_nothing(store, tenant, tmp_path):
+    """One socket per root field, each with a token that expires (clock-skew leeway included) a
+    moment after connection_init; then each field's operation is sent: the socket is closed with
+    4403 and nothing runs."""
+    import asyncio
+    import time
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    async with serve(store, tenant, tmp_path, **LIMITS) as srv:
+        ids = await seed(srv.url, tenant)
+        before, audit_before = await snapshot(store, tenant, ids), await all_audit(store, tenant)
+        srv.store.calls.clear()
+        ws_url = srv.url.replace("http://", "ws://") + "/graphql"
+        # 30 s of leeway: this token is accepted for about 1.5 s more.
+        bearer = jwt.encode(claims(tenant, exp=int(time.time()) - 28), SECRET, algorithm="HS256")
+
+        async def one(rf) -> int | None:
+            async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+                await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}}))
+                assert json.loads(await ws.recv())["type"] == "connection_ack", rf.name
+                await asyncio.sleep(3)  # past exp + leeway
+                try:
+                    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document(GQL, rf, ids)}}))
+                    while True:
+                        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                        assert message["type"] not in ("next", "complete"), (rf.name, message)
+                except ConnectionClosed as closed:
+                    return closed.rcvd.code if closed.rcvd else None
+            return None
+
+        codes = await asyncio.gather(*(one(rf) for rf in FIELDS))
+        assert set(codes) == {4403}, dict(zip((f.name for f in FIELDS), codes))
+        assert srv.store.calls == []
+        assert await snapshot(store, tenant, ids) == before
+        assert await all_audit(store, tenant) == audit_before
