@@ -17,6 +17,7 @@ import hashlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
 import orjson
@@ -73,9 +74,16 @@ class Dialect:
         """Run fn(connection) in one transaction on the read or the write engine."""
         assert self.engine is not None, "call open() first"
         try:
-            return await self._run(fn, write)
+            with self.reaching():
+                return await self._run(fn, write)
         except IntegrityError as err:  # a concurrent writer took a key between our check and insert
             raise Conflict("a node with the same natural key was written concurrently; retry") from err
+
+    @contextmanager
+    def reaching(self) -> Iterator[None]:
+        """A broken connection or a database out of reach becomes StoreUnavailable; other errors pass."""
+        try:
+            yield
         except Exception as err:
             if self.connection_lost(err):
                 raise self.unavailable(err) from err
@@ -294,15 +302,11 @@ class Postgres(Dialect):
     async def _scan(self, stmt: Any, chunk: int) -> AsyncIterator[list[ScanRow]]:
         """Through a server-side cursor."""
         assert isinstance(self.engine, AsyncEngine), "call open() first"
-        try:
+        with self.reaching():
             async with self.engine.connect() as conn:
                 result = await conn.stream(stmt)
                 async for rows in result.partitions(chunk):
                     yield [tuple(r) for r in rows]
-        except Exception as err:
-            if self.connection_lost(err):
-                raise self.unavailable(err) from err
-            raise
 
     def among(self, column: Any, values: Sequence[str]) -> Any:
         """`column = ANY(one array parameter)`: an IN list of n parameters is a statement of its own
