@@ -26,7 +26,7 @@ import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Collection
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -43,15 +43,15 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
-from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
-from maestro_graph.domain.errors import Conflict, LimitExceeded, MaestroError, NotFound, StoreUnavailable
-from maestro_graph.domain.graph import LABEL_OF, REL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel, check_endpoints
+from maestro_graph.domain.changes import KeyPair
+from maestro_graph.domain.errors import Conflict, LimitExceeded, MaestroError, StoreUnavailable
+from maestro_graph.domain.graph import LABEL_OF, REL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.graph import NeighbourPage
-from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.domain.clock import now
 from maestro_graph.domain.text import fold
 from maestro_graph.domain.walk import Walk, bfs, drive
+from maestro_graph.store.apply import Attempt, apply
 from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.neo4j import cypher
 from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, decode_props, edge_properties, node_properties, to_edge, to_node
@@ -281,31 +281,19 @@ class Neo4jStore:
 
     # -- writes -------------------------------------------------------------------------------
     async def apply(self, tenant: Tenant, changes: ChangeSet) -> dict[NodeId, Node]:
-        if not changes:
-            return {}
-
-        attempts: list[_Apply] = []
-
-        async def work(tx: AsyncTransaction) -> dict[NodeId, Node]:
-            attempts.append(op := _Apply(tx, tenant))  # fresh state for each retry
-            return await op.run(changes)
+        def transaction(attempt: Attempt) -> Awaitable[dict[NodeId, Node]]:
+            return self._write(lambda tx: attempt(Neo4jWrites(tx, tenant)))
 
         with _translated("write"):
             try:
                 await self._check_size(changes)
-                written = await self._write(work)
+                return await apply(self._versions, tenant, changes, transaction)
             except ConstraintError as err:  # a concurrent writer took the key (or id) after our check
                 raise Conflict("a node with the same natural key was written concurrently; retry") from err
             except Neo4jError as err:
                 if _out_of_memory(err):
                     raise self._too_big(changes, err) from err
                 raise
-            finally:
-                if any(op.topology_changed for op in attempts):  # committed, or maybe: forget the version
-                    self._versions.changed(tenant)
-        if (version := attempts[-1].version) is not None:  # the attempt that committed
-            self._versions.committed(TopologyChange(tenant, version, changes, written))
-        return written
 
     async def _write(self, work: Callable[[AsyncTransaction], Any]) -> Any:
         """`work` in a write transaction, committed; retried as the driver's execute_write retries
@@ -569,29 +557,12 @@ def _by_label(pairs: Iterable[tuple[str, str]]) -> dict[Label, list[str]]:
     return grouped
 
 
-class _Apply:
-    """One ChangeSet inside one managed write transaction. Mirrors the SQL store step by step."""
+class Neo4jWrites:
+    """The Neo4j store's primitives of the write routine (store/apply.py), in one write
+    transaction: UNWIND statements of at most ROWS_PER_STATEMENT rows each."""
 
     def __init__(self, tx: AsyncTransaction, tenant: Tenant) -> None:
         self.tx, self.tenant = tx, tenant
-        self.written: dict[NodeId, Node] = {}
-        self.topology_changed = False  # see GraphStore.topology_version
-        self.version: int | None = None  # the topology version this change made, if it made one
-
-    async def run(self, cs: ChangeSet) -> dict[NodeId, Node]:
-        await self._create(cs.create)
-        await self._merge(cs.merge)
-        await self._update(cs.update)
-        await self._delete(cs.delete)
-        await self._link(cs.link)
-        await self._unlink(cs.unlink)
-        if cs.audit:
-            rows = [{"id": r.id, "at": r.at, "actor": r.actor, "operation": r.operation, "ids": list(r.ids),
-                     "outcome": r.outcome} for r in cs.audit]
-            await self._sliced(cypher.WRITE_AUDIT, "rows", rows)
-        if self.topology_changed:  # last, so the version node is locked only until commit
-            self.version = int((await self._query(cypher.BUMP_TOPOLOGY))[0]["version"])
-        return self.written
 
     async def _query(self, query: str, **params: Any) -> list[Any]:
         return await _records(self.tx, query, tenant=self.tenant, **params)
@@ -603,109 +574,61 @@ class _Apply:
             found += await self._query(query, **{name: rows[i:i + ROWS_PER_STATEMENT]}, **params)
         return found
 
-    async def _locked(self, ids: Iterable[NodeId]) -> dict[NodeId, Node]:
-        """Current nodes for ids, write-locked against concurrent writers until commit."""
+    async def lock_nodes(self, ids: Collection[NodeId]) -> dict[NodeId, Node]:
         rows = await self._sliced(cypher.LOCK_NODES, "ids", list(dict.fromkeys(ids)))
         return {(n := to_node(r["props"])).id: n for r in rows}
 
-    async def _taken_keys(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], NodeId]:
-        """Which (label, key) pairs are held in this tenant, and by which id (a statement per label)."""
-        taken: dict[tuple[str, str], NodeId] = {}
-        for label, keys in _by_label(wanted).items():
+    async def taken_keys(self, wanted: Collection[KeyPair]) -> dict[KeyPair, NodeId]:
+        taken: dict[KeyPair, NodeId] = {}
+        for label, keys in _by_label(wanted).items():  # labels can't be parameters: a statement per label
             for r in await self._sliced(cypher.for_label(cypher.TAKEN_KEYS, label), "keys", keys):
                 taken[(label.value, r["key"])] = r["id"]
         return taken
+
+    async def labels_of(self, ids: Sequence[NodeId]) -> dict[NodeId, Label]:
+        return {r["id"]: LABEL_OF[r["label"]] for r in await self._sliced(cypher.NODE_LABELS, "ids", ids)}
 
     async def _write_nodes(self, template: str, nodes: list[Node]) -> None:
         for i in range(0, len(nodes), ROWS_PER_STATEMENT):  # rows built a slice at a time, too
             await self._query(template, rows=[node_properties(n, self.tenant) for n in nodes[i:i + ROWS_PER_STATEMENT]])
 
-    async def _create(self, new: list[Node], *, keys_checked: bool = False) -> None:
-        if not new:
-            return
-        wanted = changes.new_keys(new)
-        if not keys_checked:
-            changes.refuse_taken(await self._taken_keys(wanted))
+    async def insert_nodes(self, new: list[Node]) -> None:
         by_label: dict[Label, list[Node]] = defaultdict(list)
         for node in new:
             by_label[node.label].append(node)
         for label, nodes in by_label.items():  # labels can't be parameters: one statement per label
             await self._write_nodes(cypher.for_label(cypher.CREATE_NODES, label), nodes)
-        self.written.update((n.id, n) for n in new)
 
-    async def _merge(self, incoming: list[Node]) -> None:
-        if not incoming:
-            return
-        combined = changes.combine(incoming)
-        current = await self._locked(combined)
-        plan = changes.plan_merge(combined, current)
-        self.topology_changed |= renames(current, {n.id: n for n in plan.changed})
-        self.written.update(plan.result)
-        if plan.fresh:
-            # Merged nodes are identity-keyed and come with the id their key has (found by key, or
-            # new: services/identities.py), so their keys are not checked again here; a node
-            # another writer gave the same key meanwhile hits the unique constraint: a Conflict.
-            await self._create(plan.fresh, keys_checked=True)
-        if plan.changed:
-            await self._write_nodes(cypher.REWRITE_NODES, plan.changed)
+    async def rewrite_nodes(self, changed: list[Node]) -> None:
+        await self._write_nodes(cypher.REWRITE_NODES, changed)
 
-    async def _update(self, patches: list[tuple[NodeId, Props]]) -> None:
-        if not patches:
-            return
-        current = await self._locked(i for i, _ in patches)
-        rewritten, rekeyed = changes.plan_update(patches, current)
-        changes.refuse_rekeyed(rekeyed, await self._taken_keys(rekeyed))
-        self.topology_changed |= renames(current, rewritten)
-        await self._write_nodes(cypher.REWRITE_NODES, list(rewritten.values()))
-        self.written.update(rewritten)
+    async def delete_nodes(self, ids: list[NodeId]) -> None:
+        await self._sliced(cypher.DELETE_NODES, "ids", ids)  # DETACH: relationships go too
 
-    async def _delete(self, ids: list[NodeId]) -> None:
-        if not ids:
-            return
-        current = await self._locked(ids)
-        missing = [i for i in ids if i not in current]
-        if missing:
-            raise NotFound(f"no node with id {missing[0]}", field="id")
-        await self._sliced(cypher.DELETE_NODES, "ids", list(current))  # DETACH: relationships go too
-        self.topology_changed = True
-        for i in current:
-            self.written.pop(i, None)
-
-    async def _link(self, links: list[Edge]) -> None:
-        if not links:
-            return
-        ends = {e.src for e in links} | {e.dst for e in links}
-        labels = {i: n.label for i, n in self.written.items() if i in ends}
-        unknown = [i for i in ends if i not in labels]
-        if unknown:
-            rows = await self._sliced(cypher.NODE_LABELS, "ids", unknown)
-            labels.update((r["id"], LABEL_OF[r["label"]]) for r in rows)
-        for e in links:
-            for end in ("src", "dst"):
-                if getattr(e, end) not in labels:
-                    raise NotFound(f"no node with id {getattr(e, end)} to link", field=end)
-            check_endpoints(e.rel, labels[e.src], labels[e.dst])
-        latest = {(e.rel, e.src, e.dst): e for e in links}  # the same link twice: last props win
+    async def upsert_edges(self, links: list[Edge]) -> bool:
         by_rel: dict[Rel, list[dict[str, Any]]] = defaultdict(list)
-        for (rel, src, dst), e in latest.items():
-            by_rel[rel].append({"src": src, "dst": dst, "props": edge_properties(e)})
-        stamp = now()
+        for e in links:
+            by_rel[e.rel].append({"src": e.src, "dst": e.dst, "props": edge_properties(e)})
+        stamp, written = now(), False
         for rel, rows in by_rel.items():  # types can't be parameters: statements per type
             for i in range(0, len(rows), ROWS_PER_STATEMENT):
                 result = await self.tx.run(cypher.for_rel(cypher.LINK, rel), tenant=self.tenant,
                                            rows=rows[i:i + ROWS_PER_STATEMENT], stamp=stamp, system=sorted(EDGE_SYSTEM))
                 counters = (await result.consume()).counters
-                # Only a relationship written anew (or with new props) changes the topology: a
-                # replayed event writes none, so it leaves the in-memory topology fresh.
-                if rel in TOPOLOGY_RELS and (counters.relationships_created or counters.properties_set):
-                    self.topology_changed = True
+                written |= bool(counters.relationships_created or counters.properties_set)
+        return written
 
-    async def _unlink(self, links: list[Edge]) -> None:
-        if not links:
-            return
-        self.topology_changed |= any(e.rel in TOPOLOGY_RELS for e in links)
+    async def delete_edges(self, links: list[Edge]) -> None:
         by_rel: dict[Rel, list[dict[str, str]]] = defaultdict(list)
         for e in links:
             by_rel[e.rel].append({"src": e.src, "dst": e.dst})
         for rel, pairs in by_rel.items():
             await self._sliced(cypher.for_rel(cypher.UNLINK, rel), "pairs", pairs)
+
+    async def insert_audit(self, records: list[AuditRecord]) -> None:
+        rows = [{"id": r.id, "at": r.at, "actor": r.actor, "operation": r.operation, "ids": list(r.ids),
+                 "outcome": r.outcome} for r in records]
+        await self._sliced(cypher.WRITE_AUDIT, "rows", rows)
+
+    async def bump_version(self) -> int:
+        return int((await self._query(cypher.BUMP_TOPOLOGY))[0]["version"])

@@ -7,8 +7,16 @@ The DDL lives in migrations/sql (Alembic); this module is what queries are built
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from sqlalchemy import JSON, BigInteger, Column, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
+
+from maestro_graph.domain.graph import LABEL_OF, Node
+from maestro_graph.domain.props import index_values
+from maestro_graph.domain.text import fold
+from maestro_graph.types import Tenant
 
 metadata = MetaData()
 
@@ -78,3 +86,25 @@ topology_versions = Table(
     Column("version", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant", name="pk_topology_versions"),
 )
+
+# A node's columns as every write builds them (node_row), and those reads select (to_node).
+NODE_ROW = ("tenant", "id", "label", "key", "name", "kind", "score", "tags", "props", "created_at", "updated_at", "name_fold")
+NODE_COLS = (nodes.c.id, nodes.c.label, nodes.c.key, nodes.c.props, nodes.c.created_at, nodes.c.updated_at)
+
+
+def node_row(node: Node, tenant: Tenant, *, dump: bool = False) -> tuple[Any, ...]:
+    """A node's column values in NODE_ROW order; props as JSON text when `dump` (SQLite's driver)."""
+    name, kind, score, tags = index_values(node.label, node.props)
+    return (tenant, node.id, node.label._value_, node.key, name, kind, score, "," + ",".join(tags) + "," if tags else "",
+            json_text(node.props) if dump else node.props, node.created_at, node.updated_at, fold(name))
+
+
+def to_node(row: Any) -> Node:
+    """A Node from a row in NODE_COLS order."""
+    # Plain tuples: unpacking is several times faster than Row attributes.
+    node_id, label, key, props, created_at, updated_at = row
+    return Node(node_id, LABEL_OF[label], key, props, created_at, updated_at)
+
+
+def json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()

@@ -2,7 +2,7 @@
 
 A natural key can be longer than a btree entry may be (2,704 bytes: a 1,000-character column
 path of 4-byte characters is 4,000), so its uniqueness is held by an index on md5(key); lookups
-by key go through that index too (store/sql/store.py: _keys_among). `kind` holds a Field's type,
+by key go through that index too (store/sql/dialects.py: Postgres.keys_among). `kind` holds a Field's type,
 which validation allows up to 200 characters. SQLite has neither limit: nothing changes there.
 
 Revision ID: 0004
