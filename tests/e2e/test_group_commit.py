@@ -183,7 +183,9 @@ async def test_a_failed_write_does_not_leak_into_the_group_prepared_behind_it(st
 async def test_the_next_group_waits_to_be_as_large_as_the_one_being_written(store, tenant):
     """Taken as soon as a write starts, the next group would hold only what had arrived by then."""
     watched = Watched(store)
-    watched.delay = 0.3
+    # The first write lasts long enough for the three late events (0.03 s apart) to arrive during
+    # it even on a busy machine; at 0.3 s a loaded CI sometimes saw the write end first.
+    watched.delay = 1.5
     service = LineageService(watched)  # type: ignore[arg-type]
     service.commits.MAX_EVENTS = 4
     evs = [event(f"job{i}", ["src"], f"t{i}") for i in range(8)]
