@@ -1,6 +1,7 @@
 """Business rules. Each service takes a GraphStore (through GraphService) and nothing from GraphQL.
 
-Writes take the caller (auth.principal.Principal), check its role themselves and are audited."""
+Writes take the caller (auth.principal.Principal), check its role themselves and are audited,
+all through one write path (services/commits.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from maestro_graph.auth.tokens import TokenMinter
 from maestro_graph.services.artifacts import ArtifactService
 from maestro_graph.services.audit import AuditService
+from maestro_graph.services.commits import Commits
 from maestro_graph.services.graph import GraphService
 from maestro_graph.services.lineage import LineageService
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE
@@ -27,12 +29,14 @@ class Services:
     lineage: LineageService
     audit: AuditService
     tokens: TokenService
+    commits: Commits  # the one write path they all share; followers register on commits.followers
 
     @classmethod
     def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None,
               *, max_page: int = DEFAULT_MAX_PAGE) -> "Services":
         """Every service on one store; `max_page` is the largest page any of them serves."""
-        audit = AuditService(store, max_page=max_page)
+        commits = Commits(store)
+        audit = AuditService(store, commits, max_page=max_page)
         graph = GraphService(store, audit, max_page=max_page)
         return cls(store, graph, ProjectService(graph), ArtifactService(graph), LineageService(store, graph, topology),
-                   audit, TokenService(audit, minter))
+                   audit, TokenService(audit, minter), commits)

@@ -15,14 +15,14 @@ class ArtifactService:
         self.graph = graph
 
     async def register(self, actor: Principal, props: Props, created_by: NodeId | None = None) -> Node:
-        async with self.graph.audit.operation(actor, "registerArtifact", ids=[created_by] if created_by else []) as op:
+        async with self.graph.commits.operation(actor, "registerArtifact", ids=[created_by] if created_by else []) as op:
             tenant = actor.tenant
             artifact = self.graph.build(tenant, Label.ARTIFACT, props)
             links = []
             if created_by is not None:
                 await self.graph.require(tenant, [created_by], Label.PERSON, field="createdBy")
                 links.append(Edge(Rel.CREATED_BY, artifact.id, created_by))
-            written = await self.graph.store.apply(tenant, op.stamp(ChangeSet(create=[artifact], link=links)))
+            written = await op.commit(ChangeSet(create=[artifact], link=links))
             return written[artifact.id]
 
     async def search(self, tenant: Tenant, query: NodeQuery) -> Page:
@@ -34,7 +34,7 @@ class ArtifactService:
         """Record that a project uses an artifact, and refresh the artifact's usage count and
         impact score (the mean over the projects using it). Logging the same pair again replaces
         that project's score rather than counting it twice."""
-        async with self.graph.audit.operation(actor, "logArtifactUsage", ids=[project_id, artifact_id]) as op:
+        async with self.graph.commits.operation(actor, "logArtifactUsage", ids=[project_id, artifact_id]) as op:
             tenant = actor.tenant
             usage = validate_rel_props(Rel.USES, {"impact_score": impact_score, "at": at or now()})
             await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
@@ -43,6 +43,6 @@ class ArtifactService:
             scores = {nb.node.id: float(nb.edge.props.get("impact_score", 0.0)) for nb in users}  # type: ignore[arg-type]
             scores[project_id] = float(usage["impact_score"])  # type: ignore[arg-type]
             patch = {"usage_count": len(scores), "impact_score": round(sum(scores.values()) / len(scores), 4)}
-            written = await self.graph.store.apply(tenant, op.stamp(ChangeSet(
-                link=[Edge(Rel.USES, project_id, artifact_id, usage)], update=[(artifact_id, patch)])))
+            written = await op.commit(ChangeSet(
+                link=[Edge(Rel.USES, project_id, artifact_id, usage)], update=[(artifact_id, patch)]))
             return written[artifact_id]

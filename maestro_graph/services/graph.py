@@ -49,11 +49,12 @@ def parent_edge(label: Label, node_id: NodeId, props: Props) -> Edge | None:
 
 class GraphService:
     """Reads take the caller's tenant; writes take the caller (a Principal), check its role and
-    are audited in their own transaction (services/audit.py)."""
+    are audited in their own transaction, through the one write path (services/commits.py)."""
 
     def __init__(self, store: GraphStore, audit: AuditService | None = None, *, max_page: int = DEFAULT_MAX_PAGE) -> None:
         self.store = store
         self.audit = audit or AuditService(store, max_page=max_page)
+        self.commits = self.audit.commits  # the one write path (services/commits.py)
         self.max_page = max_page  # the largest page a listing or relationship page may ask for
 
     # -- reads ---------------------------------------------------------------------------------
@@ -110,16 +111,16 @@ class GraphService:
 
     async def create(self, actor: Principal, label: Label, items: Sequence[Props], links: Sequence[Edge] = ()) -> list[Node]:
         """Create nodes of one label (and extra links) in one transaction; CONFLICT on a taken key."""
-        async with self.audit.operation(actor, f"create{label.value}") as op:
+        async with self.commits.operation(actor, f"create{label.value}") as op:
             tenant = actor.tenant
             new = [self.build(tenant, label, p) for p in items]
             cs = ChangeSet(create=new, link=await self.parent_links(tenant, new) + self.checked_links(links))
-            written = await self.store.apply(tenant, op.stamp(cs))
+            written = await op.commit(cs)
             return [written[n.id] for n in new]
 
     async def update(self, actor: Principal, label: Label, patches: Sequence[tuple[NodeId, Props]]) -> list[Node]:
         """Patch nodes of one label: a None value removes a property; the result must be valid."""
-        async with self.audit.operation(actor, f"update{label.value}", ids=[i for i, _ in patches]) as op:
+        async with self.commits.operation(actor, f"update{label.value}", ids=[i for i, _ in patches]) as op:
             tenant = actor.tenant
             current = await self.require(tenant, [i for i, _ in patches], label)
             spec, parent = SPECS[label], PARENTS.get(label)
@@ -132,12 +133,12 @@ class GraphService:
                 merged = {k: v for k, v in {**current[node_id].props, **patch}.items() if v is not None}
                 valid = validate_props(label, merged)
                 clean_patches.append((node_id, {k: valid.get(k) for k in patch}))
-            written = await self.store.apply(tenant, op.stamp(ChangeSet(update=clean_patches)))
+            written = await op.commit(ChangeSet(update=clean_patches))
             return [written[i] for i, _ in patches]
 
     async def delete(self, actor: Principal, label: Label, ids: Sequence[NodeId]) -> list[Node]:
         """Delete nodes (and what hangs off them, see CASCADES) with their relationships."""
-        async with self.audit.operation(actor, f"delete{label.value}", ids=ids) as op:
+        async with self.commits.operation(actor, f"delete{label.value}", ids=ids) as op:
             tenant = actor.tenant
             found = await self.require(tenant, ids, label)
             doomed = {i: found[i] for i in ids}
@@ -145,7 +146,7 @@ class GraphService:
                 rel, direction = CASCADES[label]
                 children = await self.store.neighbours(tenant, list(doomed), rel, direction)
                 doomed |= {nb.node.id: nb.node for i in ids for nb in children[i]}
-            await self.store.apply(tenant, op.stamp(ChangeSet(delete=list(doomed))))
+            await op.commit(ChangeSet(delete=list(doomed)))
             return list(doomed.values())
 
     # -- relationship writes -------------------------------------------------------------------
@@ -162,15 +163,15 @@ class GraphService:
 
     async def link(self, actor: Principal, links: Sequence[Edge], operation: str = "link") -> list[Edge]:
         """Create relationships (or replace their props); both ends must exist and fit the model."""
-        async with self.audit.operation(actor, operation, ids=[x for e in links for x in (e.src, e.dst)]) as op:
+        async with self.commits.operation(actor, operation, ids=[x for e in links for x in (e.src, e.dst)]) as op:
             cs = await self.link_changes(actor.tenant, links)
-            await self.store.apply(actor.tenant, op.stamp(cs))
+            await op.commit(cs)
             return cs.link
 
     async def unlink(self, actor: Principal, links: Sequence[Edge]) -> None:
-        async with self.audit.operation(actor, "unlink", ids=[x for e in links for x in (e.src, e.dst)]) as op:
+        async with self.commits.operation(actor, "unlink", ids=[x for e in links for x in (e.src, e.dst)]) as op:
             for e in links:
                 if e.rel in {p.rel for p in PARENTS.values()}:
                     raise BadInput(f"{e.rel.value} is removed by deleting the child node, not by unlinking", field="relationship")
             await self.require(actor.tenant, [x for e in links for x in (e.src, e.dst)], None)
-            await self.store.apply(actor.tenant, op.stamp(ChangeSet(unlink=list(links))))
+            await op.commit(ChangeSet(unlink=list(links)))

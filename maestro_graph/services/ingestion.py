@@ -4,7 +4,8 @@ Requests that arrive while a transaction is running wait and go together in the 
 client sending one event at a time gets one transaction per event (no added latency); many
 clients share transactions, so a commit's sync to disk, which costs far more than writing one
 event's rows, is paid once for many requests. A request is answered only after its events are
-stored.
+stored. Each group is committed through the one write path (services/commits.py), which hands it
+to the process's followers once, as one commit.
 
 While one group is written, the next is prepared: its ids resolved and its ChangeSet built, on
 the event loop. On SQLite the write runs in the store's thread, mostly in SQLite's C code, which
@@ -26,6 +27,7 @@ from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.props import validate_props
 from maestro_graph.integrations.openlineage import Translation, fold_run
 from maestro_graph.runtime import slices
+from maestro_graph.services.commits import Commits
 from maestro_graph.services.identities import KnownIds, resolve
 from maestro_graph.settings import BULK_BATCH
 from maestro_graph.store.base import GraphStore
@@ -70,8 +72,9 @@ class GroupCommit:
     MAX_REQUESTS = 500  # requests per shared transaction
     MAX_EVENTS = BULK_BATCH  # events per shared transaction, unless one request holds more
 
-    def __init__(self, store: GraphStore) -> None:
-        self.store = store
+    def __init__(self, store: GraphStore, commits: Commits | None = None) -> None:
+        self.store = store  # read from to resolve ids; written to through `commits` only
+        self.commits = commits or Commits(store)
         self._pending: list[_Request] = []
         self._pending_events = 0
         self._wanted = 0  # while _let_grow waits: the pending events it waits for
@@ -244,6 +247,6 @@ class GroupCommit:
         return _Write(tenant, ChangeSet(merge=list(real.values()), link=edges, audit=audit), real)
 
     async def _write(self, w: _Write) -> None:
-        await self.store.apply(w.tenant, w.changes)
+        await self.commits.commit(w.tenant, w.changes)  # one commit, one hand-over, for the whole group
         async for part in slices(w.nodes.values()):
             self._known.add(w.tenant, part)

@@ -58,7 +58,7 @@ class LineageService:
         self.graph = graph or GraphService(store)
         # No cache given, no one to close it: then none that starts background builds.
         self.topology = topology or TopologyCache(store, "off")
-        self.commits = GroupCommit(store)
+        self.commits = GroupCommit(store, self.graph.commits)
 
     # -- ingestion -----------------------------------------------------------------------------
     async def ingest(self, actor: Principal, body: Any, operation: str = "ingestLineageEvents",
@@ -73,7 +73,7 @@ class LineageService:
 
         Idempotent: the same event again changes nothing; events of one run in any order end in
         the same run state (a terminal state stands over START/RUNNING)."""
-        async with self.graph.audit.operation(actor, operation) as op:
+        async with self.graph.commits.operation(actor, operation) as op:
             if large:
                 events, t = await asyncio.to_thread(_parse_and_translate, actor.tenant, body)
             else:
@@ -104,12 +104,12 @@ class LineageService:
         """What a model version was trained on (TRAINED_ON) and which columns it uses (USES_FEATURE)."""
         links = [Edge(Rel.TRAINED_ON, model_version, d) for d in datasets]
         links += [Edge(Rel.USES_FEATURE, model_version, f) for f in features]
-        async with self.graph.audit.operation(actor, "linkModelVersionInputs",
-                                              ids=[model_version, *datasets, *features]) as op:
+        async with self.graph.commits.operation(actor, "linkModelVersionInputs",
+                                                ids=[model_version, *datasets, *features]) as op:
             # The version must exist even when there is nothing to link to it.
             await self.graph.require(actor.tenant, [model_version], Label.MODEL_VERSION, field="modelVersionId")
             cs = await self.graph.link_changes(actor.tenant, links)
-            await self.store.apply(actor.tenant, op.stamp(cs))
+            await op.commit(cs)
 
     async def deploy(self, actor: Principal, deployment: NodeId, model_version: NodeId) -> None:
         """A deployment serves a model version (SERVES)."""

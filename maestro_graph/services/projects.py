@@ -82,34 +82,34 @@ class ProjectService:
 
     async def create(self, actor: Principal, props: Props, members: Sequence[tuple[NodeId, str]] = ()) -> Node:
         """A project and its memberships, in one transaction."""
-        async with self.graph.audit.operation(actor, "createProject", ids=[pid for pid, _ in members]) as op:
+        async with self.graph.commits.operation(actor, "createProject", ids=[pid for pid, _ in members]) as op:
             tenant = actor.tenant
             project = self.graph.build(tenant, Label.PROJECT, props)
             links = [Edge(Rel.MEMBER_OF, pid, project.id, validate_rel_props(Rel.MEMBER_OF, {"role": role}))
                      for pid, role in members]
             await self.graph.require(tenant, [pid for pid, _ in members], Label.PERSON, field="members")
-            written = await self.graph.store.apply(tenant, op.stamp(ChangeSet(create=[project], link=links)))
+            written = await op.commit(ChangeSet(create=[project], link=links))
             return written[project.id]
 
     async def add_members(self, actor: Principal, project_id: NodeId, members: Sequence[tuple[NodeId, str]]) -> None:
         ids = [project_id] + [pid for pid, _ in members]
-        async with self.graph.audit.operation(actor, "addProjectMembers", ids=ids) as op:
+        async with self.graph.commits.operation(actor, "addProjectMembers", ids=ids) as op:
             tenant = actor.tenant
             await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
             await self.graph.require(tenant, [pid for pid, _ in members], Label.PERSON, field="personId")
             cs = await self.graph.link_changes(tenant, [Edge(Rel.MEMBER_OF, pid, project_id, {"role": role}) for pid, role in members])
-            await self.graph.store.apply(tenant, op.stamp(cs))
+            await op.commit(cs)
 
     async def attach(self, actor: Principal, operation: str, project_id: NodeId, label: Label, rel: Rel,
                      items: Sequence[Props]) -> list[Node]:
         """Nodes that only exist under a project (metrics, predictions), created with their link
         in one transaction."""
-        async with self.graph.audit.operation(actor, operation, ids=[project_id]) as op:
+        async with self.graph.commits.operation(actor, operation, ids=[project_id]) as op:
             tenant = actor.tenant
             await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
             new = [self.graph.build(tenant, label, p) for p in items]
             cs = ChangeSet(create=new, link=[Edge(rel, project_id, n.id) for n in new])
-            written = await self.graph.store.apply(tenant, op.stamp(cs))
+            written = await op.commit(cs)
             return [written[n.id] for n in new]
 
     async def record_metrics(self, actor: Principal, project_id: NodeId, items: Sequence[Props]) -> list[Node]:

@@ -30,7 +30,7 @@ class TokenService:
 
     async def mint(self, actor: Principal | None, sub: str, role: Role, ttl: str, tenant: str | None = None) -> Minted:
         """A bearer token for `sub` in the admin's tenant, audited as mintToken (ids: sub:<subject>)."""
-        async with self.audit.operation(actor, "mintToken", Role.ADMIN, ids=[f"sub:{sub}"]) as op:
+        async with self.audit.commits.operation(actor, "mintToken", Role.ADMIN, ids=[f"sub:{sub}"]) as op:
             if tenant is not None and tenant != op.actor.tenant:
                 raise Forbidden(f"tenant: an admin of {op.actor.tenant} mints tokens for {op.actor.tenant} only", field="tenant")
             if self.minter is None:
@@ -38,6 +38,6 @@ class TokenService:
                                "sign its own: mint tokens there", field="mintToken")
             seconds = parse_ttl(ttl)
             token = self.minter.mint(sub, op.actor.tenant, [role], seconds)
-            await self.audit.store.apply(op.actor.tenant, ChangeSet(audit=[op.record(op.ids)]))
+            await op.commit(ChangeSet(), audit_ids=op.ids)  # nothing stored but the record
             return Minted(token, sub, op.actor.tenant, role, seconds)
 
