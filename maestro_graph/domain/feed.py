@@ -8,9 +8,9 @@ documented format: fields are only ever added, never renamed or removed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -26,17 +26,24 @@ FORMAT = 1
 WATCHED_LABELS = frozenset({Label.TRAINING_JOB, Label.RUN, Label.METRIC, Label.MODEL_VERSION, Label.DEPLOYMENT})
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRef:
+class NodeRef(NamedTuple):
     id: NodeId
     label: str  # Label.value
 
 
-@dataclass(frozen=True, slots=True)
-class EdgeRef:
+class EdgeRef(NamedTuple):
     type: str  # Rel.value
     source: NodeId
     target: NodeId
+
+
+# An entry holds its nodes by label (label -> ids) and its relationships by type and source
+# (type -> source -> targets), as its JSON form does: a bulk batch's entry names tens of thousands
+# of each, and an object per node or relationship cost ingestion several percent (and a source
+# named once per relationship made the entry a sixth bigger). node_refs / edge_refs give them
+# one by one.
+NodesByLabel = Mapping[str, list[NodeId]]
+EdgesByType = Mapping[str, Mapping[NodeId, list[NodeId]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,30 +53,47 @@ class FeedEntry:
     at: str  # domain/clock.py's format: when the write routine built it (just before commit)
     operation: str  # the API's name for it (the audit record's operation); "" if unaudited
     actor: str  # the token's subject (the audit record's actor); "" if unaudited
-    created: tuple[NodeRef, ...] = ()
-    updated: tuple[NodeRef, ...] = ()
-    deleted: tuple[NodeRef, ...] = ()
-    linked: tuple[EdgeRef, ...] = ()
-    unlinked: tuple[EdgeRef, ...] = ()
+    created: NodesByLabel = field(default_factory=dict)
+    updated: NodesByLabel = field(default_factory=dict)
+    deleted: NodesByLabel = field(default_factory=dict)
+    linked: EdgesByType = field(default_factory=dict)
+    unlinked: EdgesByType = field(default_factory=dict)
     # node id -> its changed properties' new values (None: removed), for WATCHED_LABELS only;
     # a created node of those labels carries all its properties
     props: Mapping[NodeId, Props] = field(default_factory=dict)
+    # True: the store kept this entry without its nodes, relationships and props (a write too big
+    # for it to hold them in the write's transaction, see docs/change-feed.md): a follower must
+    # re-read what it follows.
+    truncated: bool = False
 
     def with_seq(self, seq: int) -> FeedEntry:
         return replace(self, seq=seq)
 
+    @staticmethod
+    def node_refs(by_label: NodesByLabel) -> list[NodeRef]:
+        """entry.node_refs(entry.created): (id, label) pairs, label by label."""
+        return [NodeRef(i, label) for label, ids in by_label.items() for i in ids]
+
+    @staticmethod
+    def edge_refs(by_type: EdgesByType) -> list[EdgeRef]:
+        """entry.edge_refs(entry.linked): (type, source, target) triples, type by type."""
+        return [EdgeRef(rel, src, dst) for rel, by_src in by_type.items() for src, dsts in by_src.items() for dst in dsts]
+
+    def summary(self) -> FeedEntry:
+        """This entry without what it names: truncated."""
+        return FeedEntry(self.tenant, self.seq, self.at, self.operation, self.actor, truncated=True)
+
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON object (docs/change-feed.md)."""
-        return {
+        d = {
             "v": FORMAT, "tenant": self.tenant, "seq": self.seq, "at": self.at,
             "operation": self.operation, "actor": self.actor,
-            "created": [[n.id, n.label] for n in self.created],
-            "updated": [[n.id, n.label] for n in self.updated],
-            "deleted": [[n.id, n.label] for n in self.deleted],
-            "linked": [[e.type, e.source, e.target] for e in self.linked],
-            "unlinked": [[e.type, e.source, e.target] for e in self.unlinked],
-            "props": {i: dict(p) for i, p in self.props.items()},
+            "created": self.created, "updated": self.updated, "deleted": self.deleted,
+            "linked": self.linked, "unlinked": self.unlinked, "props": self.props,
         }
+        if self.truncated:
+            d["truncated"] = True
+        return d
 
     def to_json(self) -> str:
         return orjson.dumps(self.to_dict()).decode()
@@ -79,12 +103,9 @@ class FeedEntry:
         """An entry from its JSON object; fields a later format adds are ignored."""
         return cls(
             tenant=d["tenant"], seq=int(d["seq"]), at=d["at"], operation=d["operation"], actor=d["actor"],
-            created=tuple(NodeRef(i, label) for i, label in d.get("created", ())),
-            updated=tuple(NodeRef(i, label) for i, label in d.get("updated", ())),
-            deleted=tuple(NodeRef(i, label) for i, label in d.get("deleted", ())),
-            linked=tuple(EdgeRef(t, s, e) for t, s, e in d.get("linked", ())),
-            unlinked=tuple(EdgeRef(t, s, e) for t, s, e in d.get("unlinked", ())),
-            props={i: dict(p) for i, p in (d.get("props") or {}).items()},
+            created=d.get("created") or {}, updated=d.get("updated") or {}, deleted=d.get("deleted") or {},
+            linked=d.get("linked") or {}, unlinked=d.get("unlinked") or {}, props=d.get("props") or {},
+            truncated=bool(d.get("truncated", False)),
         )
 
     @classmethod
@@ -108,14 +129,15 @@ def changed_props(before: Props | None, after: Props) -> Props:
 
 class EntryBuilder:
     """Collects what the write routine does to one ChangeSet, step by step; `entry()` is None when
-    nothing in the graph changed (no feed entry for that ChangeSet)."""
+    nothing in the graph changed (no feed entry for that ChangeSet). It keeps references to what
+    the routine wrote and groups them once, at the end."""
 
     def __init__(self) -> None:
         self.created: dict[NodeId, Node] = {}
         self.updated: dict[NodeId, tuple[Node | None, Node]] = {}  # id -> (as first read, as now written)
-        self.deleted: dict[NodeId, NodeRef] = {}
-        self.linked: dict[tuple[str, NodeId, NodeId], None] = {}
-        self.unlinked: dict[tuple[str, NodeId, NodeId], None] = {}
+        self.deleted: dict[NodeId, Node] = {}
+        self.linked: list[list[Edge]] = []  # each list deduplicated by the routine; lists of distinct types
+        self.unlinked: list[Edge] = []
 
     def create(self, nodes: list[Node]) -> None:
         self.created.update((n.id, n) for n in nodes)
@@ -130,14 +152,14 @@ class EntryBuilder:
     def delete(self, nodes: Mapping[NodeId, Node]) -> None:
         for i, n in nodes.items():
             if self.created.pop(i, None) is None:
-                self.deleted[i] = NodeRef(i, n.label.value)
+                self.deleted[i] = n
             self.updated.pop(i, None)
 
     def link(self, links: list[Edge]) -> None:
-        self.linked.update(((e.rel.value, e.src, e.dst), None) for e in links)
+        self.linked.append(links)
 
     def unlink(self, links: list[Edge]) -> None:
-        self.unlinked.update(((e.rel.value, e.src, e.dst), None) for e in links)
+        self.unlinked.extend(links)
 
     def entry(self, tenant: Tenant, at: str, audit: list[AuditRecord]) -> FeedEntry | None:
         if not (self.created or self.updated or self.deleted or self.linked or self.unlinked):
@@ -150,13 +172,38 @@ class EntryBuilder:
         for i, (old, new) in self.updated.items():
             if new.label in WATCHED_LABELS and (diff := changed_props(old.props if old else None, new.props)):
                 props[i] = diff
+        unlinked = {(e.rel, e.src, e.dst): e for e in self.unlinked}  # the same unlink twice: once
         return FeedEntry(
             tenant=tenant, seq=0, at=at,
             operation=record.operation if record else "", actor=record.actor if record else "",
-            created=tuple(NodeRef(n.id, n.label.value) for n in self.created.values()),
-            updated=tuple(NodeRef(i, new.label.value) for i, (_, new) in self.updated.items()),
-            deleted=tuple(self.deleted.values()),
-            linked=tuple(EdgeRef(*k) for k in self.linked),
-            unlinked=tuple(EdgeRef(*k) for k in self.unlinked),
+            created=_by_label(self.created.values()),
+            updated=_by_label(new for _, new in self.updated.values()),
+            deleted=_by_label(self.deleted.values()),
+            linked=_by_type(e for links in self.linked for e in links),
+            unlinked=_by_type(unlinked.values()),
             props=props,
         )
+
+
+def _by_label(nodes: Iterable[Node]) -> dict[str, list[NodeId]]:
+    grouped: dict[str, list[NodeId]] = {}
+    for n in nodes:
+        label = n.label._value_
+        if label in grouped:
+            grouped[label].append(n.id)
+        else:
+            grouped[label] = [n.id]
+    return grouped
+
+
+def _by_type(edges: Iterable[Edge]) -> dict[str, dict[NodeId, list[NodeId]]]:
+    grouped: dict[str, dict[NodeId, list[NodeId]]] = {}
+    for e in edges:
+        by_src = grouped.get(e.rel._value_)
+        if by_src is None:
+            by_src = grouped[e.rel._value_] = {}
+        if e.src in by_src:
+            by_src[e.src].append(e.dst)
+        else:
+            by_src[e.src] = [e.dst]
+    return grouped

@@ -53,23 +53,29 @@ async def test_each_changing_apply_appends_one_entry_with_what_it_did(store, ten
     assert [e.seq for e in got] == [1, 2, 3] and await store.feed_head(tenant) == 3
     assert all(e.tenant == tenant for e in got)
     assert (first.operation, first.actor) == ("createProject", "alice")
-    assert set(first.created) == {NodeRef(ada.id, "Person"), NodeRef(proj.id, "Project"), NodeRef(job.id, "TrainingJob")}
-    assert set(first.linked) == {EdgeRef("MEMBER_OF", ada.id, proj.id), EdgeRef("OWNS", proj.id, job.id)}
-    assert first.updated == first.deleted == first.unlinked == ()
+    assert first.created == {"Person": [ada.id], "Project": [proj.id], "TrainingJob": [job.id]}
+    assert first.linked == {"MEMBER_OF": {ada.id: [proj.id]}, "OWNS": {proj.id: [job.id]}}  # type -> source -> targets
+    assert set(FeedEntry.node_refs(first.created)) == {
+        NodeRef(ada.id, "Person"), NodeRef(proj.id, "Project"), NodeRef(job.id, "TrainingJob")}
+    assert set(FeedEntry.edge_refs(first.linked)) == {EdgeRef("MEMBER_OF", ada.id, proj.id), EdgeRef("OWNS", proj.id, job.id)}
+    assert first.updated == first.deleted == first.unlinked == {}
     assert dict(first.props) == {job.id: job.props}  # a watched label's new node: all its props; a Person: none
 
     assert (second.operation, second.actor) == ("updateTrainingJob", "bob")
-    assert set(second.updated) == {NodeRef(job.id, "TrainingJob"), NodeRef(ada.id, "Person")}
-    assert second.unlinked == (EdgeRef("MEMBER_OF", ada.id, proj.id),)
+    assert second.updated == {"TrainingJob": [job.id], "Person": [ada.id]} and second.created == {}
+    assert FeedEntry.edge_refs(second.unlinked) == [EdgeRef("MEMBER_OF", ada.id, proj.id)]
     assert dict(second.props) == {job.id: {"status": "RUNNING", "progress": 0.5}}  # what changed, new values
 
-    assert (third.operation, third.actor, third.deleted) == ("deleteProject", "carol", (NodeRef(proj.id, "Project"),))
+    assert (third.operation, third.actor, third.deleted) == ("deleteProject", "carol", {"Project": [proj.id]})
     assert first.at <= second.at <= third.at
 
     assert seen == got  # the committing store object hands its entries over, with their seq
     assert [c.entry for c in topology] == [first, second, third]  # each changed the topology here
     for e in got:  # the documented JSON form reads back as the same entry
         assert FeedEntry.from_json(e.to_json()) == e and e.to_dict()["v"] == 1
+        assert not e.truncated and "truncated" not in e.to_dict()
+    cut = FeedEntry.from_json(first.summary().to_json())  # what Neo4j keeps of an entry too big to hold
+    assert cut.truncated and (cut.seq, cut.operation, cut.created, cut.linked, cut.props) == (1, "createProject", {}, {}, {})
 
 
 async def test_a_merge_or_link_that_changes_nothing_appends_nothing(store, tenant):
@@ -79,8 +85,8 @@ async def test_a_merge_or_link_that_changes_nothing_appends_nothing(store, tenan
     await store.apply(tenant, cs)
     await store.apply(tenant, cs)  # a replayed event: the same nodes and link again
     [only] = await entries(store, tenant)
-    assert set(only.created) == {NodeRef(ds.id, "Dataset"), NodeRef(job.id, "Job")}
-    assert only.linked == (EdgeRef("READS", job.id, ds.id),)
+    assert only.created == {"Dataset": [ds.id], "Job": [job.id]}
+    assert only.linked == {"READS": {job.id: [ds.id]}}
 
 
 @pytest.mark.parametrize("failure", ["not_found", "conflict"])
@@ -110,10 +116,10 @@ async def test_concurrent_writers_through_two_store_objects_get_every_seq_once(s
     await asyncio.gather(write(store, people[0]), write(second_store, people[1]))
     got = await entries(store, tenant)
     assert [e.seq for e in got] == list(range(1, 2 * per_store + 1))
-    assert sorted(e.created[0].id for e in got) == sorted(n.id for ns in people for n in ns)
+    assert sorted(e.created["Person"][0] for e in got) == sorted(n.id for ns in people for n in ns)
     for ns in people:  # each writer's entries in its own commit order
         mine = {n.id: k for k, n in enumerate(ns)}
-        assert [mine[e.created[0].id] for e in got if e.created[0].id in mine] == list(range(per_store))
+        assert [mine[e.created["Person"][0]] for e in got if e.created["Person"][0] in mine] == list(range(per_store))
     assert await second_store.feed_head(tenant) == 2 * per_store
 
 
@@ -124,7 +130,7 @@ async def test_tenants_have_feeds_of_their_own(store, tenant):
     cy = person(store, other, "Cy")
     await store.apply(other, ChangeSet(create=[cy]))
     [theirs] = await entries(store, other)
-    assert theirs.seq == 1 and theirs.tenant == other and theirs.created == (NodeRef(cy.id, "Person"),)
+    assert theirs.seq == 1 and theirs.tenant == other and theirs.created == {"Person": [cy.id]}
     assert [e.seq for e in await entries(store, tenant)] == [1, 2]
     assert await store.feed_head(other) == 1 and await store.feed_head(other + "-never") == 0
     assert await store.feed_since(other + "-never", 0, 10) == []
@@ -177,4 +183,4 @@ async def test_a_big_entry_reads_back_whole(store, tenant):
         stop()
     [got] = await entries(store, tenant)
     assert len(got.to_json()) > 64 * 1024
-    assert got == seen[0] and [n.id for n in got.created] == [p.id for p in people]
+    assert got == seen[0] and got.created == {"Person": [p.id for p in people]}

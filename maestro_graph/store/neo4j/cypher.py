@@ -310,8 +310,9 @@ RETURN h.seq AS seq
 """
 
 # `entry` is the JSON text; a big one (bulk ingestion's) is `entry_z` instead: the same JSON,
-# zlib-compressed, a quarter of the transaction memory (store.py: _FEED_TEXT_MAX).
-APPEND_FEED = "CREATE (f:_FeedEntry {tenant: $tenant, seq: $seq, at: $at}) SET f += $body"
+# zlib-compressed, a third of the transaction memory (store.py: _FEED_TEXT_MAX).
+APPEND_FEED = "CREATE (:_FeedEntry {tenant: $tenant, seq: $seq, at: $at, entry: $entry})"
+APPEND_FEED_Z = "CREATE (:_FeedEntry {tenant: $tenant, seq: $seq, at: $at, entry_z: $entry})"
 
 FEED_SINCE = """
 MATCH (f:_FeedEntry {tenant: $tenant}) WHERE f.seq > $after
