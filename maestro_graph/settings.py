@@ -72,6 +72,10 @@ class Settings:
     lineage_index_max_nodes: int = 2_000_000
     # Seconds a replica may take to see topology changes another process committed (its own: at once).
     lineage_index_max_lag: float = 1.0
+    # The change feed's retention per tenant (docs/change-feed.md): entries older than this many
+    # seconds, and beyond the newest this many, may be trimmed.
+    feed_retention_seconds: int = 7 * 24 * 3600
+    feed_retention_entries: int = 1_000_000
 
     @property
     def store(self) -> str:

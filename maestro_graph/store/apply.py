@@ -18,7 +18,9 @@ from typing import Any, Protocol, TypeVar
 from maestro_graph.domain import changes
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.changes import KeyPair
+from maestro_graph.domain.clock import now
 from maestro_graph.domain.errors import NotFound
+from maestro_graph.domain.feed import EntryBuilder, FeedEntry
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, check_endpoints
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.store.base import TopologyChange
@@ -65,15 +67,29 @@ class Writes(Protocol):
     async def bump_version(self) -> int:
         """Add one to the tenant's topology version; the new version."""
 
+    async def append_feed(self, entry: FeedEntry) -> int:
+        """Append `entry` (its seq is 0) to the tenant's change feed with the next sequence number
+        (the tenant's head plus one, the head row or node locked until commit, so concurrent
+        writers of a tenant take 1, 2, 3, ... without gaps); that number."""
+
 
 class ApplyChangeSet:
-    """One ChangeSet inside one open transaction."""
+    """One ChangeSet inside one open transaction.
 
-    def __init__(self, writes: Writes) -> None:
+    Every ChangeSet that changes the graph (a node created, updated or deleted, a relationship
+    linked anew or with new props, or unlinked) appends exactly one entry to the tenant's change
+    feed (domain/feed.py), last, in the same transaction: a failed write appends nothing. One that
+    changes nothing appends none: an audit-only ChangeSet (a refused operation's record, a minted
+    token), merges that bring nothing new, links that all exist with the same props."""
+
+    def __init__(self, writes: Writes, tenant: Tenant) -> None:
         self.writes = writes
+        self.tenant = tenant
         self.written: Written = {}
         self.topology_changed = False  # see GraphStore.topology_version
         self.version: int | None = None  # the topology version this change made, if it made one
+        self.feed = EntryBuilder()
+        self.entry: FeedEntry | None = None  # the feed entry this change appended, with its seq
 
     async def run(self, cs: ChangeSet) -> Written:
         await self._create(cs.create)
@@ -84,8 +100,11 @@ class ApplyChangeSet:
         await self._unlink(cs.unlink)
         if cs.audit:
             await self.writes.insert_audit(cs.audit)
-        if self.topology_changed:  # last, so the version's row (or node) is locked only until commit
+        if self.topology_changed:  # late, so the version's row (or node) is locked only until commit
             self.version = await self.writes.bump_version()
+        entry = self.feed.entry(self.tenant, now(), cs.audit)
+        if entry is not None:  # last: the feed's head is the most contended lock of all
+            self.entry = entry.with_seq(await self.writes.append_feed(entry))
         return self.written
 
     async def _create(self, new: list[Node], *, keys_checked: bool = False) -> None:
@@ -96,6 +115,7 @@ class ApplyChangeSet:
             changes.refuse_taken(await self.writes.taken_keys(wanted))
         await self.writes.insert_nodes(new)
         self.written.update((n.id, n) for n in new)
+        self.feed.create(new)
 
     async def _merge(self, incoming: list[Node]) -> None:
         if not incoming:
@@ -112,6 +132,7 @@ class ApplyChangeSet:
             await self._create(plan.fresh, keys_checked=True)
         if plan.changed:
             await self.writes.rewrite_nodes(plan.changed)
+            self.feed.update(current, plan.changed)
 
     async def _update(self, patches: list[tuple[NodeId, Props]]) -> None:
         if not patches:
@@ -122,6 +143,7 @@ class ApplyChangeSet:
         self.topology_changed |= renames(current, rewritten)
         await self.writes.rewrite_nodes(list(rewritten.values()))
         self.written.update(rewritten)
+        self.feed.update(current, list(rewritten.values()))
 
     async def _delete(self, ids: list[NodeId]) -> None:
         if not ids:
@@ -132,6 +154,7 @@ class ApplyChangeSet:
             raise NotFound(f"no node with id {missing[0]}", field="id")
         self.topology_changed = True
         await self.writes.delete_nodes(list(current))
+        self.feed.delete(current)
         for i in current:
             self.written.pop(i, None)
 
@@ -153,18 +176,22 @@ class ApplyChangeSet:
         latest = {(e.rel, e.src, e.dst): e for e in links}  # the same link twice: last props win
         other = [e for e in latest.values() if e.rel not in TOPOLOGY_RELS]
         topology = [e for e in latest.values() if e.rel in TOPOLOGY_RELS]
-        if other:
-            await self.writes.upsert_edges(other)
+        # The feed lists the links of a kind (topology or not) of which any was written: the
+        # primitive tells whether any of a call's rows was written, not which.
+        if other and await self.writes.upsert_edges(other):
+            self.feed.link(other)
         # Only a relationship written anew (or with new props) changes the topology: a replayed
         # event writes none, so it leaves the in-memory topology fresh.
         if topology and await self.writes.upsert_edges(topology):
             self.topology_changed = True
+            self.feed.link(topology)
 
     async def _unlink(self, links: list[Edge]) -> None:
         if not links:
             return
         self.topology_changed |= any(e.rel in TOPOLOGY_RELS for e in links)
         await self.writes.delete_edges(links)
+        self.feed.unlink(links)  # as asked: the primitive does not tell which existed
 
 
 Attempt = Callable[[Writes], Coroutine[Any, Any, Written]]
@@ -174,13 +201,14 @@ async def apply(versions: RecentVersions, tenant: Tenant, cs: ChangeSet,
                 transaction: Callable[[Attempt], Awaitable[Written]]) -> Written:
     """What GraphStore.apply does whatever the backend: `transaction(attempt)` opens a write
     transaction, runs `attempt(writes)` in it and commits (a backend may retry it: each try runs
-    a fresh ApplyChangeSet). Then the topology versions are told what happened."""
+    a fresh ApplyChangeSet). Then the topology versions are told what happened, and the feed's
+    watchers get the entry the change appended (with its seq), if it appended one."""
     if not cs:
         return {}
     attempts: list[ApplyChangeSet] = []
 
     def attempt(writes: Writes) -> Coroutine[Any, Any, Written]:
-        attempts.append(op := ApplyChangeSet(writes))  # fresh state for each try
+        attempts.append(op := ApplyChangeSet(writes, tenant))  # fresh state for each try
         return op.run(cs)
 
     try:
@@ -188,8 +216,11 @@ async def apply(versions: RecentVersions, tenant: Tenant, cs: ChangeSet,
     finally:
         if any(op.topology_changed for op in attempts):  # committed, or maybe: forget the version either way
             versions.changed(tenant)
-    if attempts and (version := attempts[-1].version) is not None:  # the try that committed
-        versions.committed(TopologyChange(tenant, version, cs, written))
+    done = attempts[-1] if attempts else None  # the try that committed
+    if done is not None and done.version is not None:
+        versions.committed(TopologyChange(tenant, done.version, cs, written, done.entry))
+    if done is not None and done.entry is not None:
+        versions.appended(done.entry)
     return written
 
 

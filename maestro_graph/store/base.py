@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from maestro_graph.domain.audit import AuditPage, AuditQuery
+from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.walk import Walk
 from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
@@ -19,12 +20,14 @@ from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
 @dataclass(frozen=True)
 class TopologyChange:
     """A committed ChangeSet that changed a tenant's topology (see GraphStore.topology_version):
-    the version it made, and the nodes it wrote as now stored."""
+    the version it made, the nodes it wrote as now stored, and the change feed entry it appended
+    (with its seq: a follower of the feed knows it need not read that entry back)."""
 
     tenant: Tenant
     version: int
     changes: ChangeSet
     stored: Mapping[NodeId, Node]
+    entry: FeedEntry | None = None
 
 
 @runtime_checkable
@@ -58,6 +61,9 @@ class GraphStore(Protocol):
           BadInput  — a link joins labels the graph model does not allow.
         `changes.audit` records are written in the same transaction (an audit-only ChangeSet
         just writes them).
+        A ChangeSet that changes the graph appends exactly one entry to the tenant's change feed
+        in the same transaction (store/apply.py says which do; see feed_since); an audit-only
+        one appends none. A failed apply appends nothing.
         Created nodes keep the id, key and timestamps they carry; merged nodes keep their
         stored created_at and get their props patched; updates bump updated_at.
         """
@@ -145,6 +151,27 @@ class GraphStore(Protocol):
         version, on the event loop, in the task that applied it (so: quick, and no raising).
         Returns the function that stops the calls. Changes committed by other store objects or
         processes are not seen here: a watcher finds them as a version it was not told of."""
+
+    def watch_feed(self, watcher: Callable[[FeedEntry], None]) -> Callable[[], None]:
+        """Call `watcher` with each feed entry this store object appends, with its seq, after its
+        commit, on the event loop, in the task that applied it (so: quick, and no raising).
+        Returns the function that stops the calls. Entries other store objects or processes
+        append are read with feed_since."""
+
+    async def feed_since(self, tenant: Tenant, after: int, limit: int) -> list[FeedEntry]:
+        """The tenant's change feed entries with seq > `after`, in seq order, at most `limit`.
+        Seqs are 1, 2, 3, ... per tenant without gaps and in commit order: an entry with a
+        higher seq was committed after every lower one; entries trimmed away are simply absent
+        (the first one returned then has a seq above after + 1)."""
+
+    async def feed_head(self, tenant: Tenant) -> int:
+        """The tenant's last appended seq (0 if it never had one); trimming never lowers it."""
+
+    async def trim_feed(self, tenant: Tenant, older_than_at: str | None, keep_last: int | None,
+                        batch: int = 1000) -> int:
+        """Delete the tenant's feed entries whose `at` is before `older_than_at`, and those beyond
+        the last `keep_last`, oldest first, in transactions of at most `batch` entries each (so
+        writers never wait long behind it); how many it deleted. None: no such bound."""
 
     def scan_nodes(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 50_000
                    ) -> AsyncIterator[list[tuple[NodeId, Label, str]]]:

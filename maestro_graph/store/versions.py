@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.store.base import TopologyChange
 from maestro_graph.types import Tenant
 
@@ -24,6 +25,7 @@ class RecentVersions:
         self._seen: dict[Tenant, tuple[int, float]] = {}  # tenant -> (version, when the read began)
         self._writes: dict[Tenant, int] = {}  # tenant -> topology changes this process committed
         self._watchers: list[Callable[[TopologyChange], None]] = []
+        self._feed_watchers: list[Callable[[FeedEntry], None]] = []
 
     async def read(self, tenant: Tenant, max_age: float, fetch: Callable[[], Awaitable[int]]) -> int:
         seen = self._seen.get(tenant)
@@ -49,3 +51,12 @@ class RecentVersions:
     def watch(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
         self._watchers.append(watcher)
         return lambda: self._watchers.remove(watcher) if watcher in self._watchers else None
+
+    def appended(self, entry: FeedEntry) -> None:
+        """This process committed a change that appended `entry` to the feed: tell the feed's watchers."""
+        for watcher in list(self._feed_watchers):
+            watcher(entry)
+
+    def watch_feed(self, watcher: Callable[[FeedEntry], None]) -> Callable[[], None]:
+        self._feed_watchers.append(watcher)
+        return lambda: self._feed_watchers.remove(watcher) if watcher in self._feed_watchers else None

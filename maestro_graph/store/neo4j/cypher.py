@@ -300,3 +300,32 @@ ORDER BY a.at DESC, a.id DESC
 LIMIT $limit
 """
 AUDIT_COUNT = "RETURN count(a) AS total"
+
+# The change feed (migrations/neo4j 0004, docs/change-feed.md). The head's SET write-locks it
+# until commit: the tenant's next writer takes seq + 1 only after this one committed.
+BUMP_FEED_HEAD = """
+MERGE (h:_FeedHead {tenant: $tenant})
+SET h.seq = coalesce(h.seq, 0) + 1
+RETURN h.seq AS seq
+"""
+
+# `entry` is the JSON text; a big one (bulk ingestion's) is `entry_z` instead: the same JSON,
+# zlib-compressed, a third of the transaction memory (store.py: _FEED_TEXT_MAX).
+APPEND_FEED = "CREATE (:_FeedEntry {tenant: $tenant, seq: $seq, at: $at, entry: $entry})"
+APPEND_FEED_Z = "CREATE (:_FeedEntry {tenant: $tenant, seq: $seq, at: $at, entry_z: $entry})"
+
+FEED_SINCE = """
+MATCH (f:_FeedEntry {tenant: $tenant}) WHERE f.seq > $after
+RETURN f.entry AS entry, f.entry_z AS entry_z ORDER BY f.seq LIMIT $limit
+"""
+
+FEED_HEAD = "MATCH (h:_FeedHead {tenant: $tenant}) RETURN h.seq AS seq"
+
+# One batch of trimming, oldest first; $before / $upto null: no such bound.
+TRIM_FEED = """
+MATCH (f:_FeedEntry {tenant: $tenant}) WHERE f.seq > 0
+  AND (($before IS NOT NULL AND f.at < $before) OR ($upto IS NOT NULL AND f.seq <= $upto))
+WITH f ORDER BY f.seq LIMIT $batch
+DELETE f
+RETURN count(*) AS deleted
+"""

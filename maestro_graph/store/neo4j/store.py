@@ -25,6 +25,7 @@ import asyncio
 import logging
 import re
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Collection
@@ -45,6 +46,7 @@ from neo4j.exceptions import (
 
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.changes import KeyPair
+from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.domain.errors import Conflict, LimitExceeded, MaestroError, StoreUnavailable
 from maestro_graph.domain.graph import LABEL_OF, REL_OF, ChangeSet, Edge, Label, Neighbour, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.graph import NeighbourPage
@@ -90,6 +92,14 @@ async def _records(tx: AsyncManagedTransaction | AsyncTransaction, query: str, *
 # parameter, and LINK's plan has Eager steps that hold every row at once: a 100,000-row
 # statement ran the transaction out of memory where the same rows in slices fit.
 ROWS_PER_STATEMENT = 2_000
+
+# Feed entries longer than this are stored zlib-compressed, so that the entry costs its write
+# little transaction memory: a 3,000-event batch's 6 MB entry is 2 MB (level 6; level 1 saves
+# 0.1 s of that batch's seconds but leaves a tenth more).
+_FEED_TEXT_MAX = 64 * 1024
+# A compressed entry bigger than this is stored truncated (FeedEntry.summary): about 1,500
+# OpenLineage events of 10 columns in one batch (the CLI sends 1,000).
+_FEED_PACKED_MAX = 1024 * 1024
 
 # The server's "out of transaction memory" errors: classed transient, so the driver would retry
 # them, but the same write needs the same memory and fails again.
@@ -455,6 +465,42 @@ class Neo4jStore:
     def watch_topology(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
         return self._versions.watch(watcher)
 
+    def watch_feed(self, watcher: Callable[[FeedEntry], None]) -> Callable[[], None]:
+        return self._versions.watch_feed(watcher)
+
+    async def feed_since(self, tenant: Tenant, after: int, limit: int) -> list[FeedEntry]:
+        async def work(tx: AsyncManagedTransaction) -> list[FeedEntry]:
+            rows = await _records(tx, cypher.FEED_SINCE, tenant=tenant, after=after, limit=limit)
+            return [FeedEntry.from_json(r["entry"] if r["entry"] is not None else zlib.decompress(r["entry_z"]))
+                    for r in rows]
+
+        return await self._read("feed_since", work)
+
+    async def feed_head(self, tenant: Tenant) -> int:
+        async def work(tx: AsyncManagedTransaction) -> int:
+            rows = await _records(tx, cypher.FEED_HEAD, tenant=tenant)
+            return int(rows[0]["seq"]) if rows else 0
+
+        return await self._read("feed_head", work)
+
+    async def trim_feed(self, tenant: Tenant, older_than_at: str | None, keep_last: int | None,
+                        batch: int = 1000) -> int:
+        if older_than_at is None and keep_last is None:
+            return 0
+        upto = await self.feed_head(tenant) - keep_last if keep_last is not None else None
+
+        async def work(tx: AsyncTransaction) -> int:
+            rows = await _records(tx, cypher.TRIM_FEED, tenant=tenant, before=older_than_at, upto=upto, batch=batch)
+            return int(rows[0]["deleted"])
+
+        deleted = 0
+        while True:  # batches of their own transactions: writers never wait long behind a trim
+            with _translated("trim_feed"):
+                n = await self._write(work)
+            deleted += n
+            if n < batch:
+                return deleted
+
     async def topology_version(self, tenant: Tenant, max_age: float = 0.0) -> int:
         return await self._versions.read(tenant, max_age, lambda: self._topology_version(tenant))
 
@@ -632,3 +678,18 @@ class Neo4jWrites:
 
     async def bump_version(self) -> int:
         return int((await self._query(cypher.BUMP_TOPOLOGY))[0]["version"])
+
+    async def append_feed(self, entry: FeedEntry) -> int:
+        seq = int((await self._query(cypher.BUMP_FEED_HEAD))[0]["seq"])
+        text = entry.with_seq(seq).to_json()
+        if len(text) <= _FEED_TEXT_MAX:
+            await self._query(cypher.APPEND_FEED, seq=seq, at=entry.at, entry=text)
+            return seq
+        packed = zlib.compress(text.encode(), 6)
+        if len(packed) > _FEED_PACKED_MAX:
+            # Committing a property of megabytes costs the server many times its size in
+            # transaction memory; a batch as big as the server can just hold would no longer fit.
+            await self._query(cypher.APPEND_FEED, seq=seq, at=entry.at, entry=entry.with_seq(seq).summary().to_json())
+        else:
+            await self._query(cypher.APPEND_FEED_Z, seq=seq, at=entry.at, entry=packed)
+        return seq

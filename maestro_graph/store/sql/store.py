@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.changes import KeyPair
+from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.domain.graph import LABEL_OF, ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.text import fold
 from maestro_graph.domain.walk import Walk, bfs, drive
@@ -25,7 +26,8 @@ from maestro_graph.store.apply import Attempt, apply, run_sync
 from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.sql.dialects import Dialect, chunks, dialect_for
 from maestro_graph.store.sql.migrate import upgrade
-from maestro_graph.store.sql.tables import NODE_COLS, NODE_ROW, audit_log, edges, node_row, nodes, to_node
+from maestro_graph.store.sql.tables import NODE_COLS, NODE_ROW, audit_log, change_feed, change_feed_heads, edges, node_row, nodes
+from maestro_graph.store.sql.tables import to_node
 from maestro_graph.store.versions import RecentVersions
 from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
 
@@ -163,6 +165,40 @@ class SqlStore:
 
     def watch_topology(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
         return self._versions.watch(watcher)
+
+    def watch_feed(self, watcher: Callable[[FeedEntry], None]) -> Callable[[], None]:
+        return self._versions.watch_feed(watcher)
+
+    async def feed_since(self, tenant: Tenant, after: int, limit: int) -> list[FeedEntry]:
+        stmt = (select(change_feed.c.entry).where(change_feed.c.tenant == tenant, change_feed.c.seq > after)
+                .order_by(change_feed.c.seq).limit(limit))
+        rows = await self._run(lambda c: c.execute(stmt).scalars().all(), write=False)
+        return [FeedEntry.from_dict(r) for r in rows]
+
+    async def feed_head(self, tenant: Tenant) -> int:
+        stmt = select(change_feed_heads.c.seq).where(change_feed_heads.c.tenant == tenant)
+        return int(await self._run(lambda c: c.execute(stmt).scalar() or 0, write=False))
+
+    async def trim_feed(self, tenant: Tenant, older_than_at: str | None, keep_last: int | None,
+                        batch: int = 1000) -> int:
+        if older_than_at is None and keep_last is None:
+            return 0
+        bounds = []
+        if older_than_at is not None:
+            bounds.append(change_feed.c.at < older_than_at)
+        if keep_last is not None:
+            bounds.append(change_feed.c.seq <= await self.feed_head(tenant) - keep_last)
+        # Oldest first, `batch` at a time, each batch its own short write transaction: it takes
+        # no lock a writer waits for beyond the rows it deletes (the head row is not touched).
+        oldest = (select(change_feed.c.seq).where(change_feed.c.tenant == tenant, or_(*bounds))
+                  .order_by(change_feed.c.seq).limit(batch).scalar_subquery())
+        stmt = delete(change_feed).where(change_feed.c.tenant == tenant, change_feed.c.seq.in_(oldest))
+        deleted = 0
+        while True:
+            n = await self._run(lambda c: c.execute(stmt).rowcount, write=True)
+            deleted += n
+            if n < batch:
+                return deleted
 
     async def topology_version(self, tenant: Tenant, max_age: float = 0.0) -> int:
         return await self._versions.read(tenant, max_age, lambda: self._topology_version(tenant))
@@ -320,7 +356,19 @@ class SqlWrites:
     async def bump_version(self) -> int:
         return int(self.conn.execute(_BUMP_TOPOLOGY, {"tenant": self.tenant}).scalar_one())
 
+    async def append_feed(self, entry: FeedEntry) -> int:
+        seq = int(self.conn.execute(_BUMP_FEED, {"tenant": self.tenant}).scalar_one())
+        self.conn.execute(insert(change_feed), {"tenant": self.tenant, "seq": seq, "at": entry.at,
+                                                "entry": entry.with_seq(seq).to_dict()})
+        return seq
+
 
 _BUMP_TOPOLOGY = text(
     "INSERT INTO topology_versions (tenant, version) VALUES (:tenant, 1) "
     "ON CONFLICT (tenant) DO UPDATE SET version = topology_versions.version + 1 RETURNING version")
+
+# The head row is locked from here to commit: the tenant's next writer waits for this one's
+# commit before it takes seq + 1, so seqs follow commit order without gaps.
+_BUMP_FEED = text(
+    "INSERT INTO change_feed_heads (tenant, seq) VALUES (:tenant, 1) "
+    "ON CONFLICT (tenant) DO UPDATE SET seq = change_feed_heads.seq + 1 RETURNING seq")

@@ -108,3 +108,28 @@ def to_node(row: Any) -> Node:
 
 def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+# The change feed (docs/change-feed.md): one row per committed ChangeSet that changed the graph,
+# appended in its transaction. `entry` is the documented JSON object (domain/feed.py); `at` is
+# copied out of it for trimming by age.
+change_feed = Table(
+    "change_feed",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("entry", Json, nullable=False),
+    PrimaryKeyConstraint("tenant", "seq", name="pk_change_feed"),
+)
+
+# One row per tenant that ever had a feed entry: its last seq, bumped (and so locked until
+# commit) by each appending transaction, so seqs come without gaps in commit order. Trimming
+# deletes entries, never this row: seqs never repeat.
+change_feed_heads = Table(
+    "change_feed_heads",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant", name="pk_change_feed_heads"),
+)
