@@ -64,9 +64,10 @@ class GraphQLApp(OfflineGraphiQL, GraphQL):
             return JSONResponse({"errors": [{"message": err.reason, "extensions": extensions}]}, status_code=err.status_code)
 
     def parse_json(self, data: str | bytes) -> Any:
-        """JSON in a query string (GET's `variables`; POST bodies were read by the guard already)."""
+        """The one strict reader of HTTP JSON (a POST body, GET's `variables`): a refusal answers in
+        GraphQL's shape through `run`, which names the body or the variables as the field."""
         try:
-            return json_input.loads(data, "variables")
+            return json_input.loads(data, "request")
         except BadInput as err:
             raise HTTPException(400, err.message) from None
 
