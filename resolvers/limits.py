@@ -124,12 +124,14 @@ class _Sum:
     # In a walk's answer: what one item of its lists costs, summed over the lists and their largest.
     items_sum: float = 0
     items_max: float = 0
+    fields: int = 0  # fields at its own level, fragments included (a root selection's: mutations)
 
     def plus(self, other: "_Sum") -> "_Sum":
         deeper = other.depth > self.depth
         return _Sum(self.cost + other.cost, other.depth if deeper else self.depth,
                     other.deepest if deeper else self.deepest, self.walks + other.walks,
-                    self.items_sum + other.items_sum, max(self.items_max, other.items_max))
+                    self.items_sum + other.items_sum, max(self.items_max, other.items_max),
+                    self.fields + other.fields)
 
 
 def _arg(node: FieldNode, name: str, variables: Mapping[str, Any]) -> Any:
@@ -213,17 +215,17 @@ class _Checker:
         step = 0 if name in PLUMBING else 1
         if walk is not None and name in walk.lists:  # a list of a walk's answer: priced per item
             item = self.selection(node.selection_set, introspecting)
-            return _Sum(1, max(1, step + item.depth), item.deepest or name, item.walks, item.cost, item.cost)
+            return _Sum(1, max(1, step + item.depth), item.deepest or name, item.walks, item.cost, item.cost, 1)
         if name in WALKS and not introspecting:
             spec = WALKS[name]
             limit = self.walk_limit(node, spec)
             answer = self.selection(node.selection_set, introspecting, spec)
             per_item = answer.items_max if spec.shared else answer.items_sum
             cost = 1 + math.ceil(limit / WALK_NODES_PER_POINT) + answer.cost + limit * per_item
-            return _Sum(cost, max(1, step + answer.depth), answer.deepest or name, answer.walks + 1)
+            return _Sum(cost, max(1, step + answer.depth), answer.deepest or name, answer.walks + 1, fields=1)
         child = self.selection(node.selection_set, introspecting)
         fan = self.fan_out(node, introspecting) if node.selection_set else 1
-        return _Sum(1 + fan * child.cost, max(1, step + child.depth), child.deepest or name, child.walks)
+        return _Sum(1 + fan * child.cost, max(1, step + child.depth), child.deepest or name, child.walks, fields=1)
 
 
 def _operation(document: Any, operation_name: str | None) -> OperationDefinitionNode:
@@ -243,24 +245,6 @@ def _operation(document: Any, operation_name: str | None) -> OperationDefinition
                                 extensions={"code": "BAD_USER_INPUT", "field": "operationName"}))
 
 
-def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode],
-                 memo: dict[str, int]) -> int:
-    """How many fields a root selection holds, fragments included (each summed once)."""
-    n = 0
-    for sel in selection_set.selections:
-        if isinstance(sel, FieldNode):
-            n += 1
-        elif isinstance(sel, InlineFragmentNode):
-            n += _root_fields(sel.selection_set, fragments, memo)
-        elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
-            name = sel.name.value
-            if name not in memo:
-                memo[name] = 0  # a cycle (invalid anyway) counts nothing
-                memo[name] = _root_fields(fragments[name].selection_set, fragments, memo)
-            n += memo[name]
-    return n
-
-
 def check_limits(document: Any, variables: Mapping[str, Any] | None, limits: Limits,
                  operation_name: str | None = None) -> GraphQLError | None:
     """The first limit the operation to run breaks, or None. Page sizes name a field, so they are
@@ -269,11 +253,9 @@ def check_limits(document: Any, variables: Mapping[str, Any] | None, limits: Lim
     try:
         op = _operation(document, operation_name)
         total = _Checker(fragments, variables or {}, limits).selection(op.selection_set)
-        if op.operation.value == "mutation":
-            mutations = _root_fields(op.selection_set, fragments, {})
-            if mutations > limits.max_mutations:
-                raise _limit(f"at most {limits.max_mutations} mutations in one request, got {mutations}: "
-                             f"send them in several requests", limits.max_mutations)
+        if op.operation.value == "mutation" and total.fields > limits.max_mutations:
+            raise _limit(f"at most {limits.max_mutations} mutations in one request, got {total.fields}: "
+                         f"send them in several requests", limits.max_mutations)
         if total.depth > limits.max_depth:
             raise _limit(f"query depth exceeds {limits.max_depth} at field {total.deepest}", limits.max_depth)
         if total.walks > limits.max_walks:
