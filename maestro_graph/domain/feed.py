@@ -16,6 +16,7 @@ import orjson
 
 from maestro_graph.domain.audit import OK, AuditRecord
 from maestro_graph.domain.graph import Edge, Label, Node
+from maestro_graph.domain.impact import FLAGS
 from maestro_graph.types import NodeId, Props, Tenant
 
 #: the format's version, written in every entry as "v"
@@ -65,6 +66,12 @@ class FeedEntry:
     # for it to hold them in the write's transaction, see docs/change-feed.md): a follower must
     # re-read what it follows.
     truncated: bool = False
+    # The tenant's topology version this commit made (GraphStore.topology_version), 0 if it
+    # changed none: a lineage index at version - 1 takes this entry in (services/topology_cache.py).
+    topology: int = 0
+    # Of `linked`, the relationships whose impact flag (domain/impact.py FLAGS: FEEDS'
+    # column_lineage) is true: what a lineage index keeps of their properties.
+    flagged: EdgesByType = field(default_factory=dict)
 
     def with_seq(self, seq: int) -> FeedEntry:
         return replace(self, seq=seq)
@@ -81,7 +88,8 @@ class FeedEntry:
 
     def summary(self) -> FeedEntry:
         """This entry without what it names: truncated."""
-        return FeedEntry(self.tenant, self.seq, self.at, self.operation, self.actor, truncated=True)
+        return FeedEntry(self.tenant, self.seq, self.at, self.operation, self.actor, truncated=True,
+                         topology=self.topology)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON object (docs/change-feed.md)."""
@@ -93,6 +101,10 @@ class FeedEntry:
         }
         if self.truncated:
             d["truncated"] = True
+        if self.topology:
+            d["topology"] = self.topology
+        if self.flagged:
+            d["flagged"] = self.flagged
         return d
 
     def to_json(self) -> str:
@@ -105,7 +117,8 @@ class FeedEntry:
             tenant=d["tenant"], seq=int(d["seq"]), at=d["at"], operation=d["operation"], actor=d["actor"],
             created=d.get("created") or {}, updated=d.get("updated") or {}, deleted=d.get("deleted") or {},
             linked=d.get("linked") or {}, unlinked=d.get("unlinked") or {}, props=d.get("props") or {},
-            truncated=bool(d.get("truncated", False)),
+            truncated=bool(d.get("truncated", False)), topology=int(d.get("topology") or 0),
+            flagged=d.get("flagged") or {},
         )
 
     @classmethod
@@ -161,7 +174,7 @@ class EntryBuilder:
     def unlink(self, links: list[Edge]) -> None:
         self.unlinked.extend(links)
 
-    def entry(self, tenant: Tenant, at: str, audit: list[AuditRecord]) -> FeedEntry | None:
+    def entry(self, tenant: Tenant, at: str, audit: list[AuditRecord], topology: int = 0) -> FeedEntry | None:
         if not (self.created or self.updated or self.deleted or self.linked or self.unlinked):
             return None
         record = next((r for r in audit if r.outcome == OK), audit[0] if audit else None)
@@ -182,6 +195,9 @@ class EntryBuilder:
             linked=_by_type(e for links in self.linked for e in links),
             unlinked=_by_type(unlinked.values()),
             props=props,
+            topology=topology,
+            flagged=_by_type(e for links in self.linked for e in links
+                             if e.rel in FLAGS and e.props.get(FLAGS[e.rel]) is True),
         )
 
 

@@ -1,26 +1,23 @@
 """The one write path. Every service write goes through Commits: it checks the caller's role and
 names the operation (a refusal after authentication is recorded on its own), stamps the
-operation's audit record onto the ChangeSet, applies it to the store in one transaction, and only
-after the commit hands what was committed to this process's followers.
+operation's audit record onto the ChangeSet and applies it to the store in one transaction. The
+store appends the write's change feed entry in that transaction and, after the commit, hands it
+to this process's feed follower (services/feed.py), which hands it on to every consumer (the
+lineage index, subscriptions): the one post-commit path, which other processes' commits reach
+through the feed too.
 
     async with self.commits.operation(actor, "createPerson") as op:   # checks the role too
         written = await op.commit(changes)   # audited, stored, handed over
 
 Group commit (services/ingestion.py) builds one ChangeSet out of many requests, each carrying
-its own audit record, and commits it with Commits.commit: one hand-over per committed group.
-
-Followers run on the event loop, in the task that committed, right after the store returns: they
-must be quick and must not raise (one that does is logged; the write has committed all the same).
-The lineage index still learns of this process's commits from the store (GraphStore.
-watch_topology), because the topology version a change made is known only inside its
-transaction.
+its own audit record, and commits it with Commits.commit: one feed entry per committed group.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from maestro_graph.auth.principal import Principal, Role, require
@@ -35,37 +32,6 @@ log = logging.getLogger("maestro_graph.commits")
 # Refusals of an authenticated caller are recorded; store outages and bugs are not outcomes of
 # the operation (and the store may not be able to take the record anyway).
 RECORDED = frozenset({"FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "LIMIT_EXCEEDED"})
-
-
-@dataclass(frozen=True)
-class Committed:
-    """One committed transaction, as handed to the followers."""
-
-    tenant: Tenant
-    changes: ChangeSet
-    written: dict[NodeId, Node]  # what the store returned: the nodes as stored
-
-
-Follower = Callable[[Committed], None]
-
-
-class Followers:
-    """Who is told of each commit made through this process's write path, in the order added."""
-
-    def __init__(self) -> None:
-        self._followers: list[Follower] = []
-
-    def add(self, follower: Follower) -> Callable[[], None]:
-        """Call `follower` after each commit; returns the function that stops the calls."""
-        self._followers.append(follower)
-        return lambda: self._followers.remove(follower) if follower in self._followers else None
-
-    def hand_over(self, committed: Committed) -> None:
-        for follower in list(self._followers):
-            try:
-                follower(committed)
-            except Exception:  # noqa: BLE001 - the write has committed: its caller gets its answer
-                log.exception("a follower failed on a committed change", extra={"tenant": committed.tenant})
 
 
 @dataclass
@@ -101,7 +67,6 @@ class Commits:
 
     def __init__(self, store: GraphStore) -> None:
         self.store = store
-        self.followers = Followers()
 
     @contextlib.asynccontextmanager
     async def operation(self, actor: Principal | None, name: str, role: Role = Role.EDITOR,
@@ -124,8 +89,6 @@ class Commits:
             log.warning("could not record a refused operation", extra={"operation": name, "error": err.message})
 
     async def commit(self, tenant: Tenant, changes: ChangeSet) -> dict[NodeId, Node]:
-        """Commit `changes` (already audited) in one transaction, then hand them to the followers.
-        The one place services call GraphStore.apply."""
-        written = await self.store.apply(tenant, changes)
-        self.followers.hand_over(Committed(tenant, changes, written))
-        return written
+        """Commit `changes` (already audited) in one transaction. The one place services call
+        GraphStore.apply."""
+        return await self.store.apply(tenant, changes)

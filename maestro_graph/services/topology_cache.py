@@ -3,16 +3,18 @@
 Before every impact analysis the store's topology version is read. The in-memory topology answers
 only if it is at that version; otherwise the answer comes from the store as before, and the
 topology is brought up to date, in one of two ways:
-  - Taking changes in. The store tells this cache what each change it commits does to a topology,
-    with the version it made (GraphStore.watch_topology). Those changes wait here until a query
+  - Taking changes in. Every change feed entry that changed the topology carries the version it
+    made (FeedEntry.topology); the process's feed follower (services/feed.py) hands this cache
+    the entries of the tenants it holds, this process's own commits at once and other processes'
+    (replicas, `maestro-graph ingest`) as it reads them. Those changes wait here until a query
     needs them, or until they hold len(topology) // 4 nodes and relationships, and are then taken
     in together (Topology.advanced): a pass over the topology's arrays, whatever their number,
     plus a little Python for each new relationship. A query waits for a take-in expected to take
     at most QUICK seconds (read-your-writes at in-memory speed); else the store answers while it
     runs. Take-ins rest as long as the last took, so they use at most half a core.
-  - Rebuilding from the store, when the changes do not follow on from the topology's version: a
-    change committed by another process (a replica, the CLI), a node deleted, or a tenant first
-    asked about. "background" (the default) rebuilds beside the server, because a rebuild reads
+  - Rebuilding from the store, when the changes do not follow on from the topology's version
+    even after reading the feed: the feed trimmed past it, an entry too big to hold its changes
+    (truncated), a node deleted, or a tenant first asked about. "background" (the default) rebuilds beside the server, because a rebuild reads
     the tenant's whole topology and a big one takes many seconds; until it is done, impact
     analysis walks the store, and each rebuild rests as long as the last took. "inline" waits
     for it (small graphs, tests).
@@ -20,7 +22,8 @@ topology is brought up to date, in one of two ways:
 How fresh: a change committed through this process is seen by the next query (the store forgets
 the version it remembered). A change committed by another process is seen within `max_lag`
 seconds: the version read is remembered that long, because on a database server the read is a
-round trip that costs more than the walk itself. max_lag=0 reads it every query.
+round trip that costs more than the walk itself. max_lag=0 reads it every query. A query that
+finds a version the waiting changes do not reach reads the feed first (FeedFollower.catch_up).
 Writes that do not change the topology (run states, re-sent OpenLineage events) keep it current.
 """
 
@@ -39,7 +42,12 @@ from maestro_graph.domain.errors import BadInput, StoreUnavailable
 from maestro_graph.domain.graph import Label, Rel
 from maestro_graph.domain.impact import FLAGS, TOPOLOGY_LABELS
 from maestro_graph.domain.topology import LABEL_CODES, WAYS, Csr, Topology
-from maestro_graph.store.base import GraphStore, TopologyChange
+from collections.abc import Mapping
+
+from maestro_graph.domain.feed import FeedEntry
+from maestro_graph.domain.graph import Node
+from maestro_graph.services.feed import FeedFollower
+from maestro_graph.store.base import GraphStore
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 log = logging.getLogger(__name__)
@@ -52,7 +60,7 @@ MAX_WAITING = 2_000_000  # nodes and relationships noted for a topology being bu
 
 class TopologyCache:
     def __init__(self, store: GraphStore, mode: str = "background", max_nodes: int = 2_000_000,
-                 max_lag: float = 1.0, min_rest: float = 0.0) -> None:
+                 max_lag: float = 1.0, min_rest: float = 0.0, feed: FeedFollower | None = None) -> None:
         if mode not in MODES:
             raise BadInput(f"MAESTRO_LINEAGE_INDEX must be one of {', '.join(MODES)}, not {mode!r}", field="lineage_index")
         self.store, self.mode, self.max_nodes, self.max_lag, self.min_rest = store, mode, max_nodes, max_lag, min_rest
@@ -70,7 +78,11 @@ class TopologyCache:
         self.builds = self.take_ins = 0  # done since start, for logs and benchmarks
         self.took_in: dict[Tenant, float] = {}  # tenant -> how long its last take-in took (s)
         self._follow_rest_until: dict[Tenant, float] = {}  # take-ins, like builds, rest as long as the last took
-        self._unwatch = store.watch_topology(self._committed) if mode != "off" else None
+        # Without a follower of its own (tests, benchmarks) it takes this store object's commits,
+        # and reads other processes' when a query finds it behind.
+        self.feed = feed if feed is not None else FeedFollower(store)
+        self._owns_feed = feed is None
+        self._unwatch = self.feed.consume(self._committed) if mode != "off" else None
 
     async def fresh(self, tenant: Tenant) -> Topology | None:
         """The tenant's topology as of the store's current version, or None: then the caller walks
@@ -78,7 +90,8 @@ class TopologyCache:
         if self.mode == "off":
             return None
         version = await self.store.topology_version(tenant, max_age=self.max_lag)
-        for _ in range(3):  # a build already running may have started before our version
+        caught_up = False
+        for _ in range(4):  # a build already running may have started before our version
             topology = self._topologies.get(tenant)
             if topology is not None and topology.version >= version:
                 self._topologies.move_to_end(tenant)
@@ -91,6 +104,10 @@ class TopologyCache:
                 return None  # taken in beside the server; the store answers meanwhile
             if self._too_big.get(tenant) == version:
                 return None
+            if topology is not None and not caught_up:
+                caught_up = True  # another process's commits: read them from the feed, once
+                if await self._catch_up(tenant):
+                    continue
             if self.mode == "background":
                 if time.monotonic() >= self._rest_until.get(tenant, 0.0):
                     self._build(tenant, grace=GRACE)
@@ -109,9 +126,21 @@ class TopologyCache:
                 return None
         return t
 
+    async def _catch_up(self, tenant: Tenant) -> bool:
+        """Read the tenant's feed past what was handed over; whether changes that follow on from
+        its topology are now waiting."""
+        try:
+            await self.feed.catch_up(tenant)
+        except StoreUnavailable:
+            return False
+        held = self._topologies.get(tenant)
+        return held is not None and self._waiting.get(tenant, {}).get(held.version + 1) is not None
+
     async def close(self) -> None:
         if self._unwatch is not None:
             self._unwatch()
+        if self._owns_feed:
+            await self.feed.close()
         tasks = [*self._builds.values(), *self._following.values()]
         for task in tasks:
             task.cancel()
@@ -135,6 +164,8 @@ class TopologyCache:
         try:
             # The version first: a change committed during the scan bumps it past this one, so a
             # topology that missed the change is never taken for current.
+            # Followed first: every entry past the version read below is then handed over.
+            await self.feed.follow(tenant)
             version = await self.store.topology_version(tenant)
             topology = await self._read(tenant, version)
         except StoreUnavailable as err:
@@ -203,17 +234,19 @@ class TopologyCache:
     # A take-in costs about a copy of the topology whatever the number of changes, so changes wait
     # and go in together: at most once for every len(topology) // 4 nodes and relationships
     # committed, following costs a constant per item written, amortized (plus what queries ask).
-    def _committed(self, change: TopologyChange) -> None:
-        tenant = change.tenant
+    def _committed(self, entry: FeedEntry, stored: Mapping[NodeId, Node] | None) -> None:
+        if not entry.topology:
+            return  # the topology is as it was
+        tenant = entry.tenant
         held = self._topologies.get(tenant)
         if held is None and not (tenant in self._builds and not self._builds[tenant].done()):
             return  # no topology to keep current
         waiting = self._waiting.setdefault(tenant, {})
-        waiting[change.version] = delta = Delta.of(change)
+        waiting[entry.topology] = delta = Delta.of(entry, stored)
         size = self._waiting_size[tenant] = self._waiting_size.get(tenant, 0) + (len(delta) if delta else 0)
         if held is None:
             if size > MAX_WAITING:
-                self._forget(tenant, change.version)  # a gap: the next rebuild catches up
+                self._forget(tenant, entry.topology)  # a gap: the next rebuild catches up
         elif size >= max(1, len(held) // 4):
             self._follow(tenant)
 
@@ -292,18 +325,23 @@ class TopologyCache:
 
 def _merged(run: list["Delta"], topology: Topology) -> tuple[dict[NodeId, tuple[Label, str]],
                                                              dict[Rel, dict[tuple[NodeId, NodeId], bool | None]], set[NodeId]]:
-    """The nodes and relationships of a run of changes (the later change wins), and the ends that
-    neither they nor the topology hold: created by a change that did not touch the topology (a
-    dataset before its first lineage), to be read from the store."""
+    """The nodes and relationships of a run of changes (the later change wins), and the nodes to
+    read from the store: ends that neither they nor the topology hold (created by a change that
+    did not touch the topology: a dataset before its first lineage), and nodes another process
+    created or renamed (its entries name them without their names)."""
     nodes: dict[NodeId, tuple[Label, str]] = {}
     edges: dict[Rel, dict[tuple[NodeId, NodeId], bool | None]] = defaultdict(dict)
+    unnamed: set[NodeId] = set()
     for delta in run:
-        nodes.update((i, (label, name)) for i, label, name in delta.nodes)
+        known, unknown_names = delta.nodes
+        nodes.update((i, (label, name)) for i, label, name in known)
+        unnamed.difference_update(i for i, _, _ in known)
+        unnamed.update(unknown_names)  # a later change's node is read as it is now
         for rel, src, dst, flag in delta.edges:
             edges[rel][(src, dst)] = flag
     unknown = {end for pairs in edges.values() for pair, flag in pairs.items() if flag is not None
                for end in pair if end not in nodes and topology.index(end) is None}
-    return nodes, edges, unknown
+    return nodes, edges, unknown | unnamed
 
 
 @dataclass(frozen=True)
@@ -311,37 +349,64 @@ class Delta:
     """What one committed change did to a topology, in what a topology holds: nodes of
     TOPOLOGY_LABELS (id, label, name) and relationships of TOPOLOGY_RELS (rel, src, dst, flag)."""
 
-    change: TopologyChange
+    entry: FeedEntry
+    stored: Mapping[NodeId, Node] | None  # the nodes as written, when this process committed it
     size: int  # nodes and relationships it adds, counted when it is committed
 
     @classmethod
-    def of(cls, change: TopologyChange) -> "Delta | None":
-        """None for a change a topology cannot take in: one that deletes nodes. Its tuples are
-        built when it is taken in, off the event loop: the commit's callback only counts."""
-        cs = change.changes
-        if cs.delete:
+    def of(cls, entry: FeedEntry, stored: Mapping[NodeId, Node] | None) -> "Delta | None":
+        """None for a change a topology cannot take in: one that deletes nodes, or whose entry
+        was kept without its changes. Its tuples are built when it is taken in, off the event
+        loop: the feed's callback only counts."""
+        if entry.deleted or entry.truncated:
             return None
-        size = sum(1 for n in change.stored.values() if n.label in LABEL_CODES)
-        size += sum(1 for e in cs.link if e.rel in WAYS) + sum(1 for e in cs.unlink if e.rel in WAYS)
-        return cls(change, size)
+        size = sum(len(ids) for by in (entry.created, entry.updated) for label, ids in by.items() if label in LABEL_NAMES)
+        size += sum(len(dsts) for by in (entry.linked, entry.unlinked) for rel, by_src in by.items() if rel in WAY_NAMES
+                    for dsts in by_src.values())
+        return cls(entry, stored, size)
 
     @property
-    def nodes(self) -> list[tuple[NodeId, Label, str]]:
-        return [(n.id, n.label, n.name) for n in self.change.stored.values() if n.label in LABEL_CODES]
+    def nodes(self) -> tuple[list[tuple[NodeId, Label, str]], list[NodeId]]:
+        """The nodes of TOPOLOGY_LABELS it created or changed, with their names when known here,
+        and the ids of those whose names must be read from the store."""
+        known: list[tuple[NodeId, Label, str]] = []
+        unknown: list[NodeId] = []
+        stored = self.stored or {}
+        for by in (self.entry.created, self.entry.updated):
+            for label, ids in by.items():
+                if label not in LABEL_NAMES:
+                    continue
+                for i in ids:
+                    n = stored.get(i)
+                    if n is None:
+                        unknown.append(i)
+                    else:
+                        known.append((i, n.label, n.name))
+        return known, unknown
 
     @property
     def edges(self) -> list[tuple[Rel, NodeId, NodeId, bool | None]]:
         """In the order applied; None: removed. The flag: the property impact analysis reads on
         this type is true (FLAGS: FEEDS from an input its job reports column lineage for). Stores
         link, then unlink: an edge both linked and unlinked by one change is gone."""
-        cs = self.change.changes
-        edges: list[tuple[Rel, NodeId, NodeId, bool | None]] = [
-            (e.rel, e.src, e.dst, e.rel in FLAGS and e.props.get(FLAGS[e.rel]) is True) for e in cs.link if e.rel in WAYS]
-        edges += [(e.rel, e.src, e.dst, None) for e in cs.unlink if e.rel in WAYS]
+        flagged = {(rel, src, dst) for rel, by_src in self.entry.flagged.items()
+                   for src, dsts in by_src.items() for dst in dsts}
+        edges: list[tuple[Rel, NodeId, NodeId, bool | None]] = []
+        for by, linked in ((self.entry.linked, True), (self.entry.unlinked, False)):
+            for name, by_src in by.items():
+                rel = WAY_NAMES.get(name)
+                if rel is None:
+                    continue
+                for src, dsts in by_src.items():
+                    edges += [(rel, src, dst, ((name, src, dst) in flagged) if linked else None) for dst in dsts]
         return edges
 
     def __len__(self) -> int:
         return self.size
+
+
+LABEL_NAMES = frozenset(label.value for label in LABEL_CODES)
+WAY_NAMES = {rel.value: rel for rel in WAYS}
 
 
 def _encode(keys: array, position: dict[NodeId, int], n: int, rows: list[tuple[NodeId, NodeId, Props | None]],

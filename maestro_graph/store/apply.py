@@ -23,7 +23,6 @@ from maestro_graph.domain.errors import NotFound
 from maestro_graph.domain.feed import EntryBuilder, FeedEntry
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, check_endpoints
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
-from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.versions import RecentVersions
 from maestro_graph.types import NodeId, Props, Tenant
 
@@ -102,7 +101,7 @@ class ApplyChangeSet:
             await self.writes.insert_audit(cs.audit)
         if self.topology_changed:  # late, so the version's row (or node) is locked only until commit
             self.version = await self.writes.bump_version()
-        entry = self.feed.entry(self.tenant, now(), cs.audit)
+        entry = self.feed.entry(self.tenant, now(), cs.audit, self.version or 0)
         if entry is not None:  # last: the feed's head is the most contended lock of all
             self.entry = entry.with_seq(await self.writes.append_feed(entry))
         return self.written
@@ -202,7 +201,8 @@ async def apply(versions: RecentVersions, tenant: Tenant, cs: ChangeSet,
     """What GraphStore.apply does whatever the backend: `transaction(attempt)` opens a write
     transaction, runs `attempt(writes)` in it and commits (a backend may retry it: each try runs
     a fresh ApplyChangeSet). Then the topology versions are told what happened, and the feed's
-    watchers get the entry the change appended (with its seq), if it appended one."""
+    watchers get the entry the change appended (with its seq), if it appended one: the one
+    post-commit path (services/feed.py)."""
     if not cs:
         return {}
     attempts: list[ApplyChangeSet] = []
@@ -217,10 +217,8 @@ async def apply(versions: RecentVersions, tenant: Tenant, cs: ChangeSet,
         if any(op.topology_changed for op in attempts):  # committed, or maybe: forget the version either way
             versions.changed(tenant)
     done = attempts[-1] if attempts else None  # the try that committed
-    if done is not None and done.version is not None:
-        versions.committed(TopologyChange(tenant, done.version, cs, written, done.entry))
     if done is not None and done.entry is not None:
-        versions.appended(done.entry)
+        versions.appended(done.entry, written)
     return written
 
 

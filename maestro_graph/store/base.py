@@ -6,28 +6,15 @@ Every method works on many items at once; none is meant to be called in a loop.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from maestro_graph.domain.audit import AuditPage, AuditQuery
 from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.walk import Walk
+from maestro_graph.store.versions import FeedWatcher
 from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
-
-
-@dataclass(frozen=True)
-class TopologyChange:
-    """A committed ChangeSet that changed a tenant's topology (see GraphStore.topology_version):
-    the version it made, the nodes it wrote as now stored, and the change feed entry it appended
-    (with its seq: a follower of the feed knows it need not read that entry back)."""
-
-    tenant: Tenant
-    version: int
-    changes: ChangeSet
-    stored: Mapping[NodeId, Node]
-    entry: FeedEntry | None = None
 
 
 @runtime_checkable
@@ -146,15 +133,11 @@ class GraphStore(Protocol):
         returned without asking the database, unless this object has since committed a change to
         the tenant's topology (store/versions.py)."""
 
-    def watch_topology(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
-        """Call `watcher` after each ChangeSet this store object commits that changes a topology
-        version, on the event loop, in the task that applied it (so: quick, and no raising).
-        Returns the function that stops the calls. Changes committed by other store objects or
-        processes are not seen here: a watcher finds them as a version it was not told of."""
-
-    def watch_feed(self, watcher: Callable[[FeedEntry], None]) -> Callable[[], None]:
-        """Call `watcher` with each feed entry this store object appends, with its seq, after its
-        commit, on the event loop, in the task that applied it (so: quick, and no raising).
+    def watch_feed(self, watcher: FeedWatcher) -> Callable[[], None]:
+        """Call `watcher(entry, stored)` with each feed entry this store object appends, with its
+        seq, and the nodes the change wrote as stored, after its commit, on the event loop, in the
+        task that applied it (so: quick, and no raising). The process's feed follower
+        (services/feed.py) is the one watcher the server registers.
         Returns the function that stops the calls. Entries other store objects or processes
         append are read with feed_since."""
 
@@ -166,6 +149,17 @@ class GraphStore(Protocol):
 
     async def feed_head(self, tenant: Tenant) -> int:
         """The tenant's last appended seq (0 if it never had one); trimming never lowers it."""
+
+    async def feed_heads(self) -> dict[Tenant, int]:
+        """Every tenant's last appended seq, in one read: what a follower polls to learn which
+        tenants' feeds moved (tenants that never had an entry are absent)."""
+
+    async def listen_feed(self, wake: Callable[[Tenant, int], None]) -> Callable[[], Awaitable[None]] | None:
+        """If the backend can push commits to other processes (PostgreSQL: LISTEN/NOTIFY), call
+        `wake(tenant, seq)` on the event loop soon after any process commits an entry, and return
+        the coroutine function that stops listening; None if it cannot (SQLite, Neo4j Community:
+        followers poll feed_heads). A wake-up only says "read the feed": it may be late, doubled
+        or lost (a dropped connection is re-established), never the source of truth."""
 
     async def trim_feed(self, tenant: Tenant, older_than_at: str | None, keep_last: int | None,
                         batch: int = 1000) -> int:

@@ -6,26 +6,29 @@ read-your-writes: once this process commits a change to a tenant's topology, tha
 remembered version is forgotten, and the next read goes to the store. Changes committed by other
 processes (replicas, the CLI) are seen within `max_age`.
 
-It also tells watchers (the lineage index) what each committed change was, with the version it
-made, so that they can follow the change instead of rereading the store.
+It also hands each change feed entry this store object commits to its watchers (the process's
+feed follower, services/feed.py), with the nodes as written.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from maestro_graph.domain.feed import FeedEntry
-from maestro_graph.store.base import TopologyChange
-from maestro_graph.types import Tenant
+from maestro_graph.domain.graph import Node
+from maestro_graph.types import NodeId, Tenant
+
+
+# (the entry, with its seq; the nodes the change wrote, as stored)
+FeedWatcher = Callable[[FeedEntry, Mapping[NodeId, Node]], None]
 
 
 class RecentVersions:
     def __init__(self) -> None:
         self._seen: dict[Tenant, tuple[int, float]] = {}  # tenant -> (version, when the read began)
         self._writes: dict[Tenant, int] = {}  # tenant -> topology changes this process committed
-        self._watchers: list[Callable[[TopologyChange], None]] = []
-        self._feed_watchers: list[Callable[[FeedEntry], None]] = []
+        self._feed_watchers: list[FeedWatcher] = []
 
     async def read(self, tenant: Tenant, max_age: float, fetch: Callable[[], Awaitable[int]]) -> int:
         seen = self._seen.get(tenant)
@@ -42,21 +45,11 @@ class RecentVersions:
         self._writes[tenant] = self._writes.get(tenant, 0) + 1
         self._seen.pop(tenant, None)
 
-    def committed(self, change: TopologyChange) -> None:
-        """This process committed `change`: tell the watchers. (The store has already called
-        changed(), which it does for any write that may have committed.)"""
-        for watcher in list(self._watchers):
-            watcher(change)
-
-    def watch(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
-        self._watchers.append(watcher)
-        return lambda: self._watchers.remove(watcher) if watcher in self._watchers else None
-
-    def appended(self, entry: FeedEntry) -> None:
+    def appended(self, entry: FeedEntry, stored: Mapping[NodeId, Node]) -> None:
         """This process committed a change that appended `entry` to the feed: tell the feed's watchers."""
         for watcher in list(self._feed_watchers):
-            watcher(entry)
+            watcher(entry, stored)
 
-    def watch_feed(self, watcher: Callable[[FeedEntry], None]) -> Callable[[], None]:
+    def watch_feed(self, watcher: FeedWatcher) -> Callable[[], None]:
         self._feed_watchers.append(watcher)
         return lambda: self._feed_watchers.remove(watcher) if watcher in self._feed_watchers else None

@@ -28,8 +28,8 @@ async def entries(store, tenant):
 
 
 async def test_each_changing_apply_appends_one_entry_with_what_it_did(store, tenant):
-    seen, topology = [], []
-    stop_feed, stop_topology = store.watch_feed(seen.append), store.watch_topology(topology.append)
+    seen, stored = [], []
+    stop_feed = store.watch_feed(lambda entry, written: (seen.append(entry), stored.append(written)))
     try:
         ada = person(store, tenant, "Ada")
         proj = make(store, tenant, Label.PROJECT, name="Churn", problem_class="nlp", complexity_score=5)
@@ -47,7 +47,6 @@ async def test_each_changing_apply_appends_one_entry_with_what_it_did(store, ten
         await store.apply(tenant, ChangeSet(audit=[record("eve", "deletePerson", [ada.id], outcome="FORBIDDEN")]))
     finally:
         stop_feed()
-        stop_topology()
 
     first, second, third = got = await entries(store, tenant)
     assert [e.seq for e in got] == [1, 2, 3] and await store.feed_head(tenant) == 3
@@ -70,7 +69,10 @@ async def test_each_changing_apply_appends_one_entry_with_what_it_did(store, ten
     assert first.at <= second.at <= third.at
 
     assert seen == got  # the committing store object hands its entries over, with their seq
-    assert [c.entry for c in topology] == [first, second, third]  # each changed the topology here
+    assert stored[0][ada.id].name == "Ada" and set(stored[0]) == {ada.id, proj.id, job.id}  # the nodes as written
+    # Each changed the topology (a membership, a rename of a person, a deletion): each entry
+    # names the version it made, one after the other.
+    assert [e.topology for e in got] == [first.topology, first.topology + 1, first.topology + 2] and first.topology > 0
     for e in got:  # the documented JSON form reads back as the same entry
         assert FeedEntry.from_json(e.to_json()) == e and e.to_dict()["v"] == 1
         assert not e.truncated and "truncated" not in e.to_dict()
@@ -175,7 +177,7 @@ async def test_trim_by_age_deletes_the_older_entries_only(store, tenant):
 async def test_a_big_entry_reads_back_whole(store, tenant):
     """A bulk write's entry (Neo4j keeps a big one compressed) reads back as it was handed over."""
     seen = []
-    stop = store.watch_feed(seen.append)
+    stop = store.watch_feed(lambda entry, _: seen.append(entry))
     try:
         people = [person(store, tenant, f"P{i:05d}") for i in range(2000)]
         await store.apply(tenant, ChangeSet(create=people, audit=[record("bulk", "createPerson")]))

@@ -310,29 +310,36 @@ async def test_a_remembered_topology_version_never_hides_this_stores_own_changes
     assert await store.topology_version(tenant, max_age=60) == v2
 
 
-async def test_watchers_are_told_each_topology_change_this_store_commits_with_the_version_it_made(
-        store, second_store, tenant):
+async def test_feed_entries_name_the_topology_version_they_made_and_the_flagged_links(store, second_store, tenant):
     told = []
-    stop = store.watch_topology(told.append)
+    stop = store.watch_feed(lambda entry, stored: told.append((entry, stored)))
     try:
         a, b, c = (make(store, tenant, Label.DATASET, namespace="ns", name=n) for n in "abc")
         await store.apply(tenant, ChangeSet(merge=[a, b]))
-        assert told == []  # new nodes, not linked yet: no topology change
-        first = ChangeSet(link=[Edge(Rel.FEEDS, a.id, b.id)])
+        assert told[-1][0].topology == 0  # new nodes, not linked yet: no topology change
+        first = ChangeSet(link=[Edge(Rel.FEEDS, a.id, b.id, {"column_lineage": True})])
         await store.apply(tenant, first)
-        assert [(t.tenant, t.version, t.changes) for t in told] == [(tenant, await store.topology_version(tenant), first)]
-        await store.apply(tenant, first)  # a replay changes nothing
-        second = ChangeSet(merge=[c], link=[Edge(Rel.FEEDS, b.id, c.id)])
-        await store.apply(tenant, second)
-        assert len(told) == 2 and told[1].changes == second and told[1].version == told[0].version + 1
-        assert list(told[1].stored) == [c.id] and told[1].stored[c.id].name == c.name  # as stored
+        entry = told[-1][0]
+        assert entry.topology == await store.topology_version(tenant)
+        assert entry.flagged == {"FEEDS": {a.id: [b.id]}}  # what the lineage index keeps of FEEDS' props
+        count = len(told)
+        await store.apply(tenant, first)  # a replay changes nothing: no entry
+        assert len(told) == count
+        await store.apply(tenant, ChangeSet(merge=[c], link=[Edge(Rel.FEEDS, b.id, c.id)]))
+        entry, stored = told[-1]
+        assert entry.topology == told[count - 1][0].topology + 1 and entry.flagged == {}
+        assert list(stored) == [c.id] and stored[c.id].name == c.name  # as stored
         with pytest.raises(NotFound):
             await store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, a.id, "missing")]))
+        assert len(told) == count + 1
         await second_store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, c.id, a.id)]))  # another process
-        assert len(told) == 2 and await store.topology_version(tenant) == told[1].version + 1
+        assert len(told) == count + 1  # not told here: read from the feed
+        [other] = await store.feed_since(tenant, entry.seq, 10)
+        assert other.topology == entry.topology + 1 == await store.topology_version(tenant)
+        assert (await store.feed_heads())[tenant] == other.seq
         stop()
         await store.apply(tenant, ChangeSet(unlink=[Edge(Rel.FEEDS, c.id, a.id)]))
-        assert len(told) == 2
+        assert len(told) == count + 1
     finally:
         stop()
 

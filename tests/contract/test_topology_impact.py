@@ -5,6 +5,8 @@ models, deployments, projects and people hung off it."""
 
 from __future__ import annotations
 
+import uuid
+
 import dataclasses
 import random
 
@@ -88,6 +90,47 @@ async def test_the_index_keeps_at_most_max_nodes_dropping_the_least_recently_use
         await small.close()
 
 
+async def test_another_process_commits_are_taken_in_from_the_feed_without_a_rebuild(store, second_store, tenant):
+    await Services.build(store, topology=TopologyCache(store, "off")).lineage.ingest(
+        system(tenant, "test"), list(events(generate(4, seed=4))))
+    cache = TopologyCache(store, "inline", max_lag=0.0)
+    try:
+        assert await cache.ensure(tenant) is not None
+        builds = cache.builds
+        a, b = (await store.find_nodes(tenant, NodeQuery(Label.DATASET, first=2))).nodes
+        other = Services.build(second_store)  # another process: this cache's store object is not told
+        for i in range(5):
+            await other.lineage.ingest(system(tenant, "other"), [lineage_event(f"other-{i}", a, f"out-{i}")])
+        await second_store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, b.id, a.id, {"column_lineage": True})]))
+        topology = await cache.fresh(tenant)
+        assert topology is not None and topology.version == await store.topology_version(tenant)
+        assert cache.builds == builds and cache.take_ins >= 1  # read from the feed, taken in: no rebuild
+        rebuilt = await TopologyCache(store, "inline").ensure(tenant)  # the same graph read afresh
+        assert sorted(topology.ids) == sorted(rebuilt.ids) and topology.names == rebuilt.names
+        for key, csr in rebuilt.adjacency.items():
+            assert _pairs(topology, topology.adjacency[key]) == _pairs(rebuilt, csr), key
+    finally:
+        await cache.close()
+
+
+def _pairs(topology, csr):
+    """Each relationship as (source id, target id, flag)."""
+    ids = topology.ids
+    return {(ids[i], ids[csr.targets[k]], bool(csr.flags[k]) if csr.flags is not None else None)
+            for i in range(len(csr.offsets) - 1) for k in range(csr.offsets[i], csr.offsets[i + 1])}
+
+
+def lineage_event(job: str, source, output: str) -> dict:
+    return {"eventType": "COMPLETE", "eventTime": "2026-11-01T10:00:00Z", "run": {"runId": str(uuid.uuid4())},
+            "job": {"namespace": "etl", "name": job}, "producer": "https://example.com/test",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "inputs": [{"namespace": source.props["namespace"], "name": source.name}],
+            "outputs": [{"namespace": source.props["namespace"], "name": output, "facets": {"schema": {
+                "_producer": "https://example.com/test",
+                "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet",
+                "fields": [{"name": "x", "type": "int"}]}}}]}
+
+
 async def test_a_tenant_whose_topology_keeps_changing_is_not_rebuilt_back_to_back(store, second_store, tenant):
     await Services.build(store, topology=TopologyCache(store, "off")).lineage.ingest(
         system(tenant, "test"), list(events(generate(4, seed=4))))
@@ -95,8 +138,8 @@ async def test_a_tenant_whose_topology_keeps_changing_is_not_rebuilt_back_to_bac
     try:
         assert await cache.ensure(tenant) is not None
         a, b = (await store.find_nodes(tenant, NodeQuery(Label.DATASET, first=2))).nodes
-        # Committed by another process: this cache is not told, so only a rebuild catches up.
-        await second_store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, b.id, a.id)]))
+        # A deletion, committed by another process: the index cannot take it in, only a rebuild catches up.
+        await second_store.apply(tenant, ChangeSet(delete=[a.id]))
         cache.max_lag = 0.0
         assert await cache.fresh(tenant) is None  # stale: the store walk answers...
         assert cache._builds[tenant].done()  # ...and no rebuild starts while the last one rests
@@ -183,14 +226,14 @@ async def test_a_commit_reported_a_moment_after_a_query_saw_its_version_is_taken
         builds = cache.builds
         cache._unwatch()  # this cache hears of the commit only when the test says so
         told = []
-        stop = store.watch_topology(told.append)
+        stop = store.watch_feed(lambda entry, stored: told.append((entry, stored)))
         a, b = (await store.find_nodes(tenant, NodeQuery(Label.DATASET, first=2))).nodes
         await store.apply(tenant, ChangeSet(link=[Edge(Rel.FEEDS, b.id, a.id)]))
         stop()
         cache._rest_until[tenant] = 0.0  # free to rebuild
         assert await cache.fresh(tenant) is None  # a version it was not told of: the store answers
         assert not cache._builds[tenant].done()  # a rebuild is on its way...
-        cache._committed(told[0])  # the report arrives within the grace
+        cache._committed(*told[0])  # the report arrives within the grace
         await cache._builds[tenant]
         assert cache.builds == builds  # ...yet none was made...
         assert (await cache.fresh(tenant)).version == await store.topology_version(tenant)  # ...it was taken in

@@ -320,6 +320,7 @@ RETURN f.entry AS entry, f.entry_z AS entry_z ORDER BY f.seq LIMIT $limit
 """
 
 FEED_HEAD = "MATCH (h:_FeedHead {tenant: $tenant}) RETURN h.seq AS seq"
+FEED_HEADS = "MATCH (h:_FeedHead) RETURN h.tenant AS tenant, h.seq AS seq"
 
 # One batch of trimming, oldest first; $before / $upto null: no such bound.
 TRIM_FEED = """

@@ -54,11 +54,10 @@ from maestro_graph.domain.clock import now
 from maestro_graph.domain.text import fold
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.apply import Attempt, apply
-from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.neo4j import cypher
 from maestro_graph.store.neo4j.codec import EDGE_SYSTEM, decode_props, edge_properties, node_properties, to_edge, to_node
 from maestro_graph.store.neo4j.migrate import upgrade
-from maestro_graph.store.versions import RecentVersions
+from maestro_graph.store.versions import FeedWatcher, RecentVersions
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 from maestro_graph.types import Cursor
 
@@ -462,10 +461,7 @@ class Neo4jStore:
 
         return await self._read("walk", work)
 
-    def watch_topology(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
-        return self._versions.watch(watcher)
-
-    def watch_feed(self, watcher: Callable[[FeedEntry], None]) -> Callable[[], None]:
+    def watch_feed(self, watcher: FeedWatcher) -> Callable[[], None]:
         return self._versions.watch_feed(watcher)
 
     async def feed_since(self, tenant: Tenant, after: int, limit: int) -> list[FeedEntry]:
@@ -482,6 +478,15 @@ class Neo4jStore:
             return int(rows[0]["seq"]) if rows else 0
 
         return await self._read("feed_head", work)
+
+    async def feed_heads(self) -> dict[Tenant, int]:
+        async def work(tx: AsyncManagedTransaction) -> dict[Tenant, int]:
+            return {r["tenant"]: int(r["seq"]) for r in await _records(tx, cypher.FEED_HEADS)}
+
+        return await self._read("feed_heads", work)
+
+    async def listen_feed(self, wake: Callable[[Tenant, int], None]) -> Callable[[], Awaitable[None]] | None:
+        return None  # change-data-capture is Enterprise-only: followers poll feed_heads
 
     async def trim_feed(self, tenant: Tenant, older_than_at: str | None, keep_last: int | None,
                         batch: int = 1000) -> int:

@@ -13,15 +13,16 @@ Every query is a plain synchronous function of a Connection, run in one piece:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
 import orjson
-from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, create_engine, event, func, insert, null, select
+from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, create_engine, event, func, insert, null, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -101,6 +102,14 @@ class Dialect:
                 return True
             seen = seen.__cause__ or seen.__context__
         return False
+
+    def notify_feed(self, conn: Connection, tenant: Tenant, seq: int) -> None:
+        """Tell other processes, at commit, that the tenant's feed reached `seq` (if the database
+        can: PostgreSQL's NOTIFY)."""
+
+    async def listen_feed(self, wake: Callable[[Tenant, int], None]) -> Callable[[], Awaitable[None]] | None:
+        """GraphStore.listen_feed: None, unless the database can push (PostgreSQL)."""
+        return None
 
     def unavailable(self, err: BaseException) -> StoreUnavailable:
         """StoreUnavailable with a fixed sentence: the driver's own text (which may quote the statement
@@ -291,6 +300,16 @@ class Postgres(Dialect):
         async with self.engine.begin() as conn:  # type: ignore[union-attr]
             return await conn.run_sync(fn)
 
+    def notify_feed(self, conn: Connection, tenant: Tenant, seq: int) -> None:
+        # Delivered at commit, never for a rolled-back transaction; within one transaction
+        # PostgreSQL folds identical payloads.
+        conn.execute(_NOTIFY, {"payload": f"{seq} {tenant}"})
+
+    async def listen_feed(self, wake: Callable[[Tenant, int], None]) -> Callable[[], Awaitable[None]] | None:
+        listener = FeedListener(self.url, wake)
+        await listener.start()
+        return listener.stop
+
     def scan_nodes(self, tenant: Tenant, labels: Sequence[str], chunk: int) -> AsyncIterator[list[ScanRow]]:
         return self._scan(select(nodes.c.id, nodes.c.label, nodes.c.name).where(
             nodes.c.tenant == tenant, nodes.c.label.in_(labels)), chunk)
@@ -383,3 +402,60 @@ def split_search_path(url: str) -> tuple[str, str | None]:
 
 def dialect_for(url: str, pool_size: int) -> Dialect:
     return Sqlite(url, pool_size) if url.startswith("sqlite") else Postgres(url, pool_size)
+
+
+FEED_CHANNEL = "maestro_feed"
+_NOTIFY = text(f"SELECT pg_notify('{FEED_CHANNEL}', :payload)")
+
+
+class FeedListener:
+    """One asyncpg connection of its own LISTENing on the feed channel (a pooled connection would
+    be handed to others). A dropped connection is re-opened with backoff; meanwhile followers
+    poll, so a wake-up lost is only a later delivery."""
+
+    def __init__(self, url: str, wake: Callable[[Tenant, int], None]) -> None:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        self.dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.wake = wake
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="maestro-feed-listen")
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        seq, _, tenant = payload.partition(" ")
+        with contextlib.suppress(ValueError):
+            self.wake(tenant, int(seq))
+
+    async def _run(self) -> None:
+        import asyncpg
+
+        backoff = 0.5
+        while not self._stopped.is_set():
+            lost = asyncio.Event()
+            try:
+                conn = await asyncpg.connect(self.dsn, timeout=10)
+            except Exception as err:  # noqa: BLE001 - down for now: poll meanwhile, retry later
+                log.warning("cannot LISTEN for feed wake-ups (followers poll meanwhile): %s", type(err).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            try:
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(FEED_CHANNEL, self._notified)
+                backoff = 0.5
+                await lost.wait()
+                log.warning("the feed LISTEN connection closed; re-opening it")
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)

@@ -23,12 +23,11 @@ from maestro_graph.domain.graph import LABEL_OF, ChangeSet, Edge, Label, Neighbo
 from maestro_graph.domain.text import fold
 from maestro_graph.domain.walk import Walk, bfs, drive
 from maestro_graph.store.apply import Attempt, apply, run_sync
-from maestro_graph.store.base import TopologyChange
 from maestro_graph.store.sql.dialects import Dialect, chunks, dialect_for
 from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import NODE_COLS, NODE_ROW, audit_log, change_feed, change_feed_heads, edges, node_row, nodes
 from maestro_graph.store.sql.tables import to_node
-from maestro_graph.store.versions import RecentVersions
+from maestro_graph.store.versions import FeedWatcher, RecentVersions
 from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
 
 T = TypeVar("T")
@@ -163,10 +162,7 @@ class SqlStore:
         return await self._run(lambda conn: drive(bfs(starts, direction, depth, cap), lambda frontier: self.dialect.expand(
             conn, tenant, frontier, rels, direction, with_props)), write=False)
 
-    def watch_topology(self, watcher: Callable[[TopologyChange], None]) -> Callable[[], None]:
-        return self._versions.watch(watcher)
-
-    def watch_feed(self, watcher: Callable[[FeedEntry], None]) -> Callable[[], None]:
+    def watch_feed(self, watcher: FeedWatcher) -> Callable[[], None]:
         return self._versions.watch_feed(watcher)
 
     async def feed_since(self, tenant: Tenant, after: int, limit: int) -> list[FeedEntry]:
@@ -178,6 +174,13 @@ class SqlStore:
     async def feed_head(self, tenant: Tenant) -> int:
         stmt = select(change_feed_heads.c.seq).where(change_feed_heads.c.tenant == tenant)
         return int(await self._run(lambda c: c.execute(stmt).scalar() or 0, write=False))
+
+    async def feed_heads(self) -> dict[Tenant, int]:
+        stmt = select(change_feed_heads.c.tenant, change_feed_heads.c.seq)
+        return await self._run(lambda c: {t: int(seq) for t, seq in c.execute(stmt)}, write=False)
+
+    async def listen_feed(self, wake: Callable[[Tenant, int], None]) -> Callable[[], Awaitable[None]] | None:
+        return await self.dialect.listen_feed(wake)
 
     async def trim_feed(self, tenant: Tenant, older_than_at: str | None, keep_last: int | None,
                         batch: int = 1000) -> int:
@@ -360,6 +363,7 @@ class SqlWrites:
         seq = int(self.conn.execute(_BUMP_FEED, {"tenant": self.tenant}).scalar_one())
         self.conn.execute(insert(change_feed), {"tenant": self.tenant, "seq": seq, "at": entry.at,
                                                 "entry": entry.with_seq(seq).to_dict()})
+        self.dialect.notify_feed(self.conn, self.tenant, seq)
         return seq
 
 
