@@ -26,6 +26,7 @@ from maestro_graph.auth.principal import Principal, Role
 from maestro_graph.auth.ratelimit import RateLimiter, rate_key
 from maestro_graph.auth.setup import LOCAL_ADMIN_SUB, Auth, auth_from_settings
 from maestro_graph.auth.tokens import INVALID_TOKEN, LEEWAY_SECONDS
+from maestro_graph.domain.clock import at_seconds_ago
 from maestro_graph.domain.errors import BadInput, StoreUnavailable, Unauthenticated
 from maestro_graph.graphiql import OfflineGraphiQL, graphiql_routes
 from maestro_graph.guard import PRINCIPAL, Guard
@@ -33,6 +34,8 @@ from maestro_graph.logs import AccessLog
 from maestro_graph.middleware import Faults, SecurityHeaders, cors
 from maestro_graph.routes import lineage_endpoint
 from maestro_graph.services import Services
+from maestro_graph.services.feed import Bus, FeedFollower
+from maestro_graph.services.subscriptions import SubscriptionHub
 from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
@@ -46,9 +49,12 @@ LOCAL_TOKEN_TTL = 30 * 86400  # the token `serve` prints for local use
 
 
 class GraphQLApp(OfflineGraphiQL, GraphQL):
-    def __init__(self, services: Services, auth: Auth, limiter: RateLimiter, **kwargs: Any) -> None:
+    def __init__(self, services: Services, auth: Auth, limiter: RateLimiter, max_connections_per_token: int = 20,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services, self.auth, self.limiter = services, auth, limiter
+        self.max_connections = max_connections_per_token
+        self._connections: dict[str, int] = {}  # rate_key(principal) -> sockets open
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """strawberry answers a malformed HTTP request (not JSON, `query` not a string, a batch)
@@ -95,6 +101,12 @@ class GraphQLApp(OfflineGraphiQL, GraphQL):
             principal = await self.auth.authenticate(header if isinstance(header, str) else None)
         except Unauthenticated:
             raise ConnectionRejectionError() from None
+        key = rate_key(principal)
+        if self._connections.get(key, 0) >= self.max_connections:
+            raise ConnectionRejectionError({"message": f"at most {self.max_connections} connections per token",
+                                            "extensions": {"code": "LIMIT_EXCEEDED", "limit": self.max_connections}})
+        self._connections[key] = self._connections.get(key, 0) + 1
+        context.request.scope[CONNECTION_KEY] = key  # released when the socket ends (__call__)
         context.authenticate(principal)
         context.operation_check = functools.partial(self._check_operation, principal)
         if principal.expires_at is not None:  # the socket ends with its token
@@ -110,6 +122,11 @@ class GraphQLApp(OfflineGraphiQL, GraphQL):
             timer = scope.get(EXPIRY_TIMER)
             if timer is not None:
                 timer.cancel()
+            key = scope.get(CONNECTION_KEY)
+            if key is not None:
+                self._connections[key] -= 1
+                if not self._connections[key]:
+                    del self._connections[key]
 
     def _check_operation(self, principal: Principal) -> None:
         """Before each operation on a socket: the token is still valid, and the rate limit allows it."""
@@ -122,6 +139,38 @@ class GraphQLApp(OfflineGraphiQL, GraphQL):
 
 EXPIRED_CLOSE = 4403  # as for a bad token at connection_init
 EXPIRY_TIMER = "maestro.expiry_timer"
+CONNECTION_KEY = "maestro.connection_key"
+
+
+def event_bus(settings: Settings) -> Bus | None:
+    """The wake-up channel between server processes, if one is configured."""
+    if not settings.event_bus:
+        return None
+    if not settings.event_bus.startswith(("redis://", "rediss://", "unix://")):
+        raise BadInput("MAESTRO_EVENT_BUS must be a redis:// (or rediss://, unix://) URL", field="event_bus")
+    from maestro_graph.events.redis_bus import RedisBus
+
+    return RedisBus(settings.event_bus)
+
+
+async def trim_feeds(store: GraphStore, settings: Settings) -> None:
+    """Trim every tenant's change feed by its retention, every feed_trim_interval seconds. Each
+    trim deletes in short transactions of its own (GraphStore.trim_feed): writers never wait
+    long behind it. Several processes may trim at once: a deleted entry is deleted once."""
+    if settings.feed_trim_interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(settings.feed_trim_interval)
+        try:
+            older_than = at_seconds_ago(settings.feed_retention_seconds)
+            for tenant in await store.feed_heads():
+                deleted = await store.trim_feed(tenant, older_than, settings.feed_retention_entries)
+                if deleted:
+                    log.info("change feed trimmed", extra={"tenant": tenant, "entries": deleted})
+        except StoreUnavailable as err:
+            log.warning("could not trim the change feed; trying again later: %s", err.message)
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("trimming the change feed failed")
 
 
 def _close_soon(websocket: Any) -> None:
@@ -155,15 +204,19 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
     # One page size limit for the whole server: the GraphQL check refuses a bigger `first` before
     # any work, and the services (which also serve callers other than GraphQL) hold the same line.
     max_page = settings.max_page_size
+    feed = FeedFollower(store, settings.feed_poll_seconds, event_bus(settings))
     services = Services.build(store, auth.minter,
                               TopologyCache(store, settings.lineage_index, settings.lineage_index_max_nodes,
-                                            settings.lineage_index_max_lag), max_page=max_page)
+                                            settings.lineage_index_max_lag, feed=feed), max_page=max_page,
+                              subscriptions=SubscriptionHub(feed, settings.subscription_queue,
+                                                            settings.ws_max_subscriptions))
     limits = Limits(max_page=max_page, max_depth=settings.max_depth, max_cost=settings.max_cost)
     limiter = RateLimiter(settings.rate_limit_per_minute)  # one bucket per token for HTTP and WebSocket
     graphql = GraphQLApp(
         services,
         auth,
         limiter,
+        max_connections_per_token=settings.ws_max_connections_per_token,
         schema=build_schema(limits=limits, introspection=settings.introspection),
         graphql_ide="graphiql" if settings.graphiql else None,
     )
@@ -177,10 +230,15 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             from maestro_graph.demo import load_demo as load
 
             await load(services, settings.tenant)
+        await feed.start()
+        trimming = asyncio.create_task(trim_feeds(store, settings), name="maestro-feed-trim")
         if announce:
             print(local_admin_banner(settings, auth) + f"\n  store: {store.backend}", flush=True)
         yield
+        trimming.cancel()
+        services.subscriptions.close()
         await services.lineage.topology.close()
+        await feed.close()
         if owns_store:
             await store.close()
 

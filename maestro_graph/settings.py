@@ -76,6 +76,19 @@ class Settings:
     # seconds, and beyond the newest this many, may be trimmed.
     feed_retention_seconds: int = 7 * 24 * 3600
     feed_retention_entries: int = 1_000_000
+    # Seconds between two trims of every tenant's feed by that retention (0: never trim here).
+    feed_trim_interval: float = 600.0
+    # Seconds between two reads of the feed's heads, to learn of other processes' commits when no
+    # wake-up came (PostgreSQL's NOTIFY and the event bus wake followers at once).
+    feed_poll_seconds: float = 0.5
+    # redis://host:port/db: wake-ups between server processes right after each commit ("": none).
+    event_bus: str = field(default="", repr=False)
+    # Subscriptions (GraphQL over WebSocket): the most open on one connection, the most
+    # connections one token may hold open, and the events one subscriber may fall behind by
+    # before it is told (SUBSCRIBER_TOO_SLOW) and ended.
+    ws_max_subscriptions: int = 100
+    ws_max_connections_per_token: int = 20
+    subscription_queue: int = 1000
 
     @property
     def store(self) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
@@ -16,6 +17,12 @@ from maestro_graph.types import Tenant
 from resolvers.loaders import Loaders
 
 
+# The loaders of the operation (or subscription event) running in this task, when it has its own:
+# on a WebSocket one context serves every operation of the connection, and a connection that
+# lived for hours would otherwise answer from one ever-growing cache of what it once read.
+OPERATION_LOADERS: ContextVar[Loaders | None] = ContextVar("operation_loaders", default=None)
+
+
 @dataclass
 class Context:
     """principal is None until authenticated: HTTP requests arrive authenticated (app.py's
@@ -23,7 +30,7 @@ class Context:
 
     services: Services
     principal: Principal | None = None
-    loaders: Loaders | None = None  # type: ignore[assignment]
+    request_loaders: Loaders | None = None  # HTTP: the request's; see `loaders`
     request: Any = None
     response: Any = None
     connection_params: Any = None  # graphql-transport-ws connection_init payload
@@ -33,7 +40,25 @@ class Context:
 
     def authenticate(self, principal: Principal) -> None:
         self.principal = principal
-        self.loaders = Loaders(self.services, principal.tenant)
+        self.request_loaders = Loaders(self.services, principal.tenant)
+
+    @property
+    def loaders(self) -> Loaders:
+        """The DataLoaders of what is being answered: the HTTP request's, or on a WebSocket the
+        operation's or the subscription event's (fresh_loaders)."""
+        own = OPERATION_LOADERS.get()
+        if own is not None:
+            return own
+        if self.request_loaders is None:
+            raise Unauthenticated(INVALID_TOKEN)
+        return self.request_loaders
+
+    def fresh_loaders(self) -> Loaders:
+        """New, empty DataLoaders for what this task answers next (a WebSocket operation, each
+        event of a subscription): nothing read for an earlier one is answered from a cache."""
+        loaders = Loaders(self.services, self.tenant)
+        OPERATION_LOADERS.set(loaders)
+        return loaders
 
     @property
     def tenant(self) -> Tenant:

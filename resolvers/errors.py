@@ -17,7 +17,7 @@ from resolvers.relay import SENT_IDS
 
 # The codes of errors the client caused and can fix: logged without a traceback (resolvers/schema.py).
 CLIENT_ERRORS = frozenset({"BAD_USER_INPUT", "CONFLICT", "FORBIDDEN", "NOT_FOUND", "UNAUTHENTICATED", "LIMIT_EXCEEDED",
-                           "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"})
+                           "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED", "SUBSCRIBER_TOO_SLOW", "CURSOR_EXPIRED"})
 VALUE_ERRORS = re.compile(r"cannot represent|invalid value|of required type|was not provided|Expected value of type|does not exist in")
 REQUIRED_FIELD = re.compile(r"required field '(\w+)'")
 VARIABLE = re.compile(r"^Variable '\$(\w+)'(?: has invalid value at [\w.\[\]]*\.(\w+)(?:\[\d+\])*:)?")

@@ -15,7 +15,8 @@ from maestro_graph.domain.errors import MaestroError
 
 class OperationGuard(SchemaExtension):
     """Runs the context's `operation_check` (set for WebSocket connections) before an operation
-    executes; a refusal is the operation's error and nothing runs."""
+    executes, and gives the operation DataLoaders of its own; a refusal is the operation's error
+    and nothing runs."""
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -23,6 +24,7 @@ class OperationGuard(SchemaExtension):
         if check is not None:
             try:
                 check()
+                ctx.context.fresh_loaders()  # this operation's own, in its own task
             except MaestroError as err:
                 ctx.result = ExecutionResult(data=None, errors=[GraphQLError(err.message, extensions=err.extensions)])
         yield

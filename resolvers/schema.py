@@ -37,6 +37,7 @@ from resolvers.people.queries import PeopleQuery
 from resolvers.projects.mutations import ProjectEditMutation, ProjectMutation, ProjectRecordEditMutation
 from resolvers.projects.queries import ProjectQuery
 from resolvers.scalars import SCALAR_MAP
+from resolvers.subscriptions.subscriptions import Subscription
 
 log = logging.getLogger("maestro_graph.graphql")
 
@@ -84,7 +85,7 @@ class Schema(strawberry.Schema):
 def unguarded_fields(schema: strawberry.Schema) -> list[str]:
     """Root fields without a permission class: must be none (checked when the schema is built)."""
     missing = []
-    for root in (Query, Mutation):
+    for root in (Query, Mutation, Subscription):
         for f in root.__strawberry_definition__.fields:
             if not any(isinstance(e, PermissionExtension) for e in f.extensions):
                 missing.append(f"{root.__name__}.{f.python_name}")
@@ -99,6 +100,7 @@ def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> st
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(node_types().values()),
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=extensions,

@@ -3,7 +3,7 @@ store and compare as text."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -22,3 +22,8 @@ def utc_text(t: datetime) -> str:
 def now() -> str:
     """This moment, as the graph stores timestamps."""
     return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def at_seconds_ago(seconds: float) -> str:
+    """The moment `seconds` before this one, as the graph stores timestamps."""
+    return utc_text(datetime.now(timezone.utc) - timedelta(seconds=seconds))

@@ -44,6 +44,19 @@ class Unauthenticated(MaestroError):
     code = "UNAUTHENTICATED"
 
 
+class TooSlow(MaestroError):
+    """A subscriber fell too far behind the change feed: its subscription ended (resume from the
+    cursor in extensions.cursor)."""
+
+    code = "SUBSCRIBER_TOO_SLOW"
+
+
+class CursorExpired(MaestroError):
+    """A subscription resumed from a cursor the change feed no longer holds (trimmed)."""
+
+    code = "CURSOR_EXPIRED"
+
+
 class StoreUnavailable(MaestroError):
     """The store cannot be reached right now; the request may be retried."""
 

@@ -11,10 +11,12 @@ from maestro_graph.auth.tokens import TokenMinter
 from maestro_graph.services.artifacts import ArtifactService
 from maestro_graph.services.audit import AuditService
 from maestro_graph.services.commits import Commits
+from maestro_graph.services.feed import FeedFollower
 from maestro_graph.services.graph import GraphService
 from maestro_graph.services.lineage import LineageService
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE
 from maestro_graph.services.projects import ProjectService
+from maestro_graph.services.subscriptions import SubscriptionHub
 from maestro_graph.services.tokens import TokenService
 from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.store.base import GraphStore
@@ -29,14 +31,20 @@ class Services:
     lineage: LineageService
     audit: AuditService
     tokens: TokenService
-    commits: Commits  # the one write path they all share; followers register on commits.followers
+    commits: Commits  # the one write path they all share
+    feed: FeedFollower  # the one post-commit path: every committed change, this process's and others'
+    subscriptions: SubscriptionHub
 
     @classmethod
     def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None,
-              *, max_page: int = DEFAULT_MAX_PAGE) -> "Services":
-        """Every service on one store; `max_page` is the largest page any of them serves."""
+              *, max_page: int = DEFAULT_MAX_PAGE, subscriptions: SubscriptionHub | None = None) -> "Services":
+        """Every service on one store; `max_page` is the largest page any of them serves. The feed
+        follower is the lineage index's (a new one if none is given)."""
         commits = Commits(store)
+        topology = topology if topology is not None else TopologyCache(store, "off")
+        feed = topology.feed
+        subscriptions = subscriptions if subscriptions is not None else SubscriptionHub(feed)
         audit = AuditService(store, commits, max_page=max_page)
         graph = GraphService(store, audit, max_page=max_page)
         return cls(store, graph, ProjectService(graph), ArtifactService(graph), LineageService(store, graph, topology),
-                   audit, TokenService(audit, minter), commits)
+                   audit, TokenService(audit, minter), commits, feed, subscriptions)

@@ -44,13 +44,17 @@ class RootField:
 
     @property
     def keyword(self) -> str:
-        return "mutation" if self.operation is OperationType.MUTATION else "query"
+        return self.operation.value  # "query", "mutation", "subscription"
 
 
-def root_fields(strawberry_schema: Any) -> list[RootField]:
-    """Every Query and Mutation field with the role its permission class requires (from the code)."""
+def root_fields(strawberry_schema: Any, operations: tuple[OperationType, ...] = (OperationType.QUERY, OperationType.MUTATION)
+                ) -> list[RootField]:
+    """Every Query and Mutation (or other `operations`) field with the role its permission class
+    requires (from the code)."""
     out = []
-    for op, root in ((OperationType.QUERY, strawberry_schema.query), (OperationType.MUTATION, strawberry_schema.mutation)):
+    roots = {OperationType.QUERY: strawberry_schema.query, OperationType.MUTATION: strawberry_schema.mutation,
+             OperationType.SUBSCRIPTION: strawberry_schema.subscription}
+    for op, root in ((op, roots[op]) for op in operations):
         for f in root.__strawberry_definition__.fields:
             perms = [p for e in f.extensions if isinstance(e, PermissionExtension) for p in e.permissions]
             assert perms, f"{root.__name__}.{f.python_name} has no permission class"
@@ -135,7 +139,8 @@ def document(schema: GraphQLSchema, rf: RootField, ids: dict[Label, str], select
              **extra: Any) -> str:
     """`mutation { createPerson(input: {...}) { __typename } }`, required args filled; `extra`
     sets optional args too (e.g. tenant for mintToken)."""
-    root = schema.mutation_type if rf.operation is OperationType.MUTATION else schema.query_type
+    root = {OperationType.QUERY: schema.query_type, OperationType.MUTATION: schema.mutation_type,
+            OperationType.SUBSCRIPTION: schema.subscription_type}[rf.operation]
     assert root is not None
     gfield = root.fields[rf.name]
     args = {name: _value(rf.name, name, a.type, ids) for name, a in gfield.args.items()

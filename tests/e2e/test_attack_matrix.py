@@ -39,7 +39,8 @@ CREATORS = {
     Label.MODEL_VERSION: "createModelVersion", Label.TRAINING_JOB: "createTrainingJob",
     Label.DEPLOYMENT: "createDeployment", Label.METRIC: "recordProjectMetrics", Label.PREDICTION: "createPrediction",
 }
-LIMITS = {"rate_limit_per_minute": 1_000_000}
+LIMITS = {"rate_limit_per_minute": 1_000_000, "ws_max_connections_per_token": 10_000}
+SUBSCRIPTIONS = root_fields(SCHEMA, (OperationType.SUBSCRIPTION,))
 
 
 def test_every_label_has_a_creator_and_every_field_a_role():
@@ -47,7 +48,8 @@ def test_every_label_has_a_creator_and_every_field_a_role():
     assert {f.role for f in FIELDS} == {Role.VIEWER, Role.EDITOR, Role.ADMIN}
     assert all(f.role > Role.VIEWER for f in FIELDS if f.operation is OperationType.MUTATION)
     assert len(FIELDS) == len(GQL.query_type.fields) + len(GQL.mutation_type.fields)
-    assert GQL.subscription_type is None, "subscriptions exist now: add them to this matrix over WebSocket"
+    # Subscriptions run over WebSocket only: test_every_subscription_sees_only_its_tokens_tenant.
+    assert len(SUBSCRIPTIONS) == len(GQL.subscription_type.fields) and {f.role for f in SUBSCRIPTIONS} == {Role.VIEWER}
 
 
 # -- talking to the server ------------------------------------------------------------------------
@@ -293,3 +295,64 @@ async def test_every_field_over_a_socket_whose_token_expired_runs_nothing(store,
         assert srv.store.calls == []
         assert await snapshot(store, tenant, ids) == before
         assert await all_audit(store, tenant) == audit_before
+
+
+async def test_every_subscription_sees_only_its_tokens_tenant(store, tenant, tmp_path):
+    """Each subscription root field, opened by a viewer of another tenant with this tenant's ids
+    (NOT_FOUND: nothing of ours is named to them) and without (changes): no event of ours ever
+    reaches them, while the same subscription of our own viewer gets each change."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    other = tenant + "-other"
+    async with serve(store, tenant, tmp_path, **LIMITS) as srv:
+        ids = await seed(srv.url, tenant)
+        ws_url = srv.url.replace("http://", "ws://") + "/graphql"
+        sockets = []
+
+        async def subscribe(rf, as_tenant: str):
+            ws = await connect(ws_url, subprotocols=["graphql-transport-ws"])
+            sockets.append(ws)
+            await ws.send(json.dumps({"type": "connection_init",
+                                      "payload": {"Authorization": f"Bearer {token(as_tenant, Role.VIEWER, 'spy')}"}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document(GQL, rf, ids)}}))
+            return ws
+
+        theirs = {rf.name: await subscribe(rf, other) for rf in SUBSCRIPTIONS}
+        ours = {rf.name: await subscribe(rf, tenant) for rf in SUBSCRIPTIONS}
+        await asyncio.sleep(0.5)
+        # Every seeded node changed, a metric recorded on the project, lineage run on the dataset.
+        admin = token(tenant)
+        for label, gid in ids.items():
+            if label in (Label.FIELD, Label.RUN):
+                continue  # changed below through lineage
+            name = f"update{label.value}"
+            if name in BY_NAME:
+                doc = document(GQL, BY_NAME[name], ids, selection=" { id }")
+                assert "errors" not in (await post(srv.url, doc, admin)).json(), name
+        doc = document(GQL, BY_NAME["recordProjectMetrics"], ids, selection=" { id }")
+        assert "errors" not in (await post(srv.url, doc, admin)).json()
+
+        async def messages(ws, wait: float) -> list[dict]:
+            got = []
+            try:
+                while True:
+                    got.append(json.loads(await asyncio.wait_for(ws.recv(), wait)))
+            except (asyncio.TimeoutError, Exception):
+                return got
+
+        def data(got: list[dict]) -> list[dict]:
+            return [m for m in got if m["type"] == "next" and m["payload"].get("data")]
+
+        for name, ws in theirs.items():
+            got = await messages(ws, 1.0)
+            assert data(got) == [], (name, got)
+            if name != "changes":  # named one of our nodes: not found in their tenant
+                assert got[0]["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND", (name, got)
+        for name in ("changes", "nodeChanged", "metricRecorded"):
+            got = await messages(ours[name], 1.0)
+            assert data(got), (name, got)  # the control: ours do get them
+        for ws in sockets:
+            await ws.close()

@@ -1,0 +1,248 @@
+"""Subscriptions: what each subscriber is told of the change feed, in seq order.
+
+The hub is a consumer of the process's feed follower (services/feed.py): each entry of a tenant
+is offered to that tenant's subscribers, and only theirs. A subscriber is interested either in
+every entry (`changes`) or in entries naming some ids (a node, a dataset and its fields and jobs,
+a project); the hub finds the latter through an index by id, so a commit costs the subscribers it
+concerns, not all of them.
+
+The writer never waits for a subscriber: an entry is put on each subscriber's bounded queue
+without waiting. One whose queue is full has fallen too far behind: it is dropped, and its
+stream ends with SUBSCRIBER_TOO_SLOW naming the cursor to resume from.
+
+The streams below are the business rules of each subscription; they yield domain values
+(entries, ids, props) that the GraphQL layer resolves with fresh loaders per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from maestro_graph.domain.errors import BadInput, CursorExpired, NotFound, TooSlow
+from maestro_graph.domain.feed import FeedEntry
+from maestro_graph.domain.graph import Label, Node, Rel
+from maestro_graph.services.feed import FeedFollower
+from maestro_graph.types import Direction, NodeId, Props, Tenant
+
+HISTORY_PAGE = 200  # entries per feed_since read when a subscriber resumes from a cursor
+# The relationships whose changes are a dataset's lineage changing: at the dataset, at its fields,
+# or in what jobs read and write it.
+LINEAGE_RELS = frozenset({Rel.FEEDS, Rel.DERIVES, Rel.HAS_FIELD, Rel.READS, Rel.WRITES})
+
+
+@dataclass(eq=False)
+class Subscriber:
+    tenant: Tenant
+    interest: set[NodeId] | None  # None: every entry of the tenant
+    queue: asyncio.Queue[FeedEntry]
+    start: int = 0  # the feed's last seq handed over when it subscribed: later ones reach the queue
+    last: int = 0  # the seq of the last entry it took off its queue
+    dropped: bool = False
+
+    def offer(self, entry: FeedEntry) -> bool:
+        """Put `entry` on the queue without waiting; False when it is full (it fell behind)."""
+        try:
+            self.queue.put_nowait(entry)
+            return True
+        except asyncio.QueueFull:
+            self.dropped = True
+            return False
+
+    async def next(self) -> FeedEntry:
+        if self.dropped and self.queue.empty():
+            raise TooSlow(f"this subscription fell more than {self.queue.maxsize} changes behind and was ended; "
+                          f"resume with changes(after: \"{self.last}\")", cursor=str(self.last))
+        entry = await self.queue.get()
+        self.last = entry.seq
+        return entry
+
+
+def touched(entry: FeedEntry) -> set[NodeId]:
+    """Every id an entry names: its nodes and both ends of its relationships."""
+    ids: set[NodeId] = set()
+    for by_label in (entry.created, entry.updated, entry.deleted):
+        for i in by_label.values():
+            ids.update(i)
+    for by_type in (entry.linked, entry.unlinked):
+        for by_src in by_type.values():
+            ids.update(by_src)
+            for dsts in by_src.values():
+                ids.update(dsts)
+    return ids
+
+
+class SubscriptionHub:
+    def __init__(self, feed: FeedFollower, queue_size: int = 1000, max_per_connection: int = 100) -> None:
+        self.feed, self.queue_size, self.max_per_connection = feed, queue_size, max_per_connection
+        self._every: dict[Tenant, set[Subscriber]] = {}
+        self._by_id: dict[Tenant, dict[NodeId, set[Subscriber]]] = {}
+        self._stop = feed.consume(self._dispatch)
+
+    def close(self) -> None:
+        self._stop()
+
+    def count(self, tenant: Tenant | None = None) -> int:
+        subs = {s for t, subs in self._every.items() if tenant in (None, t) for s in subs}
+        subs |= {s for t, by in self._by_id.items() if tenant in (None, t) for ss in by.values() for s in ss}
+        return len(subs)
+
+    async def subscribe(self, tenant: Tenant, interest: Iterable[NodeId] | None) -> Subscriber:
+        """A subscriber to the tenant's entries from the next one on (its `start` is the last
+        handed over before it)."""
+        start = await self.feed.follow(tenant)
+        sub = Subscriber(tenant, None if interest is None else set(), asyncio.Queue(self.queue_size), start, start)
+        if interest is None:
+            self._every.setdefault(tenant, set()).add(sub)
+        else:
+            self.watch(sub, interest)
+        return sub
+
+    def watch(self, sub: Subscriber, ids: Iterable[NodeId]) -> None:
+        """Widen a subscriber's interest (a dataset's new field, a new job writing it)."""
+        assert sub.interest is not None
+        by_id = self._by_id.setdefault(sub.tenant, {})
+        for i in ids:
+            if i not in sub.interest:
+                sub.interest.add(i)
+                by_id.setdefault(i, set()).add(sub)
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._every.get(sub.tenant, set()).discard(sub)
+        by_id = self._by_id.get(sub.tenant, {})
+        for i in sub.interest or ():
+            subs = by_id.get(i)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del by_id[i]
+
+    def _dispatch(self, entry: FeedEntry, _stored: Mapping[NodeId, Node] | None) -> None:
+        to_tell = set(self._every.get(entry.tenant, ()))
+        by_id = self._by_id.get(entry.tenant)
+        if by_id:
+            ids = touched(entry)
+            small, big = (ids, by_id) if len(ids) <= len(by_id) else (by_id.keys(), ids)
+            for i in small:
+                if i in big:
+                    to_tell.update(by_id[i])
+        for sub in to_tell:
+            if not sub.offer(entry):
+                self.unsubscribe(sub)
+
+    # -- the streams ---------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _subscribed(self, tenant: Tenant, interest: Iterable[NodeId] | None) -> AsyncIterator[Subscriber]:
+        sub = await self.subscribe(tenant, interest)
+        try:
+            yield sub
+        finally:
+            self.unsubscribe(sub)
+
+    async def changes(self, tenant: Tenant, labels: Collection[Label] | None, after: int | None
+                      ) -> AsyncIterator[FeedEntry]:
+        """The tenant's feed: entries after `after` (None: from now), each once, in seq order,
+        restricted to `labels` when given (entries without such a node are skipped)."""
+        names = {label.value for label in labels} if labels else None
+        async with self._subscribed(tenant, None) as sub:
+            if after is not None:
+                if after < 0 or after > sub.start:
+                    raise BadInput(f"`after` must be a cursor this feed gave, at most {sub.start}", field="after")
+                async for entry in self._history(tenant, after, sub.start):
+                    if (kept := _of_labels(entry, names)) is not None:
+                        yield kept
+            while True:
+                entry = await sub.next()
+                if (kept := _of_labels(entry, names)) is not None:
+                    yield kept
+
+    async def _history(self, tenant: Tenant, after: int, upto: int) -> AsyncIterator[FeedEntry]:
+        """Entries after..upto from the store; CursorExpired if the feed was trimmed past `after`."""
+        expected = after + 1
+        while expected <= upto:
+            page = await self.feed.store.feed_since(tenant, expected - 1, min(HISTORY_PAGE, upto - expected + 1))
+            if not page or page[0].seq != expected:
+                raise CursorExpired(f"the change feed no longer holds the changes after cursor \"{after}\" "
+                                    "(trimmed by its retention); re-read what you show, then subscribe from now",
+                                    field="after")
+            for entry in page:
+                yield entry
+            expected = page[-1].seq + 1
+
+    async def node_changes(self, tenant: Tenant, node_id: NodeId) -> AsyncIterator[tuple[FeedEntry, str, Props | None]]:
+        """(entry, "UPDATED" | "DELETED", the watched props that changed) for each change of the
+        node; the stream ends after its deletion."""
+        await self._existing(tenant, node_id, "id")
+        async with self._subscribed(tenant, [node_id]) as sub:
+            while True:
+                entry = await sub.next()
+                if any(node_id in ids for ids in entry.deleted.values()):
+                    yield entry, "DELETED", None
+                    return
+                if any(node_id in ids for ids in entry.updated.values()) or entry.truncated:
+                    yield entry, "UPDATED", entry.props.get(node_id)
+
+    async def lineage_changes(self, tenant: Tenant, dataset_id: NodeId
+                              ) -> AsyncIterator[tuple[FeedEntry, list[tuple[str, NodeId, NodeId]], list[tuple[str, NodeId, NodeId]], list[NodeId]]]:
+        """(entry, linked, unlinked, new runs) for each change to the dataset's lineage: lineage
+        relationships added or removed at the dataset or its fields, and new runs of the jobs
+        that read or write it."""
+        await self._existing(tenant, dataset_id, "datasetId", Label.DATASET)
+        graph = self.feed.store
+        fields = await graph.neighbours(tenant, [dataset_id], Rel.HAS_FIELD, Direction.OUT)
+        jobs = {nb.node.id for rel in (Rel.READS, Rel.WRITES)
+                for nb in (await graph.neighbours(tenant, [dataset_id], rel, Direction.IN)).get(dataset_id, [])}
+        watched = {dataset_id, *(nb.node.id for nb in fields.get(dataset_id, []))}
+        async with self._subscribed(tenant, [*watched, *jobs]) as sub:
+            while True:
+                entry = await sub.next()
+                linked = _lineage_edges(entry.linked, watched)
+                unlinked = _lineage_edges(entry.unlinked, watched)
+                new_fields = [dst for rel, src, dst in linked if rel == Rel.HAS_FIELD.value and src == dataset_id]
+                new_jobs = [src for rel, src, dst in linked if rel in (Rel.READS.value, Rel.WRITES.value) and dst == dataset_id]
+                watched.update(new_fields)
+                jobs.update(new_jobs)
+                self.watch(sub, [*new_fields, *new_jobs])
+                runs = [src for src, dsts in entry.linked.get(Rel.OF_JOB.value, {}).items() if any(d in jobs for d in dsts)]
+                if linked or unlinked or runs or entry.truncated:
+                    yield entry, linked, unlinked, runs
+
+    async def metric_records(self, tenant: Tenant, project_id: NodeId) -> AsyncIterator[tuple[FeedEntry, NodeId, Props]]:
+        """(entry, metric id, its props) for each metric recorded on the project."""
+        await self._existing(tenant, project_id, "projectId", Label.PROJECT)
+        async with self._subscribed(tenant, [project_id]) as sub:
+            while True:
+                entry = await sub.next()
+                for metric_id in entry.linked.get(Rel.HAS_METRIC.value, {}).get(project_id, []):
+                    yield entry, metric_id, entry.props.get(metric_id) or {}
+
+    async def _existing(self, tenant: Tenant, node_id: NodeId, name: str, label: Label | None = None) -> None:
+        found = (await self.feed.store.get_nodes(tenant, [node_id])).get(node_id)
+        if found is None or (label is not None and found.label is not label):
+            raise NotFound(f"no {label.value if label else 'node'} with id {node_id}", field=name)
+
+
+def _of_labels(entry: FeedEntry, names: set[str] | None) -> FeedEntry | None:
+    """The entry with only the nodes of `names` (None: all of it); None if none is left."""
+    if names is None or entry.truncated:
+        return entry
+    created = {k: v for k, v in entry.created.items() if k in names}
+    updated = {k: v for k, v in entry.updated.items() if k in names}
+    deleted = {k: v for k, v in entry.deleted.items() if k in names}
+    if not (created or updated or deleted):
+        return None
+    kept = {i for by in (created, updated, deleted) for ids in by.values() for i in ids}
+    return FeedEntry(entry.tenant, entry.seq, entry.at, entry.operation, entry.actor, created, updated, deleted,
+                     entry.linked, entry.unlinked, {i: p for i, p in entry.props.items() if i in kept},
+                     topology=entry.topology, flagged=entry.flagged)
+
+
+def _lineage_edges(by_type: Mapping[str, Mapping[NodeId, list[NodeId]]], watched: set[NodeId]
+                   ) -> list[tuple[str, NodeId, NodeId]]:
+    return [(rel, src, dst) for rel, by_src in by_type.items() if rel in _LINEAGE_NAMES
+            for src, dsts in by_src.items() for dst in dsts if src in watched or dst in watched]
+
+
+_LINEAGE_NAMES = frozenset(r.value for r in LINEAGE_RELS)

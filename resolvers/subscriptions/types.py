@@ -1,0 +1,153 @@
+"""What subscribers receive: each event of the change feed, resolved for GraphQL."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Optional
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from maestro_graph.domain.feed import FeedEntry
+from maestro_graph.domain.graph import ENDPOINTS, LABEL_OF, REL_OF, Label
+from maestro_graph.types import NodeId, Props
+from resolvers.context import Info
+from resolvers.datasets.types import Dataset
+from resolvers.graph.types import Relationship
+from resolvers.jobs.types import Run
+from resolvers.nodes import to_type
+from resolvers.projects.types import Metric
+from resolvers.relay import to_global_id
+
+
+@strawberry.type(description="A node a change created, updated or deleted.")
+class NodeRef:
+    id: strawberry.ID
+    label: str
+    changed_properties: Optional[JSON] = strawberry.field(
+        default=None, description="For TrainingJob, Run, Metric, ModelVersion and Deployment nodes: the properties "
+                                  "this change set, with their new values (null: removed); all of them for a new node.")
+
+
+@strawberry.type(description="A relationship a change linked or unlinked.")
+class RelationshipRef:
+    type: Relationship  # type: ignore[valid-type]
+    source: strawberry.ID
+    target: strawberry.ID
+
+
+@strawberry.type(description="One committed change of your tenant's graph, as its change feed holds it.")
+class ChangeEvent:
+    cursor: str = strawberry.field(description="Resume after this change with changes(after: cursor).")
+    seq: int = strawberry.field(description="The change's place in the tenant's feed: 1, 2, 3, ... without gaps.")
+    at: datetime
+    operation: str = strawberry.field(description="The API operation that made it (e.g. createProject, ingestLineage).")
+    actor: str = strawberry.field(description="Who made it: the token's subject.")
+    created: list[NodeRef]
+    updated: list[NodeRef]
+    deleted: list[NodeRef]
+    linked: list[RelationshipRef]
+    unlinked: list[RelationshipRef]
+    truncated: bool = strawberry.field(description="True when the change was too big for the feed to list what it "
+                                                    "did: re-read what you show.")
+
+
+@strawberry.enum(description="What happened to a node.")
+class NodeChangeKind(enum.Enum):
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+
+
+@strawberry.type(description="A change of one node.")
+class NodeChangedEvent:
+    cursor: str
+    at: datetime
+    kind: NodeChangeKind
+    id: strawberry.ID
+    node: Optional[relay.Node] = strawberry.field(description="The node as it is now; null once deleted.")
+    changed_properties: Optional[JSON] = strawberry.field(
+        default=None, description="For TrainingJob, Run, Metric, ModelVersion and Deployment nodes: what changed.")
+
+
+@strawberry.type(description="A change to a dataset's lineage.")
+class LineageChangedEvent:
+    cursor: str
+    at: datetime
+    dataset: Optional[Dataset]
+    linked: list[RelationshipRef] = strawberry.field(description="Lineage relationships added at the dataset or its fields.")
+    unlinked: list[RelationshipRef] = strawberry.field(description="Lineage relationships removed there.")
+    runs: list[Run] = strawberry.field(description="New runs of the jobs that read or write the dataset.")
+
+
+@strawberry.type(description="A metric recorded on a project.")
+class MetricRecordedEvent:
+    cursor: str
+    at: datetime
+    metric: Optional[Metric]
+
+
+# -- building them ------------------------------------------------------------------------------
+def node_refs(entry: FeedEntry, by_label: dict[str, list[NodeId]]) -> list[NodeRef]:
+    return [NodeRef(id=strawberry.ID(to_global_id(LABEL_OF[label], i)), label=label,
+                    changed_properties=entry.props.get(i)) for label, ids in by_label.items() for i in ids]
+
+
+async def relationship_refs(info: Info, entry: FeedEntry, edges: Iterable[tuple[str, NodeId, NodeId]]) -> list[RelationshipRef]:
+    """Relationships with global ids: each end's label from the entry, else from the graph model
+    when the type allows only one, else read (one batched load for the event)."""
+    edges = list(edges)
+    known: dict[NodeId, Label] = {i: LABEL_OF[label] for by in (entry.created, entry.updated, entry.deleted)
+                                  for label, ids in by.items() for i in ids}
+    unknown = [end for rel, src, dst in edges for end, side in ((src, 0), (dst, 1))
+               if end not in known and _only_label(rel, side) is None]
+    if unknown:
+        found = await info.context.loaders.node.load_many(list(dict.fromkeys(unknown)))
+        known.update((n.id, n.label) for n in found if n is not None)
+
+    def gid(rel: str, end: NodeId, side: int) -> strawberry.ID:
+        label = known.get(end) or _only_label(rel, side) or next(iter(sorted(ENDPOINTS[REL_OF[rel]][0][side], key=lambda x: x.value)))
+        return strawberry.ID(to_global_id(label, end))
+
+    return [RelationshipRef(type=REL_OF[rel], source=gid(rel, src, 0), target=gid(rel, dst, 1)) for rel, src, dst in edges]
+
+
+def _only_label(rel: str, side: int) -> Label | None:
+    labels = {label for ends in ENDPOINTS[REL_OF[rel]] for label in ends[side]}
+    return next(iter(labels)) if len(labels) == 1 else None
+
+
+async def change_event(info: Info, entry: FeedEntry) -> ChangeEvent:
+    return ChangeEvent(
+        cursor=str(entry.seq), seq=entry.seq, at=entry.at, operation=entry.operation,
+        actor=entry.actor, created=node_refs(entry, dict(entry.created)), updated=node_refs(entry, dict(entry.updated)),
+        deleted=node_refs(entry, dict(entry.deleted)),
+        linked=await relationship_refs(info, entry, FeedEntry.edge_refs(entry.linked)),
+        unlinked=await relationship_refs(info, entry, FeedEntry.edge_refs(entry.unlinked)),
+        truncated=entry.truncated)
+
+
+async def node_event(info: Info, entry: FeedEntry, kind: str, node_id: NodeId, label: Label,
+                     props: Props | None) -> NodeChangedEvent:
+    node = None if kind == "DELETED" else await info.context.loaders.node.load(node_id)
+    return NodeChangedEvent(cursor=str(entry.seq), at=entry.at, kind=NodeChangeKind(kind),
+                            id=strawberry.ID(to_global_id(label, node_id)), node=to_type(node) if node else None,
+                            changed_properties=props)
+
+
+async def lineage_event(info: Info, entry: FeedEntry, dataset_id: NodeId, linked: list[tuple[str, NodeId, NodeId]],
+                        unlinked: list[tuple[str, NodeId, NodeId]], runs: list[NodeId]) -> LineageChangedEvent:
+    loader = info.context.loaders.node
+    dataset, *found = await loader.load_many([dataset_id, *runs])
+    return LineageChangedEvent(
+        cursor=str(entry.seq), at=entry.at, dataset=to_type(dataset) if dataset else None,
+        linked=await relationship_refs(info, entry, linked), unlinked=await relationship_refs(info, entry, unlinked),
+        runs=[to_type(n) for n in found if n is not None])
+
+
+async def metric_event(info: Info, entry: FeedEntry, metric_id: NodeId) -> MetricRecordedEvent:
+    metric = await info.context.loaders.node.load(metric_id)
+    return MetricRecordedEvent(cursor=str(entry.seq), at=entry.at,
+                               metric=to_type(metric) if metric else None)
