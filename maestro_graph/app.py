@@ -250,7 +250,9 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             await store.ping()
         except StoreUnavailable as err:
             return JSONResponse({"status": "unavailable", "store": store.backend, "error": err.message}, status_code=503)
-        return JSONResponse({"status": "ready", "store": store.backend})
+        return JSONResponse({"status": "ready", "store": store.backend,
+                             "lineage_index": services.lineage.topology.status(),
+                             "subscriptions": services.subscriptions.count()})
 
     app = Starlette(
         routes=[

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README): installs what the tests need, starts a real PostgreSQL and a real
+# The test command (README): installs what the tests need, starts a real PostgreSQL, Redis and
 # Neo4j on loopback ports, runs every test on every backend, and stops the servers again.
 #   bash tests/run.sh                 # everything
 #   bash tests/run.sh tests/contract  # any pytest arguments
@@ -32,6 +32,7 @@ fi
 
 stop_all() {
   bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
+  bash tests/services/redis.sh stop >/dev/null 2>&1 || true
   bash deploy/neo4j/neo4j-local.sh stop >/dev/null 2>&1 || true
 }
 trap stop_all EXIT
@@ -51,6 +52,7 @@ start() {  # start NAME SCRIPT VAR: run SCRIPT start, export its last line as VA
 }
 
 start PostgreSQL tests/services/postgres.sh MAESTRO_TEST_PG_URL
+start Redis tests/services/redis.sh MAESTRO_TEST_REDIS_URL  # MAESTRO_EVENT_BUS between server processes
 export MAESTRO_NEO4J_PASSWORD=${MAESTRO_NEO4J_PASSWORD:-maestro-test-pw}
 export MAESTRO_TEST_NEO4J_PASSWORD=$MAESTRO_NEO4J_PASSWORD
 start Neo4j deploy/neo4j/neo4j-local.sh MAESTRO_TEST_NEO4J_URL --fresh  # each run on an empty store

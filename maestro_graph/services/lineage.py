@@ -174,6 +174,7 @@ class LineageService:
             check_depth(depth, MAX_IMPACT_DEPTH)
         topology = await self.topology.fresh(tenant)
         if topology is not None and (i := topology.index(node_id)) is not None and topology.label(i) in ROOT_LABELS:
+            self.topology.answers += 1
             return topology.impact(i, depth, cap)
         root = await self._root(tenant, node_id)
         # Ids only until the end, one batched store call per request; nodes are loaded once at the

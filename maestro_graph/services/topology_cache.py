@@ -75,7 +75,7 @@ class TopologyCache:
         self._waiting: dict[Tenant, dict[int, Delta | None]] = {}
         self._waiting_size: dict[Tenant, int] = {}
         self._following: dict[Tenant, asyncio.Task[None]] = {}
-        self.builds = self.take_ins = 0  # done since start, for logs and benchmarks
+        self.builds = self.take_ins = self.answers = 0  # since start: rebuilds, take-ins, impacts answered in memory
         self.took_in: dict[Tenant, float] = {}  # tenant -> how long its last take-in took (s)
         self._follow_rest_until: dict[Tenant, float] = {}  # take-ins, like builds, rest as long as the last took
         # Without a follower of its own (tests, benchmarks) it takes this store object's commits,
@@ -125,6 +125,12 @@ class TopologyCache:
             if self._too_big.get(tenant) == version or await asyncio.shield(self._build(tenant)) is None:
                 return None
         return t
+
+    def status(self) -> dict[str, object]:
+        """What /readyz shows of the index: its mode, how often it was rebuilt, took changes in
+        and answered, and how many nodes it holds (over all tenants)."""
+        return {"mode": self.mode, "builds": self.builds, "take_ins": self.take_ins, "answers": self.answers,
+                "nodes": sum(map(len, self._topologies.values()))}
 
     async def _catch_up(self, tenant: Tenant) -> bool:
         """Read the tenant's feed past what was handed over; whether changes that follow on from
