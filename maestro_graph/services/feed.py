@@ -53,6 +53,7 @@ class FeedFollower:
     def __init__(self, store: GraphStore, poll: float = 1.0, bus: Bus | None = None) -> None:
         self.store, self.poll, self.bus = store, poll, bus
         self._delivered: dict[Tenant, int] = {}  # followed tenant -> last seq handed to the consumers
+        self._starting: set[Tenant] = set()  # tenants whose head is being read: own entries wait in _early
         self._early: dict[Tenant, dict[int, tuple[FeedEntry, Mapping[NodeId, Node]]]] = {}  # this process's entries past a gap
         self._locks: dict[Tenant, asyncio.Lock] = {}
         self._consumers: list[Consumer] = []
@@ -74,12 +75,19 @@ class FeedFollower:
         """Follow `tenant` (if not yet) and return the last seq handed over: every later entry
         will be."""
         if tenant not in self._delivered:
-            head = await self.store.feed_head(tenant)
+            self._starting.add(tenant)
+            try:
+                head = await self.store.feed_head(tenant)
+            finally:
+                self._starting.discard(tenant)
             if tenant not in self._delivered:  # another caller may have got here meanwhile
                 self._delivered[tenant] = head
-                # entries this process committed while the head was read are read back
-                early = self._early.pop(tenant, {})
-                if any(seq > head for seq in early):
+                # this process's commits past the head, made while it was read, go on from it
+                early = self._early.get(tenant, {})
+                for seq in [s for s in early if s <= head]:
+                    del early[seq]
+                self._drain(tenant)
+                if early:
                     self._wake.set()
         return self._delivered[tenant]
 
@@ -151,6 +159,7 @@ class FeedFollower:
                     if entry.seq > self._delivered[tenant]:
                         mine = self._early.get(tenant, {}).get(entry.seq)
                         self._hand_over(*(mine or (entry, None)))
+                self._drain(tenant)  # ours committed while this page was read
                 if len(entries) < PAGE:
                     return
 
@@ -161,16 +170,24 @@ class FeedFollower:
         if self.bus is not None:
             self.bus.publish(entry.tenant, entry.seq)
         delivered = self._delivered.get(entry.tenant)
-        if delivered is None or entry.seq <= delivered:
+        if delivered is None:
+            if entry.tenant in self._starting:  # its head is being read: this may come after it
+                self._early.setdefault(entry.tenant, {})[entry.seq] = (entry, stored)
+            return
+        if entry.seq <= delivered:
             return
         if entry.seq == delivered + 1:
             self._hand_over(entry, stored)
-            early = self._early.get(entry.tenant)
-            while early and (nxt := early.pop(self._delivered[entry.tenant] + 1, None)) is not None:
-                self._hand_over(*nxt)
+            self._drain(entry.tenant)
         else:
             self._early.setdefault(entry.tenant, {})[entry.seq] = (entry, stored)
             self._wake.set()
+
+    def _drain(self, tenant: Tenant) -> None:
+        """Hand over this process's entries waiting in _early that now follow on."""
+        early = self._early.get(tenant)
+        while early and (nxt := early.pop(self._delivered[tenant] + 1, None)) is not None:
+            self._hand_over(*nxt)
 
     def _hand_over(self, entry: FeedEntry, stored: Mapping[NodeId, Node] | None) -> None:
         self._delivered[entry.tenant] = entry.seq

@@ -122,7 +122,9 @@ class SubscriptionHub:
     def _dispatch(self, entry: FeedEntry, _stored: Mapping[NodeId, Node] | None) -> None:
         to_tell = set(self._every.get(entry.tenant, ()))
         by_id = self._by_id.get(entry.tenant)
-        if by_id:
+        if by_id and entry.truncated:  # it names nothing: whoever watches something must re-read it
+            to_tell.update(sub for subs in by_id.values() for sub in subs)
+        elif by_id:
             ids = touched(entry)
             small, big = (ids, by_id) if len(ids) <= len(by_id) else (by_id.keys(), ids)
             for i in small:

@@ -5,7 +5,7 @@ services/subscriptions.py; each event is resolved here with fresh DataLoaders.""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Optional
 
 import strawberry
@@ -22,7 +22,7 @@ OPEN = "maestro.subscriptions"  # context.extra: subscriptions open on this conn
 
 
 @contextlib.contextmanager
-def _slot(info: Info) -> AsyncIterator[None]:  # type: ignore[misc]
+def _slot(info: Info) -> Iterator[None]:
     """One of the connection's subscriptions, refused past the most one connection may hold."""
     hub = info.context.services.subscriptions
     open_now = info.context.extra.get(OPEN, 0)

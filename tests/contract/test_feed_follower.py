@@ -96,3 +96,19 @@ async def test_other_processes_commits_are_read_from_the_feed_in_order_once(stor
         assert len(seen) == 7  # nothing twice
     finally:
         await here.close()
+
+
+async def test_commits_made_while_a_tenant_starts_being_followed_are_handed_over_once(store, tenant):
+    """Whichever way a commit and the first read of the head interleave, every entry after the
+    head follow() returned is handed over once, without a poll, and none before it."""
+    services = Services.build(store)
+    seen: list[int] = []
+    services.feed.consume(lambda entry, _: seen.append(entry.seq) if entry.tenant == tenant else None)
+    editor = who(tenant, Role.EDITOR)
+    await services.graph.create(editor, Label.TEAM, [{"name": "before"}])
+    following = asyncio.create_task(services.feed.follow(tenant))
+    await asyncio.gather(*(services.graph.create(editor, Label.TEAM, [{"name": f"during-{i}"}]) for i in range(5)))
+    head = await following
+    await services.graph.create(editor, Label.TEAM, [{"name": "after"}])
+    last = await store.feed_head(tenant)
+    assert seen == list(range(head + 1, last + 1)) and last == 7
