@@ -209,7 +209,9 @@ async def test_client_example_python_client(demo: Server):
 
 
 async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path):
-    """The JavaScript client, with the npm packages its package.json names installed for it."""
+    """The JavaScript client (graphql-ws over `ws`, the npm packages its package.json names,
+    installed for it): a query, then subscriptions to a training job (nodeChanged) and to the
+    change feed (changes), the feed resumed after the last cursor it told."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not (node and npm):
         message = "node and npm are needed to run client-examples/websocket_client.mjs"
@@ -228,6 +230,39 @@ async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path)
     ws_url = demo.url.replace("http://", "ws://") + "/graphql"
     out = await run([node, str(tmp_path / "websocket_client.mjs"), ws_url], "websocket_client.mjs",
                     {"MAESTRO_TOKEN": demo.bearer or ""})
-    answer = json.loads(out)
-    assert "errors" not in answer, answer
-    assert_returns_data(answer["data"], "websocket_client.mjs")
+    lines = assert_json_answers(out, "websocket_client.mjs")
+    by: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by.setdefault(line.pop("from"), []).append(line)
+    assert set(by) == {"answer", "job", "feed", "resumed"}, out
+    answers, job_events = by["answer"], [e["nodeChanged"] for e in by["job"]]
+    feed, resumed = [e["changes"] for e in by["feed"]], [e["changes"] for e in by["resumed"]]
+    assert_returns_data(answers[0], "websocket_client.mjs query")
+    job, following = (a["createTrainingJob"]["id"] for a in answers if "createTrainingJob" in a)
+
+    # nodeChanged: the progress reports made until it told of one (how many depends on when the
+    # server registered it), then 50 %, success and deletion, after which it ended; all of the job.
+    assert all(e["id"] == job for e in job_events), job_events
+    assert [e["kind"] for e in job_events][-4:] == ["UPDATED"] * 3 + ["DELETED"], job_events
+    *reports, fifty, succeeded, deleted = job_events
+    assert reports and all(set(e["changedProperties"]) == {"progress"} for e in reports), reports
+    assert fifty["changedProperties"] == {"progress": 0.5}
+    assert succeeded["changedProperties"] == {"status": "SUCCEEDED", "progress": 1.0}
+    assert deleted["changedProperties"] is None
+
+    # changes(after: the last report's cursor): the 50 % report and the next job's creation, in a
+    # row, and nothing else (nobody else writes in this tenant meanwhile).
+    assert [(e["operation"], e["created"]) for e in feed] == [
+        ("updateTrainingJob", []), ("createTrainingJob", [{"id": following, "label": "TrainingJob"}])], feed
+    assert [e["seq"] for e in feed] == [int(reports[-1]["cursor"]) + 1, int(reports[-1]["cursor"]) + 2], feed
+    assert feed[0]["cursor"] == fifty["cursor"]
+
+    # Resumed after the feed's last cursor: the change made while unsubscribed first and once,
+    # then the deletion made after resuming.
+    assert [e["operation"] for e in resumed] == ["updateTrainingJob", "deleteTrainingJob"], resumed
+    assert [e["seq"] for e in resumed] == [feed[-1]["seq"] + 1, feed[-1]["seq"] + 2], resumed
+    assert [e["cursor"] for e in resumed] == [succeeded["cursor"], deleted["cursor"]]
+    assert all(e["created"] == [] for e in resumed)
+    cursors = [int(e["cursor"]) for e in job_events]
+    assert cursors == sorted(set(cursors)), cursors
+    assert [e["seq"] for e in feed + resumed] == [int(e["cursor"]) for e in feed + resumed]
