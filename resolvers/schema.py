@@ -37,6 +37,7 @@ from resolvers.people.queries import PeopleQuery
 from resolvers.projects.mutations import ProjectEditMutation, ProjectMutation, ProjectRecordEditMutation
 from resolvers.projects.queries import ProjectQuery
 from resolvers.scalars import SCALAR_MAP
+from resolvers.subscriptions.queries import FeedQuery
 from resolvers.subscriptions.subscriptions import Subscription
 
 log = logging.getLogger("maestro_graph.graphql")
@@ -46,7 +47,7 @@ log = logging.getLogger("maestro_graph.graphql")
 # and edits first, in the graph model's label order, then the graph-wide fields and each domain's verbs.
 Query = merge_types("Query", (
     PeopleQuery, ProjectQuery, ArtifactQuery, DatasetQuery, JobQuery, ModelQuery,
-    GraphQuery, LineageQuery, AdminQuery,
+    GraphQuery, LineageQuery, AdminQuery, FeedQuery,
 ))
 Mutation = merge_types("Mutation", (
     PeopleMutation, ProjectEditMutation, ArtifactEditMutation, DatasetMutation, JobMutation, ModelMutation,

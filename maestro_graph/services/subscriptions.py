@@ -134,6 +134,10 @@ class SubscriptionHub:
             if not sub.offer(entry):
                 self.unsubscribe(sub)
 
+    async def cursor(self, tenant: Tenant) -> int:
+        """The tenant's feed head: changes(after: it) misses nothing committed after this read."""
+        return await self.feed.store.feed_head(tenant)
+
     # -- the streams ---------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def _subscribed(self, tenant: Tenant, interest: Iterable[NodeId] | None) -> AsyncIterator[Subscriber]:

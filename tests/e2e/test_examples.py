@@ -171,7 +171,20 @@ async def run(argv: list[str], where: str, env: dict[str, str], cwd: Path | None
 @pytest.mark.parametrize("line,block", GRAPHQL_BLOCKS, ids=[f"README.md:{line}" for line, _ in GRAPHQL_BLOCKS])
 async def test_readme_graphql_example_runs_on_the_demo_graph(demo: Server, line: int, block: str):
     where = f"README.md:{line}"
-    response = await demo.post({"query": await filled_in(demo, block, where)})
+    document = await filled_in(demo, block, where)
+    if document.lstrip().startswith("subscription"):  # over WebSocket, as a client subscribes: its first event
+        from gql import Client, gql
+        from gql.transport.websockets import WebsocketsTransport
+
+        transport = WebsocketsTransport(url=demo.url.replace("http", "ws") + "/graphql",
+                                        init_payload={"Authorization": f"Bearer {demo.bearer}"},
+                                        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL])
+        async with Client(transport=transport) as session:
+            async for event in session.subscribe(gql(document)):
+                assert_returns_data(event, where)
+                return
+        raise AssertionError(f"{where}: the subscription ended without an event")
+    response = await demo.post({"query": document})
     assert response.status_code == 200, f"{where}: HTTP {response.status_code} {response.text}"
     answer = response.json()
     assert "errors" not in answer, f"{where}: {answer['errors']}"
