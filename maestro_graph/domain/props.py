@@ -230,12 +230,31 @@ class UsesProps(_Props):
     at: Timestamp | None = None
 
 
+class Transformation(_Props):
+    """One job's word on a column edge (domain/derivations.py Contribution)."""
+
+    job: str = ""
+    type: Literal[DERIVATION_TYPES] | None = None  # type: ignore[valid-type]  # None: the producer did not say
+    subtype: Annotated[str, StringConstraints(max_length=50)] | None = None
+    description: Text | None = None
+    masking: bool = False
+
+
 class DerivesProps(_Props):
-    type: Literal[DERIVATION_TYPES] = "DIRECT"  # type: ignore[valid-type]
+    # The strongest of `transformations` (DIRECT over INDIRECT over unknown), for readers of one
+    # value; None: no producer said what the edge does.
+    type: Literal[DERIVATION_TYPES] | None = None  # type: ignore[valid-type]
     subtype: Annotated[str, StringConstraints(max_length=50)] | None = None
     description: Text | None = None
     masking: bool = False
     job: str | None = None
+    transformations: list[Transformation] | None = None  # every (job, type, subtype) that produced it
+
+
+class WritesProps(_Props):
+    # Which run's column lineage stands for this job's output (domain/derivations.py).
+    lineage_run: str | None = None
+    lineage_at: Timestamp | None = None
 
 
 class FeedsProps(_Props):
@@ -254,6 +273,7 @@ REL_SCHEMAS: dict[Rel, type[_Props]] = {
     Rel.USES: UsesProps,
     Rel.DERIVES: DerivesProps,
     Rel.FEEDS: FeedsProps,
+    Rel.WRITES: WritesProps,
 }
 
 

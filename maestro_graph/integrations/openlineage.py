@@ -20,6 +20,7 @@ from typing_extensions import Annotated, NotRequired, TypedDict
 
 from maestro_graph.domain.clock import now, utc_text
 from maestro_graph.domain.errors import BadInput
+from maestro_graph.domain.derivations import Contribution, Statement
 from maestro_graph.domain.graph import Label, Node, Rel
 from maestro_graph.domain.ids import identity_id
 from maestro_graph.domain.keys import field_key, natural_key
@@ -154,10 +155,6 @@ def parse_events(body: Any) -> list[Event]:
 _time = utc_text
 
 
-def _subtype_rank(t: Transformation) -> tuple[int, str]:
-    return (0 if t["type"] == "DIRECT" else 1, t.get("subtype") or "")
-
-
 @lru_cache(maxsize=200_000)
 def _validated_node(tenant: Tenant, label: Label, items: tuple[tuple[str, str], ...]) -> tuple[NodeId, str, Props]:
     """(id, natural key, props to merge) for a node an event names. Datasets and jobs recur
@@ -203,7 +200,15 @@ class Translation:
     nodes: dict[NodeId, Node] = field(default_factory=dict)
     links: dict[tuple[Rel, NodeId, NodeId], Props] = field(default_factory=dict)  # (rel, src, dst) -> props
     runs: list[tuple[NodeId, Props]] = field(default_factory=list)  # run id, run props from one event (in order)
+    # Column lineage, as each job's run stated it per output (domain/derivations.py): folded
+    # with what is stored when the batch is written, not linked as it comes.
+    statements: list[Statement] = field(default_factory=list)
     _ids: dict[tuple[Label, str, str], NodeId] = field(default_factory=dict, repr=False)  # see column()
+
+    @property
+    def relationships(self) -> int:
+        """The relationships the batch names: its links and its distinct column edges."""
+        return len(self.links) + len({pair for st in self.statements for pair in st.pairs})
 
     def node(self, label: Label, props: dict[str, str]) -> Node:
         """Merge a node an event names; its props are strings, so they are a cache key."""
@@ -247,10 +252,7 @@ class Translation:
     def column(self, namespace: str, name: str, path: str) -> NodeId:
         """A column that column lineage names, and its dataset: identity only (no type or
         description), so one this batch has named already adds nothing and costs a lookup."""
-        dataset_id = self._ids.get((Label.DATASET, namespace, name))
-        if dataset_id is None:
-            dataset_id = self._ids[(Label.DATASET, namespace, name)] = self.node(
-                Label.DATASET, {"namespace": namespace, "name": name}).id
+        dataset_id = self.column_dataset(namespace, name)
         return self._ids.get((Label.FIELD, dataset_id, path)) or self.field(dataset_id, path).id
 
     def _schema_fields(self, dataset_id: NodeId, fields: list[SchemaField], prefix: str) -> None:
@@ -266,7 +268,7 @@ class Translation:
             props["description"] = doc["description"]
         return self.node(Label.JOB, props)
 
-    def io(self, job: Node, inputs: list[DatasetRef], outputs: list[DatasetRef]) -> None:
+    def io(self, job: Node, inputs: list[DatasetRef], outputs: list[DatasetRef], run: str = "", at: str = "") -> None:
         job_name = f"{job.props['namespace']}/{job.props['name']}"
         ins = [self.dataset(d) for d in inputs]
         outs = [self.dataset(d) for d in outputs]
@@ -277,36 +279,53 @@ class Translation:
         for ref, o in zip(outputs, outs):
             facet = (ref.get("facets") or {}).get("columnLineage")
             described = _column_sources(facet)
+            named = {(i_ref["namespace"], i_ref["name"]) for i_ref in inputs}
             for i_ref, i in zip(inputs, ins):
                 if i.id != o.id:
                     self.link(Rel.FEEDS, i.id, o.id,
                               {"job": job_name, "column_lineage": (i_ref["namespace"], i_ref["name"]) in described})
+            # A dataset that feeds a column of the output feeds the output, named as an input or
+            # not (dbt's default mode names seeds only in column lineage).
+            for ns, name in sorted(described - named):
+                source = self.column_dataset(ns, name)
+                if source != o.id:
+                    self.link(Rel.FEEDS, source, o.id, {"job": job_name, "column_lineage": True})
             if facet is not None:
-                self._column_lineage(ref, facet, job_name)
+                self.statements.append(self._column_lineage(ref, o.id, facet, job.id, job_name, run, at))
 
-    def _column_lineage(self, out: DatasetRef, facet: ColumnLineageFacet, job_name: str) -> None:
+    def _column_lineage(self, out: DatasetRef, output: NodeId, facet: ColumnLineageFacet, job: NodeId,
+                        job_name: str, run: str, at: str) -> Statement:
+        statement = Statement(job, job_name, output, run, at)
         every = facet.get("dataset", [])  # `dataset` inputs affect every output field
         for out_path, spec in sorted(facet.get("fields", {}).items()):
             target = self.column(out["namespace"], out["name"], out_path)
             for src in spec["inputFields"] + every:
                 source = self.column(src["namespace"], src["name"], src["field"])
-                self.link(Rel.DERIVES, source, target, self._derivation(src, spec, job_name))
+                for contribution in self._derivations(src, spec, job_name):
+                    statement.add((source, target), contribution)
+        return statement
 
     @staticmethod
-    def _derivation(src: InputField, spec: ColumnFields, job_name: str) -> Props:
+    def _derivations(src: InputField, spec: ColumnFields, job_name: str) -> list[Contribution]:
+        """What the facet says one input column does to one output column: one contribution per
+        transformation it lists; none listed (`transformations: []`) is one of unknown type."""
         steps = src.get("transformations")
-        if steps:
-            main = steps[0] if len(steps) == 1 else min(steps, key=_subtype_rank)  # DIRECT outranks INDIRECT
-            descriptions, masking = [], False
-            for t in steps:  # a plain loop: this runs for every column edge
-                if t.get("description"):
-                    descriptions.append(t["description"])
-                masking = masking or bool(t.get("masking"))
-            return {"type": main["type"], "subtype": main.get("subtype"), "description": "; ".join(descriptions) or None,
-                    "masking": masking, "job": job_name}
-        # The older facet shape: one transformation for the whole output field, always direct.
-        return {"type": "DIRECT", "subtype": spec.get("transformationType"),
-                "description": spec.get("transformationDescription"), "masking": False, "job": job_name}
+        if steps is None and (spec.get("transformationType") or spec.get("transformationDescription")):
+            # The older facet shape: one transformation for the whole output field, stated as a
+            # direct one (IDENTITY, TRANSFORMATION...).
+            return [Contribution(job_name, "DIRECT", spec.get("transformationType"),
+                                 spec.get("transformationDescription"))]
+        if not steps:
+            return [Contribution(job_name, None, None)]
+        return [Contribution(job_name, t["type"], t.get("subtype"), t.get("description"), bool(t.get("masking")))
+                for t in steps]
+
+    def column_dataset(self, namespace: str, name: str) -> NodeId:
+        dataset_id = self._ids.get((Label.DATASET, namespace, name))
+        if dataset_id is None:
+            dataset_id = self._ids[(Label.DATASET, namespace, name)] = self.node(
+                Label.DATASET, {"namespace": namespace, "name": name}).id
+        return dataset_id
 
 
 def _column_sources(facet: ColumnLineageFacet | None) -> set[tuple[str, str]]:
@@ -325,7 +344,8 @@ def translate(tenant: Tenant, events: list[Event]) -> Translation:
             t.dataset(ev["dataset"])  # type: ignore[typeddict-item]
             continue
         job = t.job(ev["job"])  # type: ignore[typeddict-item]
-        t.io(job, ev.get("inputs", []), ev.get("outputs", []))  # type: ignore[arg-type]
+        run_id = ev["run"]["runId"].lower() if kind == "RunEvent" else ""  # type: ignore[typeddict-item]
+        t.io(job, ev.get("inputs", []), ev.get("outputs", []), run_id, _time(ev["eventTime"]))  # type: ignore[arg-type]
         if kind == "RunEvent":
             run = ev["run"]  # type: ignore[typeddict-item]
             run_props: Props = {"run_id": run["runId"].lower(), "job_id": job.id, "producer": ev["producer"]}

@@ -17,21 +17,23 @@ if that write fails, the next group is prepared again before it is written.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import Conflict
+from maestro_graph.domain.derivations import LINEAGE_AT, LINEAGE_RUN, Statement, fold
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
-from maestro_graph.domain.props import validate_props
+from maestro_graph.domain.props import validate_props, validate_rel_props
 from maestro_graph.integrations.openlineage import Translation, fold_run
 from maestro_graph.runtime import slices
 from maestro_graph.services.commits import Commits
-from maestro_graph.services.identities import KnownIds, resolve
+from maestro_graph.services.identities import KnownIds, Resolved, resolve
 from maestro_graph.settings import BULK_BATCH
 from maestro_graph.store.base import GraphStore
-from maestro_graph.types import NodeId, Props, Tenant
+from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 
 @dataclass
@@ -210,11 +212,12 @@ class GroupCommit:
     async def _prepare(self, group: list[_Request], ahead: _Write | None) -> _Write:
         """One transaction for these translations, in arrival order (later props win), with each
         request's audit record, under the ids the store knows the nodes by (new ones minted).
-        `ahead`: a write still under way, whose nodes count as stored."""
+        `ahead`: a write still under way, whose nodes and column edges count as stored."""
         tenant = group[0].tenant
         nodes: dict[NodeId, Node] = {}
         links: dict[tuple[Rel, NodeId, NodeId], Props] = {}
         runs: list[tuple[NodeId, Props]] = []
+        statements: list[Statement] = []
         for request in group:
             t = request.translation
             async for part in slices(t.nodes.items()):
@@ -224,6 +227,7 @@ class GroupCommit:
                         node_id, node.label, node.key, {**prev.props, **node.props}, prev.created_at, node.updated_at)
             links.update(t.links)
             runs += t.runs
+            statements += t.statements
         r = await resolve(self.store, tenant, nodes, self._known, ahead.by_key if ahead is not None else None)
         real: dict[NodeId, Node] = {}
         async for nodes_part in slices(nodes.values()):
@@ -244,7 +248,52 @@ class GroupCommit:
         edges: list[Edge] = []
         async for links_part in slices(links.items()):
             edges += r.edges(links_part)
-        return _Write(tenant, ChangeSet(merge=list(real.values()), link=edges, audit=audit), real)
+        unlink: list[Edge] = []
+        if statements:
+            edges, unlink = await self._column_lineage(tenant, statements, r, edges, ahead)
+        return _Write(tenant, ChangeSet(merge=list(real.values()), link=edges, unlink=unlink, audit=audit), real)
+
+    async def _column_lineage(self, tenant: Tenant, statements: list[Statement], r: Resolved, edges: list[Edge],
+                              ahead: _Write | None) -> tuple[list[Edge], list[Edge]]:
+        """The batch's column edges folded into the stored ones (domain/derivations.py): every
+        job's contribution kept, a job's newer run replacing what its older runs said of an
+        output, whatever the arrival order. The stored state is read in three calls, with what
+        the write under way (`ahead`) stores laid over it."""
+        real = r.real
+        stated = [Statement(real(s.job), s.job_name, real(s.output), s.run, s.at,
+                            {(real(a), real(b)): cs for (a, b), cs in s.pairs.items()}) for s in statements]
+        writes = [e for e in edges if e.rel is Rel.WRITES]
+        outputs = list({s.output for s in stated})
+        stored_writes = {(e.src, e.dst): e.props for e in await self.store.expand(
+            tenant, list({e.src for e in writes}), [Rel.WRITES], Direction.OUT, with_props=True)}
+        fields_of: dict[NodeId, set[NodeId]] = defaultdict(set)
+        for e in await self.store.expand(tenant, outputs, [Rel.HAS_FIELD], Direction.OUT):
+            fields_of[e.src].add(e.dst)
+        pending = ahead.changes if ahead is not None else ChangeSet()
+        wanted = set(outputs)
+        for e in pending.link:
+            if e.rel is Rel.HAS_FIELD and e.src in wanted:
+                fields_of[e.src].add(e.dst)
+        into = set().union(*fields_of.values(), *({b for _, b in s.pairs} for s in stated))
+        stored_edges = {(e.src, e.dst): e.props for e in await self.store.expand(
+            tenant, list(into), [Rel.DERIVES], Direction.IN, with_props=True)} if into else {}
+        for e in pending.link:  # as the write under way leaves them
+            if e.rel is Rel.DERIVES and e.dst in into:
+                stored_edges[(e.src, e.dst)] = e.props
+            elif e.rel is Rel.WRITES and LINEAGE_AT in e.props:
+                stored_writes[(e.src, e.dst)] = e.props
+        for e in pending.unlink:
+            if e.rel is Rel.DERIVES:
+                stored_edges.pop((e.src, e.dst), None)
+        standing = {k: (str(p.get(LINEAGE_RUN, "")), str(p[LINEAGE_AT])) for k, p in stored_writes.items() if LINEAGE_AT in p}
+        folded = fold(stated, standing, stored_edges, fields_of)
+        kept = [e for e in edges if e.rel is not Rel.WRITES]
+        for e in writes:  # a job's WRITES keeps which run's column lineage stands for the output
+            now = folded.standing.get((e.src, e.dst))
+            props = {LINEAGE_RUN: now[0], LINEAGE_AT: now[1]} if now else stored_writes.get((e.src, e.dst), e.props)
+            kept.append(Edge(Rel.WRITES, e.src, e.dst, validate_rel_props(Rel.WRITES, props)))
+        kept += [Edge(Rel.DERIVES, a, b, validate_rel_props(Rel.DERIVES, props)) for (a, b), props in folded.edges.items()]
+        return kept, [Edge(Rel.DERIVES, a, b) for a, b in folded.retired]
 
     async def _write(self, w: _Write) -> None:
         await self.commits.commit(w.tenant, w.changes)  # one commit, one hand-over, for the whole group

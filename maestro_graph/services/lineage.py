@@ -79,7 +79,7 @@ class LineageService:
             else:
                 events, t = _parse_and_translate(actor.tenant, body)
             await self.commits.store_translation(actor.tenant, t, op.record(list(t.nodes)), len(events))
-            return IngestResult(len(events), len(t.nodes), len(t.links))
+            return IngestResult(len(events), len(t.nodes), t.relationships)
 
     async def ingest_batches(self, actor: Principal, batches: Iterable[list[Any]], operation: str = "ingestLineageEvents",
                              in_flight: int = 3) -> AsyncIterator[IngestResult]:

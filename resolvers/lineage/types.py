@@ -8,6 +8,7 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from maestro_graph.domain.derivations import contributions_of
 from maestro_graph.domain.errors import NotFound
 from maestro_graph.domain.graph import Node
 from maestro_graph.domain.impact import Impacted, ImpactReport as DomainReport
@@ -32,17 +33,29 @@ class LineageNode:
     distance: int
 
 
+@strawberry.type(description="What one job says a column edge does, as its producer reported it.")
+class ColumnTransformation:
+    job: str = strawberry.field(description="The job (namespace/name) whose run reported it.")
+    type: Optional[str] = strawberry.field(description="DIRECT or INDIRECT; null when the producer did not say.")
+    subtype: Optional[str] = strawberry.field(description="IDENTITY, TRANSFORMATION, AGGREGATION, JOIN, FILTER, GROUP_BY, ...")
+    description: Optional[str]
+    masking: bool
+
+
 @strawberry.type(description="A relationship of a lineage graph, with the transformation it records.")
 class LineageEdge:
     source_id: strawberry.ID
     target_id: strawberry.ID
     relationship: Relationship  # type: ignore[valid-type]
-    transformation_type: Optional[str] = strawberry.field(description="DIRECT or INDIRECT (column lineage).")
+    transformation_type: Optional[str] = strawberry.field(
+        description="Column lineage: DIRECT or INDIRECT, the strongest of `transformations`; null when no producer said.")
     transformation_subtype: Optional[str] = strawberry.field(description="IDENTITY, TRANSFORMATION, AGGREGATION, JOIN, FILTER, ...")
     description: Optional[str]
     masking: Optional[bool]
     job: Optional[str]
     properties: JSON
+    transformations: list[ColumnTransformation] = strawberry.field(
+        description="Column lineage: every (job, type, subtype) that produced this edge, whatever order their events came in.")
 
 
 @strawberry.type(description="A lineage subgraph, nodes ordered by distance then name.")
@@ -58,7 +71,8 @@ class LineageGraph:
         edges = [LineageEdge(source_id=strawberry.ID(id_of[e.src]), target_id=strawberry.ID(id_of[e.dst]),
                              relationship=e.rel, transformation_type=e.props.get("type"),  # type: ignore[arg-type]
                              transformation_subtype=e.props.get("subtype"), description=e.props.get("description"),  # type: ignore[arg-type]
-                             masking=e.props.get("masking"), job=e.props.get("job"), properties=e.props)  # type: ignore[arg-type]
+                             masking=e.props.get("masking"), job=e.props.get("job"), properties=e.props,  # type: ignore[arg-type]
+                             transformations=_transformations(e.props))
                  for e in g.edges if e.src in id_of and e.dst in id_of]
         return cls(root=to_type(g.root), nodes=[LineageNode(node=to_type(n), distance=d) for n, d in g.nodes],
                    edges=edges, truncated=g.truncated)
@@ -170,3 +184,8 @@ class IngestResult:
     events: int
     nodes: int
     relationships: int
+
+
+def _transformations(props: dict) -> list[ColumnTransformation]:
+    return [ColumnTransformation(job=c.job, type=c.type, subtype=c.subtype, description=c.description, masking=c.masking)
+            for c in contributions_of(props).values()] if "transformations" in props else []

@@ -6,6 +6,8 @@ Runs on every backend."""
 
 from __future__ import annotations
 
+import json
+
 import asyncio
 import uuid
 from typing import Any
@@ -81,7 +83,7 @@ async def snapshot(store: GraphStore, tenant: str) -> tuple[set[Any], set[Any]]:
         async for chunk in store.scan_edges(tenant, rel, with_props=True):
             for src, dst, props in chunk:
                 assert src in nodes and dst in nodes, f"a {rel.value} relationship to a node that is not stored"
-                edges.add((rel.value, name(src), name(dst), tuple(sorted((props or {}).items()))))
+                edges.add((rel.value, name(src), name(dst), json.dumps(props or {}, sort_keys=True)))
     return named, edges
 
 

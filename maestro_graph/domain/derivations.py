@@ -1,0 +1,163 @@
+"""Column lineage as producers state it: which jobs derive a column from which, and how.
+
+A column edge (Field)-[:DERIVES]->(Field) keeps every contribution that produced it: one per
+(job, transformation type, subtype), so a write Spark reports under two jobs (the create-table
+command and the adaptive plan: JOIN, and JOIN + FILTER) keeps both, and a pair a facet names at
+field level (DIRECT/IDENTITY) and at dataset level (INDIRECT/GROUP_BY) keeps both.
+
+A job's statement about one output dataset (the column lineage one run of it reported for that
+output) replaces what earlier runs of that job said about it: a pair the job no longer reports
+loses that job's contribution, and an edge left with none is retired. "Earlier" is by the
+statement's order key (eventTime, then run id), never by arrival, so the same events replayed in
+any order leave the same edges: statements of the newest run of a job for an output are united
+(a run's START and COMPLETE events may each carry part of it), older runs' are ignored.
+
+No I/O here: services/ingestion.py reads what is stored and writes what fold() returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from maestro_graph.types import NodeId, Props
+
+# Stored on the job's WRITES edge to the output: which run's column lineage stands for it.
+LINEAGE_RUN, LINEAGE_AT = "lineage_run", "lineage_at"
+
+
+class Contribution(NamedTuple):
+    """What one job says one column edge does. type None: the producer did not say (dbt sends
+    `transformations: []`), which is kept as unknown, never taken for DIRECT."""
+
+    job: str  # "namespace/name"
+    type: str | None  # DIRECT | INDIRECT | None
+    subtype: str | None
+    description: str | None = None
+    masking: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.job, self.type or "", self.subtype or "")
+
+    def as_props(self) -> Props:
+        out: Props = {"job": self.job, "type": self.type, "subtype": self.subtype, "masking": self.masking}
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    @classmethod
+    def of(cls, d: Mapping[str, Any]) -> "Contribution":
+        return cls(str(d.get("job") or ""), d.get("type"), d.get("subtype"), d.get("description"), bool(d.get("masking")))
+
+
+Pair = tuple[NodeId, NodeId]  # (source field, target field)
+
+
+@dataclass
+class Statement:
+    """One job's column lineage for one output dataset, from one run (or a job event)."""
+
+    job: NodeId
+    job_name: str  # "namespace/name": what its contributions name
+    output: NodeId
+    run: str  # "" for a job event without a run
+    at: str  # the event's time (domain/clock.py format)
+    pairs: dict[Pair, dict[tuple[str, str, str], Contribution]] = field(default_factory=dict)
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.at, self.run)
+
+    def add(self, pair: Pair, contribution: Contribution) -> None:
+        self.pairs.setdefault(pair, {})[contribution.key] = contribution
+
+    def absorb(self, other: "Statement") -> "Statement":
+        """The standing statement of these two: the newer run's, or both united if one run's."""
+        if other.run == self.run and other.run:
+            for pair, contributions in other.pairs.items():
+                self.pairs.setdefault(pair, {}).update(contributions)
+            self.at = max(self.at, other.at)
+            return self
+        return other if other.order > self.order else self
+
+
+def contributions_of(props: Props | None) -> dict[tuple[str, str, str], Contribution]:
+    """A stored edge's contributions; an edge stored before they were kept counts as its one job's."""
+    if not props:
+        return {}
+    listed = props.get("transformations")
+    if isinstance(listed, list):
+        items = [Contribution.of(d) for d in listed if isinstance(d, dict)]
+    else:
+        items = [Contribution.of(props)]
+    return {c.key: c for c in items}
+
+
+_TYPE_RANK = {"DIRECT": 0, "INDIRECT": 1}
+
+
+def edge_props(contributions: Iterable[Contribution]) -> Props:
+    """A column edge's props: every contribution (in a fixed order), and for readers of one
+    value, the strongest: DIRECT over INDIRECT over unknown, its subtype and job."""
+    ordered = sorted(contributions, key=lambda c: (_TYPE_RANK.get(c.type or "", 2), c.subtype or "", c.job))
+    main = ordered[0]
+    descriptions = sorted({c.description for c in ordered if c.description})
+    props: Props = {"type": main.type, "subtype": main.subtype, "job": main.job,
+                    "masking": any(c.masking for c in ordered),
+                    "transformations": [c.as_props() for c in sorted(ordered, key=lambda c: c.key)]}
+    if descriptions:
+        props["description"] = "; ".join(descriptions)
+    return {k: v for k, v in props.items() if v is not None}
+
+
+@dataclass
+class Folded:
+    """What a batch of statements does to the stored column edges."""
+
+    edges: dict[Pair, Props]  # edges to write, with all their contributions
+    retired: list[Pair]  # edges no job contributes to any more
+    standing: dict[tuple[NodeId, NodeId], tuple[str, str]]  # (job, output) -> (run, at) now standing
+
+
+def fold(statements: Iterable[Statement], stored_standing: Mapping[tuple[NodeId, NodeId], tuple[str, str]],
+         stored_edges: Mapping[Pair, Props], fields_of: Mapping[NodeId, set[NodeId]]) -> Folded:
+    """Fold a batch's statements into what is stored.
+
+    stored_standing: (job, output) -> (run, at) of the statement standing now (absent: none).
+    stored_edges: the stored DERIVES edges into the fields of every output a statement names.
+    fields_of: output dataset -> its stored field ids (where the standing statement's edges end)."""
+    winners: dict[tuple[NodeId, NodeId], Statement] = {}
+    for s in sorted(statements, key=lambda s: s.order):  # same order whatever the arrival order
+        key = (s.job, s.output)
+        winners[key] = s if key not in winners else winners[key].absorb(s)
+    edges: dict[Pair, dict[tuple[str, str, str], Contribution]] = {}
+
+    def current(pair: Pair) -> dict[tuple[str, str, str], Contribution]:
+        if pair not in edges:
+            edges[pair] = dict(contributions_of(stored_edges.get(pair)))
+        return edges[pair]
+
+    standing: dict[tuple[NodeId, NodeId], tuple[str, str]] = {}
+    for (job, output), s in winners.items():
+        before = stored_standing.get((job, output))
+        if before is not None and before[0] == s.run and s.run:
+            replace = False  # more of the standing run: united with it
+        elif before is not None and (before[1], before[0]) > s.order:
+            continue  # an older run than the one standing: it says nothing any more
+        else:
+            replace = True
+        if replace:  # this job's earlier word on this output goes, wherever it was
+            into = fields_of.get(output, set()) | {dst for _, dst in s.pairs}
+            for pair in [p for p in stored_edges if p[1] in into]:
+                kept = current(pair)
+                for k in [k for k, c in kept.items() if c.job == s.job_name]:
+                    del kept[k]
+        for pair, contributions in s.pairs.items():
+            current(pair).update(contributions)
+        standing[(job, output)] = (s.run, max(s.at, before[1]) if before and not replace else s.at)
+    written = {pair: edge_props(cs.values()) for pair, cs in edges.items() if cs}
+    unchanged = {pair for pair, props in written.items() if stored_edges.get(pair) == props}
+    return Folded({p: v for p, v in written.items() if p not in unchanged},
+                  sorted(pair for pair, cs in edges.items() if not cs and pair in stored_edges), standing)
