@@ -13,6 +13,7 @@ from maestro_graph.auth.principal import Principal
 from maestro_graph.auth.tokens import INVALID_TOKEN
 from maestro_graph.domain.errors import Unauthenticated
 from maestro_graph.services import Services
+from maestro_graph.services.subscriptions import Delivery
 from maestro_graph.types import Tenant
 from resolvers.loaders import Loaders
 
@@ -54,9 +55,21 @@ class Context:
         return self.request_loaders
 
     def fresh_loaders(self) -> Loaders:
-        """New, empty DataLoaders for what this task answers next (a WebSocket operation, each
-        event of a subscription): nothing read for an earlier one is answered from a cache."""
+        """New, empty DataLoaders for what this task answers next (a WebSocket operation):
+        nothing read for an earlier one is answered from a cache."""
         loaders = Loaders(self.services, self.tenant)
+        OPERATION_LOADERS.set(loaders)
+        return loaders
+
+    def event_loaders(self, delivery: Delivery) -> Loaders:
+        """The DataLoaders of one change event, fresh for it and shared by every subscriber this
+        process serves it to (one read of a node per event, not one per subscriber), primed with
+        the nodes as written when this process committed the change."""
+        loaders = delivery.shared.get("loaders")
+        if loaders is None:
+            loaders = delivery.shared["loaders"] = Loaders(self.services, self.tenant)
+            for node in (delivery.stored or {}).values():
+                loaders.node.prime(node.id, node)
         OPERATION_LOADERS.set(loaders)
         return loaders
 

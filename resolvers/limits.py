@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field as dc_field
 from typing import Any
@@ -274,6 +275,12 @@ def _round(cost: float) -> str:
     return f"{math.ceil(cost):,}" if cost < 10**12 else f"over {10**12:,}"
 
 
+# Documents found valid, most recently used last: (schema, document text). Bounded in count and
+# in the length of a document it keeps.
+VALID_CACHE_SIZE, VALID_CACHE_TEXT = 2_000, 20_000
+_VALID: "OrderedDict[tuple[int, str], None]" = OrderedDict()
+
+
 class QueryLimits(SchemaExtension):
     """Bounds parsing, then checks the limits where validation would run: a refused document is
     never validated (validating a hostile document can cost far more than this check) nor
@@ -298,7 +305,18 @@ class QueryLimits(SchemaExtension):
                 ctx.pre_execution_errors = [error]  # strawberry then skips validation and execution
             elif ctx.validation_rules:
                 # Setting pre_execution_errors (an empty list when valid) tells strawberry that
-                # validation has run.
-                ctx.pre_execution_errors = await asyncio.to_thread(
-                    validate_document, ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
+                # validation has run. A document found valid once is valid again: validation
+                # depends on the schema and the document alone (not on variables), and costs
+                # a millisecond or more even for a one-line mutation.
+                key = (id(ctx.schema), ctx.query) if ctx.query and len(ctx.query) <= VALID_CACHE_TEXT else None
+                if key is not None and key in _VALID:
+                    _VALID.move_to_end(key)
+                    ctx.pre_execution_errors = []
+                else:
+                    ctx.pre_execution_errors = await asyncio.to_thread(
+                        validate_document, ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
+                    if key is not None and not ctx.pre_execution_errors:
+                        _VALID[key] = None
+                        if len(_VALID) > VALID_CACHE_SIZE:
+                            _VALID.popitem(last=False)
         yield

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from maestro_graph.domain.errors import BadInput, CursorExpired, NotFound, TooSlow
 from maestro_graph.domain.feed import FeedEntry
@@ -33,31 +34,46 @@ HISTORY_PAGE = 200  # entries per feed_since read when a subscriber resumes from
 LINEAGE_RELS = frozenset({Rel.FEEDS, Rel.DERIVES, Rel.HAS_FIELD, Rel.READS, Rel.WRITES})
 
 
+class Delivery(NamedTuple):
+    """One entry as its subscribers get it: with the nodes as written when this process committed
+    it, and a place every subscriber of this entry shares (the GraphQL layer keeps the event's
+    DataLoaders there: one read of a node per entry, not one per subscriber)."""
+
+    entry: FeedEntry
+    stored: Mapping[NodeId, Node] | None
+    shared: dict[str, Any]
+
+    @classmethod
+    def read(cls, entry: FeedEntry) -> "Delivery":
+        """An entry read back from the store (a subscriber resuming from a cursor)."""
+        return cls(entry, None, {})
+
+
 @dataclass(eq=False)
 class Subscriber:
     tenant: Tenant
     interest: set[NodeId] | None  # None: every entry of the tenant
-    queue: asyncio.Queue[FeedEntry]
+    queue: asyncio.Queue[Delivery]
     start: int = 0  # the feed's last seq handed over when it subscribed: later ones reach the queue
     last: int = 0  # the seq of the last entry it took off its queue
     dropped: bool = False
 
-    def offer(self, entry: FeedEntry) -> bool:
-        """Put `entry` on the queue without waiting; False when it is full (it fell behind)."""
+    def offer(self, delivery: Delivery) -> bool:
+        """Put `delivery` on the queue without waiting; False when it is full (it fell behind)."""
         try:
-            self.queue.put_nowait(entry)
+            self.queue.put_nowait(delivery)
             return True
         except asyncio.QueueFull:
             self.dropped = True
             return False
 
-    async def next(self) -> FeedEntry:
+    async def next(self) -> Delivery:
         if self.dropped and self.queue.empty():
             raise TooSlow(f"this subscription fell more than {self.queue.maxsize} changes behind and was ended; "
                           f"resume with changes(after: \"{self.last}\")", cursor=str(self.last))
-        entry = await self.queue.get()
-        self.last = entry.seq
-        return entry
+        delivery = await self.queue.get()
+        self.last = delivery.entry.seq
+        return delivery
 
 
 def touched(entry: FeedEntry) -> set[NodeId]:
@@ -119,7 +135,7 @@ class SubscriptionHub:
                 if not subs:
                     del by_id[i]
 
-    def _dispatch(self, entry: FeedEntry, _stored: Mapping[NodeId, Node] | None) -> None:
+    def _dispatch(self, entry: FeedEntry, stored: Mapping[NodeId, Node] | None) -> None:
         to_tell = set(self._every.get(entry.tenant, ()))
         by_id = self._by_id.get(entry.tenant)
         if by_id and entry.truncated:  # it names nothing: whoever watches something must re-read it
@@ -130,8 +146,11 @@ class SubscriptionHub:
             for i in small:
                 if i in big:
                     to_tell.update(by_id[i])
+        if not to_tell:
+            return
+        delivery = Delivery(entry, stored, {})
         for sub in to_tell:
-            if not sub.offer(entry):
+            if not sub.offer(delivery):
                 self.unsubscribe(sub)
 
     async def cursor(self, tenant: Tenant) -> int:
@@ -148,7 +167,7 @@ class SubscriptionHub:
             self.unsubscribe(sub)
 
     async def changes(self, tenant: Tenant, labels: Collection[Label] | None, after: int | None
-                      ) -> AsyncIterator[FeedEntry]:
+                      ) -> AsyncIterator[tuple[Delivery, FeedEntry]]:
         """The tenant's feed: entries after `after` (None: from now), each once, in seq order,
         restricted to `labels` when given (entries without such a node are skipped)."""
         names = {label.value for label in labels} if labels else None
@@ -158,11 +177,11 @@ class SubscriptionHub:
                     raise BadInput(f"`after` must be a cursor this feed gave, at most {sub.start}", field="after")
                 async for entry in self._history(tenant, after, sub.start):
                     if (kept := _of_labels(entry, names)) is not None:
-                        yield kept
+                        yield Delivery.read(entry), kept
             while True:
-                entry = await sub.next()
-                if (kept := _of_labels(entry, names)) is not None:
-                    yield kept
+                delivery = await sub.next()
+                if (kept := _of_labels(delivery.entry, names)) is not None:
+                    yield delivery, kept
 
     async def _history(self, tenant: Tenant, after: int, upto: int) -> AsyncIterator[FeedEntry]:
         """Entries after..upto from the store; CursorExpired if the feed was trimmed past `after`."""
@@ -177,22 +196,23 @@ class SubscriptionHub:
                 yield entry
             expected = page[-1].seq + 1
 
-    async def node_changes(self, tenant: Tenant, node_id: NodeId) -> AsyncIterator[tuple[FeedEntry, str, Props | None]]:
-        """(entry, "UPDATED" | "DELETED", the watched props that changed) for each change of the
-        node; the stream ends after its deletion."""
+    async def node_changes(self, tenant: Tenant, node_id: NodeId) -> AsyncIterator[tuple[Delivery, str, Props | None]]:
+        """(delivery, "UPDATED" | "DELETED", the watched props that changed) for each change of
+        the node; the stream ends after its deletion."""
         await self._existing(tenant, node_id, "id")
         async with self._subscribed(tenant, [node_id]) as sub:
             while True:
-                entry = await sub.next()
+                delivery = await sub.next()
+                entry = delivery.entry
                 if any(node_id in ids for ids in entry.deleted.values()):
-                    yield entry, "DELETED", None
+                    yield delivery, "DELETED", None
                     return
                 if any(node_id in ids for ids in entry.updated.values()) or entry.truncated:
-                    yield entry, "UPDATED", entry.props.get(node_id)
+                    yield delivery, "UPDATED", entry.props.get(node_id)
 
     async def lineage_changes(self, tenant: Tenant, dataset_id: NodeId
-                              ) -> AsyncIterator[tuple[FeedEntry, list[tuple[str, NodeId, NodeId]], list[tuple[str, NodeId, NodeId]], list[NodeId]]]:
-        """(entry, linked, unlinked, new runs) for each change to the dataset's lineage: lineage
+                              ) -> AsyncIterator[tuple[Delivery, list[tuple[str, NodeId, NodeId]], list[tuple[str, NodeId, NodeId]], list[NodeId]]]:
+        """(delivery, linked, unlinked, new runs) for each change to the dataset's lineage: lineage
         relationships added or removed at the dataset or its fields, and new runs of the jobs
         that read or write it."""
         await self._existing(tenant, dataset_id, "datasetId", Label.DATASET)
@@ -203,7 +223,8 @@ class SubscriptionHub:
         watched = {dataset_id, *(nb.node.id for nb in fields.get(dataset_id, []))}
         async with self._subscribed(tenant, [*watched, *jobs]) as sub:
             while True:
-                entry = await sub.next()
+                delivery = await sub.next()
+                entry = delivery.entry
                 linked = _lineage_edges(entry.linked, watched)
                 unlinked = _lineage_edges(entry.unlinked, watched)
                 new_fields = [dst for rel, src, dst in linked if rel == Rel.HAS_FIELD.value and src == dataset_id]
@@ -213,16 +234,17 @@ class SubscriptionHub:
                 self.watch(sub, [*new_fields, *new_jobs])
                 runs = [src for src, dsts in entry.linked.get(Rel.OF_JOB.value, {}).items() if any(d in jobs for d in dsts)]
                 if linked or unlinked or runs or entry.truncated:
-                    yield entry, linked, unlinked, runs
+                    yield delivery, linked, unlinked, runs
 
-    async def metric_records(self, tenant: Tenant, project_id: NodeId) -> AsyncIterator[tuple[FeedEntry, NodeId, Props]]:
-        """(entry, metric id, its props) for each metric recorded on the project."""
+    async def metric_records(self, tenant: Tenant, project_id: NodeId) -> AsyncIterator[tuple[Delivery, NodeId, Props]]:
+        """(delivery, metric id, its props) for each metric recorded on the project."""
         await self._existing(tenant, project_id, "projectId", Label.PROJECT)
         async with self._subscribed(tenant, [project_id]) as sub:
             while True:
-                entry = await sub.next()
+                delivery = await sub.next()
+                entry = delivery.entry
                 for metric_id in entry.linked.get(Rel.HAS_METRIC.value, {}).get(project_id, []):
-                    yield entry, metric_id, entry.props.get(metric_id) or {}
+                    yield delivery, metric_id, entry.props.get(metric_id) or {}
 
     async def _existing(self, tenant: Tenant, node_id: NodeId, name: str, label: Label | None = None) -> None:
         found = (await self.feed.store.get_nodes(tenant, [node_id])).get(node_id)

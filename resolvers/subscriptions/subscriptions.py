@@ -65,8 +65,8 @@ class Subscription:
         hub, tenant = info.context.services.subscriptions, info.context.tenant
         wanted, cursor = _labels(labels), _cursor(after)
         with _slot(info):
-            async for entry in hub.changes(tenant, wanted, cursor):
-                info.context.fresh_loaders()
+            async for delivery, entry in hub.changes(tenant, wanted, cursor):
+                info.context.event_loaders(delivery)
                 yield await change_event(info, entry)
 
     @strawberry.subscription(description="Each change of one node (updated or deleted); ends after its deletion.",
@@ -75,9 +75,9 @@ class Subscription:
         label, node_id = from_global_id(id)
         hub, tenant = info.context.services.subscriptions, info.context.tenant
         with _slot(info):
-            async for entry, kind, props in hub.node_changes(tenant, node_id):
-                info.context.fresh_loaders()
-                yield await node_event(info, entry, kind, node_id, label, props)
+            async for delivery, kind, props in hub.node_changes(tenant, node_id):
+                info.context.event_loaders(delivery)
+                yield await node_event(info, delivery.entry, kind, node_id, label, props)
 
     @strawberry.subscription(description="Changes to a dataset's lineage: lineage relationships added or removed at "
                                          "the dataset or its fields, and new runs of the jobs that read or write it.",
@@ -86,15 +86,15 @@ class Subscription:
         _, node_id = from_global_id(dataset_id, Label.DATASET, field="datasetId")
         hub, tenant = info.context.services.subscriptions, info.context.tenant
         with _slot(info):
-            async for entry, linked, unlinked, runs in hub.lineage_changes(tenant, node_id):
-                info.context.fresh_loaders()
-                yield await lineage_event(info, entry, node_id, linked, unlinked, runs)
+            async for delivery, linked, unlinked, runs in hub.lineage_changes(tenant, node_id):
+                info.context.event_loaders(delivery)
+                yield await lineage_event(info, delivery.entry, node_id, linked, unlinked, runs)
 
     @strawberry.subscription(description="Each process metric recorded on a project.", permission_classes=VIEWER)
     async def metric_recorded(self, info: Info, project_id: strawberry.ID) -> AsyncGenerator[MetricRecordedEvent, None]:
         _, node_id = from_global_id(project_id, Label.PROJECT, field="projectId")
         hub, tenant = info.context.services.subscriptions, info.context.tenant
         with _slot(info):
-            async for entry, metric_id, _props in hub.metric_records(tenant, node_id):
-                info.context.fresh_loaders()
-                yield await metric_event(info, entry, metric_id)
+            async for delivery, metric_id, _props in hub.metric_records(tenant, node_id):
+                info.context.event_loaders(delivery)
+                yield await metric_event(info, delivery.entry, metric_id)

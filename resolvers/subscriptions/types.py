@@ -67,9 +67,16 @@ class NodeChangedEvent:
     at: datetime
     kind: NodeChangeKind
     id: strawberry.ID
-    node: Optional[relay.Node] = strawberry.field(description="The node as it is now; null once deleted.")
     changed_properties: Optional[JSON] = strawberry.field(
         default=None, description="For TrainingJob, Run, Metric, ModelVersion and Deployment nodes: what changed.")
+    node_id: strawberry.Private[NodeId] = ""
+
+    @strawberry.field(description="The node as it is now; null once deleted.")
+    async def node(self, info: Info) -> Optional[relay.Node]:
+        if self.kind is NodeChangeKind.DELETED:
+            return None
+        found = await info.context.loaders.node.load(self.node_id)  # read only when selected
+        return to_type(found) if found is not None else None
 
 
 @strawberry.type(description="A change to a dataset's lineage.")
@@ -131,10 +138,8 @@ async def change_event(info: Info, entry: FeedEntry) -> ChangeEvent:
 
 async def node_event(info: Info, entry: FeedEntry, kind: str, node_id: NodeId, label: Label,
                      props: Props | None) -> NodeChangedEvent:
-    node = None if kind == "DELETED" else await info.context.loaders.node.load(node_id)
-    return NodeChangedEvent(cursor=str(entry.seq), at=entry.at, kind=NodeChangeKind(kind),
-                            id=strawberry.ID(to_global_id(label, node_id)), node=to_type(node) if node else None,
-                            changed_properties=props)
+    return NodeChangedEvent(cursor=str(entry.seq), at=entry.at, kind=NodeChangeKind(kind),  # type: ignore[arg-type]
+                            id=strawberry.ID(to_global_id(label, node_id)), changed_properties=props, node_id=node_id)
 
 
 async def lineage_event(info: Info, entry: FeedEntry, dataset_id: NodeId, linked: list[tuple[str, NodeId, NodeId]],
