@@ -12,8 +12,9 @@ dir, a free loopback port each; limits raised out of the way):
   subscribe --subscribers `nodeChanged(id) { cursor changedProperties }` subscriptions spread
             evenly over the nodes, --per-socket of them on each WebSocket (graphql-transport-ws,
             the `websockets` library, one asyncio client process);
-  warm up   one write per node; every subscription must see it (that is also how the client knows
-            the server has registered every subscription: subscribe has no acknowledgement);
+  warm up   a write to each node, again for the nodes of subscriptions that missed it, until
+            every subscription has seen one (that is how the client knows the server has
+            registered every subscription: subscribe has no acknowledgement);
   write     updateTrainingJob(id, {progress}) over keep-alive HTTP at --rate writes/s for
             --seconds, round-robin over the nodes; progress encodes the write's number, and the
             client keeps each number's send time and the time its HTTP response arrived;
@@ -25,7 +26,8 @@ subscribers are on process B, both on one SQLite file; --redis starts a redis-se
 loopback port and sets MAESTRO_EVENT_BUS on both; without it B learns of A's commits by polling
 (MAESTRO_FEED_POLL_SECONDS, default 0.5).
 Reported per scenario: subscribers, sockets, writes/s achieved, events expected and received
-(each subscriber must get every change of its node, once), p50/p95/p99/max delay, the CPU% of
+(each subscriber must get every change of its node, once), p50/p95/p99/max delay, the writes' own
+latency (send to response) p50/p99, the CPU% of
 each server process and of the client (100% = one core).
 Bounded: at most 20,000 subscribers, 120 s of writes and 2,000 writes/s; loopback only.
 """
@@ -50,7 +52,6 @@ from typing import Any
 import aiohttp
 import httpx
 import orjson
-import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,7 @@ MAX_SUBSCRIBERS, MAX_SECONDS, MAX_RATE = 20_000, 120.0, 2000.0
 SCALE = 10_000_000  # progress = write number / SCALE: a float in [0, 1] that maps back exactly
 TENANT = "subbench"
 DRAIN_IDLE = 10.0  # seconds without a new event after which the drain gives up
+WARM_ROUNDS = 10  # rounds of warm-up writes before giving up on a subscription that sees none
 SUBSCRIPTION = ("subscription($id: ID!) { nodeChanged(id: $id) { cursor changedProperties } }")
 UPDATE = "mutation($id: ID!, $p: Float) { updateTrainingJob(id: $id, input: {progress: $p}) { id } }"
 CREATE = "mutation($name: String!) { createTrainingJob(input: {name: $name, status: RUNNING}) { id } }"
@@ -126,9 +128,15 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    p = psutil.Process(pid)
-    t = p.cpu_times()
-    return t.user + t.system
+    """User + system CPU seconds of a process so far: /proc on Linux, else psutil."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; utime, stime are fields 14, 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -228,15 +236,16 @@ class Client:
             return
         self.sent[number] = (node, sent, answered)
 
-    async def writes(self, numbers: range, rate: float, in_flight: int = 64) -> float:
-        """Send the writes numbered `numbers` at `rate` a second, round-robin over the nodes;
-        returns the seconds it took to send them and have every answer."""
+    async def writes(self, numbers: range, rate: float, nodes: list[int] | None = None, in_flight: int = 64) -> float:
+        """Send the writes numbered `numbers` at `rate` a second, round-robin over `nodes` (default
+        all); returns the seconds it took to send them and have every answer."""
+        nodes = nodes if nodes is not None else list(range(len(self.node_ids)))
         gate = asyncio.Semaphore(in_flight)
         connector = aiohttp.TCPConnector(limit=in_flight)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
             async def one(number: int) -> None:
                 try:
-                    await self.write(session, number, number % len(self.node_ids))
+                    await self.write(session, number, nodes[(number - numbers.start) % len(nodes)])
                 except Exception:  # noqa: BLE001 - counted, reported
                     self.failed_writes += 1
                     self.sent.pop(number, None)
@@ -296,20 +305,28 @@ async def scenario(args: argparse.Namespace, subscribers: int, servers: dict[str
     t = time.perf_counter()
     await client.open(subscribers, args.per_socket)
     opened = time.perf_counter() - t
-    # Warm up: one write per node, and wait until every subscription has seen it.
-    warm = range(1, args.nodes + 1)
-    await client.writes(warm, min(args.rate, 200.0))
-    await client.drain(warm, 60)
-    warm_got, warm_want = client.received(warm), client.expected(warm)
+    # Warm up: a write to each node, until every subscription has seen one. Subscribe has no
+    # acknowledgement and the server registers a subscription a moment after it is sent: a
+    # subscription that missed a round's write to its node gets another.
+    number = 1
+    for _ in range(WARM_ROUNDS):
+        pending = sorted({s.node for sock in client.sockets for s in sock.subs.values() if not s.got})
+        if not pending:
+            break
+        warm = range(number, number + len(pending))
+        number = warm.stop
+        await client.writes(warm, min(args.rate, 200.0), pending)
+        await client.drain(warm, 10)
+    waiting = sum(1 for sock in client.sockets for s in sock.subs.values() if not s.got)
     ended = [s.ended for sock in client.sockets for s in sock.subs.values() if s.ended]
-    if warm_got < warm_want or ended:
+    if waiting or ended:
         await client.close()
-        raise SystemExit(f"{subscribers} subscribers: only {warm_got} of {warm_want} warm-up events arrived; "
+        raise SystemExit(f"{subscribers} subscribers: {waiting} saw none of {WARM_ROUNDS} rounds of warm-up writes; "
                          f"{len(ended)} subscriptions ended, e.g. {ended[:1]}")
     await asyncio.sleep(1)
     # Measure.
     total = int(args.rate * args.seconds)
-    numbers = range(warm.stop, warm.stop + total)
+    numbers = range(number, number + total)
     pids = {name: proc.pid for name, (proc, _) in servers.items()}
     me = os.getpid()
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"client": cpu_seconds(me)}
@@ -342,6 +359,7 @@ async def scenario(args: argparse.Namespace, subscribers: int, servers: dict[str
                 since_sent.append((at - sent) * 1000)
                 since_answer.append((at - answered) * 1000)
     ended = [s.ended for sock in client.sockets for s in sock.subs.values() if s.ended]
+    writes = sorted((answered - sent) * 1000 for n, (_, sent, answered) in client.sent.items() if n in numbers)
     await client.close()
     since_sent.sort()
     since_answer.sort()
@@ -352,6 +370,7 @@ async def scenario(args: argparse.Namespace, subscribers: int, servers: dict[str
         "missing": missing, "duplicated": duplicated, "ended": len(ended), "ended_example": ended[:1],
         "sent": {p: pct(since_sent, p) for p in (50, 95, 99, 100)},
         "answered": {p: pct(since_answer, p) for p in (50, 95, 99, 100)},
+        "write": {p: pct(writes, p) for p in (50, 99)},
         "cpu": cpu, "load": os.getloadavg()[0],
     }
 
@@ -368,7 +387,7 @@ def start_profilers(args: argparse.Namespace, pids: dict[str, int], subscribers:
     for name, pid in pids.items():
         target = out / f"{label(args)}-{subscribers}-{name}.txt"
         procs.append(subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(int(args.seconds)),
-                                       "--rate", "100", "--format", "raw", "--output", str(target)],
+                                       "--rate", "100", "--gil", "--format", "raw", "--output", str(target)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return procs
 
@@ -418,7 +437,8 @@ def print_result(r: dict[str, Any]) -> None:
 
 def table(results: list[dict[str, Any]]) -> None:
     head = ["scenario", "subscribers", "sockets", "writes/s", "events expected / received",
-            "from send p50 / p95 / p99 / max ms", "from response p50 / p95 / p99 / max ms", "server CPU %", "client CPU %"]
+            "from send p50 / p95 / p99 / max ms", "from response p50 / p95 / p99 / max ms", "write p50 / p99 ms",
+            "server CPU %", "client CPU %"]
     rows = []
     for r in results:
         servers = " + ".join(f"{k} {v:.0f}" for k, v in r["cpu"].items() if k != "client")
@@ -426,6 +446,7 @@ def table(results: list[dict[str, Any]]) -> None:
                      f"{r['expected']:,} / {r['received']:,}",
                      " / ".join(f"{r['sent'][p]:.1f}" for p in (50, 95, 99, 100)),
                      " / ".join(f"{r['answered'][p]:.1f}" for p in (50, 95, 99, 100)),
+                     " / ".join(f"{r['write'][p]:.1f}" for p in (50, 99)),
                      servers, f"{r['cpu']['client']:.0f}"])
     print()
     print("| " + " | ".join(head) + " |")
@@ -455,7 +476,7 @@ def main() -> None:
     ap.add_argument("--two-process", action="store_true", help="writes to process A, subscribers on process B")
     ap.add_argument("--redis", action="store_true", help="a redis-server as the event bus between the processes")
     ap.add_argument("--poll", type=float, default=0.5, help="MAESTRO_FEED_POLL_SECONDS (default 0.5)")
-    ap.add_argument("--profile", help="a directory: py-spy record each server during the writes (raw stacks)")
+    ap.add_argument("--profile", help="a directory: py-spy record (--gil: the thread holding the GIL) each server during the writes, raw stacks")
     ap.add_argument("--py-spy", help="the py-spy executable (default: on PATH)")
     args = ap.parse_args()
     args.subscribers = [n for group in (args.subscribers or [[1000]]) for n in group]
