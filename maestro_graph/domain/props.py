@@ -26,6 +26,8 @@ Text = Annotated[str, StringConstraints(max_length=10_000)]
 VERSION_RE = r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$"
 Version = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=VERSION_RE)]
 Timestamp = datetime
+# A time kept exactly as domain/clock.py writes it, compared as text (never re-formatted).
+Stamp = Annotated[str, StringConstraints(max_length=40)]
 
 
 class _Props(BaseModel):
@@ -80,6 +82,11 @@ class DatasetProps(_Props):
     name: Name
     description: Text | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    # Schema versions (domain/schema_versions.py), written by ingestion only.
+    schema_version: int | None = None
+    schema_at: Stamp | None = None
+    schema_run: str | None = None
+    schema_history: list[dict[str, Any]] | None = None
 
     _unique_tags = field_validator("tags")(ArtifactProps._unique_tags.__func__)  # type: ignore[attr-defined]
 
@@ -90,6 +97,7 @@ class FieldProps(_Props):
     name: Name
     type: Annotated[str, StringConstraints(max_length=200)] | None = None
     description: Text | None = None
+    removed_in: int | None = None  # the dataset schema version that dropped this column (None: present)
 
     @model_validator(mode="before")
     @classmethod
@@ -254,7 +262,7 @@ class DerivesProps(_Props):
 class WritesProps(_Props):
     # Which run's column lineage stands for this job's output (domain/derivations.py).
     lineage_run: str | None = None
-    lineage_at: Timestamp | None = None
+    lineage_at: Stamp | None = None
 
 
 class FeedsProps(_Props):

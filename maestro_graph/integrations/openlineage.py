@@ -21,6 +21,7 @@ from typing_extensions import Annotated, NotRequired, TypedDict
 from maestro_graph.domain.clock import now, utc_text
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.derivations import Contribution, Statement
+from maestro_graph.domain.schema_versions import SchemaSeen
 from maestro_graph.domain.graph import Label, Node, Rel
 from maestro_graph.domain.ids import identity_id
 from maestro_graph.domain.keys import field_key, natural_key
@@ -203,6 +204,9 @@ class Translation:
     # Column lineage, as each job's run stated it per output (domain/derivations.py): folded
     # with what is stored when the batch is written, not linked as it comes.
     statements: list[Statement] = field(default_factory=list)
+    # Each schema facet, by dataset (domain/schema_versions.py), with the event's time and run.
+    schemas: list[tuple[NodeId, SchemaSeen]] = field(default_factory=list)
+    _event: tuple[str, str] = ("", "")  # (eventTime, run id) of the event being translated
     _ids: dict[tuple[Label, str, str], NodeId] = field(default_factory=dict, repr=False)  # see column()
 
     @property
@@ -238,7 +242,9 @@ class Translation:
         self._ids[(Label.DATASET, ref["namespace"], ref["name"])] = ds.id
         schema = facets.get("schema")
         if schema is not None:
-            self._schema_fields(ds.id, schema.get("fields", []), "")
+            columns: dict[str, str | None] = {}
+            self._schema_fields(ds.id, schema.get("fields", []), "", columns)
+            self.schemas.append((ds.id, SchemaSeen(*self._event, columns)))
         return ds
 
     def field(self, dataset_id: NodeId, path: str, type_: str | None = None, description: str | None = None) -> Node:
@@ -255,11 +261,13 @@ class Translation:
         dataset_id = self.column_dataset(namespace, name)
         return self._ids.get((Label.FIELD, dataset_id, path)) or self.field(dataset_id, path).id
 
-    def _schema_fields(self, dataset_id: NodeId, fields: list[SchemaField], prefix: str) -> None:
+    def _schema_fields(self, dataset_id: NodeId, fields: list[SchemaField], prefix: str,
+                       columns: dict[str, str | None]) -> None:
         for sf in fields:
             path = prefix + sf["name"]
-            self.field(dataset_id, path, sf.get("type"), sf.get("description"))
-            self._schema_fields(dataset_id, sf.get("fields", []), path + ".")
+            f = self.field(dataset_id, path, sf.get("type"), sf.get("description"))
+            columns[f.props["path"]] = f.props.get("type")
+            self._schema_fields(dataset_id, sf.get("fields", []), path + ".", columns)
 
     def job(self, ref: JobRef) -> Node:
         props: Props = {"namespace": ref["namespace"], "name": ref["name"]}
@@ -340,6 +348,7 @@ def translate(tenant: Tenant, events: list[Event]) -> Translation:
     t = Translation(tenant)
     for ev in events:
         kind = _kind(ev)
+        t._event = (_time(ev["eventTime"]), ev["run"]["runId"].lower() if kind == "RunEvent" else "")  # type: ignore[typeddict-item]
         if kind == "DatasetEvent":
             t.dataset(ev["dataset"])  # type: ignore[typeddict-item]
             continue

@@ -26,11 +26,13 @@ from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import Conflict
 from maestro_graph.domain.derivations import LINEAGE_AT, LINEAGE_RUN, Statement, fold
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
+from maestro_graph.domain.schema_versions import SchemaSeen
 from maestro_graph.domain.props import validate_props, validate_rel_props
 from maestro_graph.integrations.openlineage import Translation, fold_run
 from maestro_graph.runtime import slices
 from maestro_graph.services.commits import Commits
 from maestro_graph.services.identities import KnownIds, Resolved, resolve
+from maestro_graph.services.schemas import SchemaVersions
 from maestro_graph.settings import BULK_BATCH
 from maestro_graph.store.base import GraphStore
 from maestro_graph.types import Direction, NodeId, Props, Tenant
@@ -83,6 +85,7 @@ class GroupCommit:
         self._grown = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._known = KnownIds()
+        self.schemas = SchemaVersions(store)  # its impact is set by LineageService
 
     async def store_translation(self, tenant: Tenant, t: Translation, audit: AuditRecord, events: int) -> None:
         """Store what translation made of `events` events, with its audit record; return once committed."""
@@ -218,6 +221,7 @@ class GroupCommit:
         links: dict[tuple[Rel, NodeId, NodeId], Props] = {}
         runs: list[tuple[NodeId, Props]] = []
         statements: list[Statement] = []
+        seen: list[tuple[NodeId, SchemaSeen]] = []
         for request in group:
             t = request.translation
             async for part in slices(t.nodes.items()):
@@ -228,6 +232,7 @@ class GroupCommit:
             links.update(t.links)
             runs += t.runs
             statements += t.statements
+            seen += t.schemas
         r = await resolve(self.store, tenant, nodes, self._known, ahead.by_key if ahead is not None else None)
         real: dict[NodeId, Node] = {}
         async for nodes_part in slices(nodes.values()):
@@ -251,7 +256,13 @@ class GroupCommit:
         unlink: list[Edge] = []
         if statements:
             edges, unlink = await self._column_lineage(tenant, statements, r, edges, ahead)
-        return _Write(tenant, ChangeSet(merge=list(real.values()), link=edges, unlink=unlink, audit=audit), real)
+        patches: list[tuple[NodeId, Props]] = []
+        if seen:
+            edges, retired, patches = await self.schemas.fold(tenant, seen, r, real, edges,
+                                                              ahead.changes if ahead is not None else None)
+            unlink += retired
+        return _Write(tenant, ChangeSet(merge=list(real.values()), update=patches, link=edges, unlink=unlink,
+                                        audit=audit), real)
 
     async def _column_lineage(self, tenant: Tenant, statements: list[Statement], r: Resolved, edges: list[Edge],
                               ahead: _Write | None) -> tuple[list[Edge], list[Edge]]:

@@ -59,6 +59,8 @@ class LineageService:
         # No cache given, no one to close it: then none that starts background builds.
         self.topology = topology or TopologyCache(store, "off")
         self.commits = GroupCommit(store, self.graph.commits)
+        # A breaking schema change carries what it hits, computed as the change is stored.
+        self.commits.schemas.impact = lambda tenant, field_id: self.impact(tenant, field_id, None)
 
     # -- ingestion -----------------------------------------------------------------------------
     async def ingest(self, actor: Principal, body: Any, operation: str = "ingestLineageEvents",
