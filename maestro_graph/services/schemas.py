@@ -72,7 +72,7 @@ class SchemaVersions:
                 continue
             if evolution.change is not None and breaking(evolution.change) and self.impact is not None:
                 evolution.change["impact"] = await self._impact(
-                    tenant, [fields[p][0] for p in breaking(evolution.change) if p in fields])
+                    tenant, [fields[p][0] for p in breaking(evolution.change) if p in fields], dataset_id)
             node = real.get(dataset_id) or stored[dataset_id]
             real[dataset_id] = Node(dataset_id, Label.DATASET, node.key, {**node.props, **evolution.props},
                                     node.created_at, node.updated_at)
@@ -116,9 +116,9 @@ class SchemaVersions:
                 out[old] = matches[0]
         return out
 
-    async def _impact(self, tenant: Tenant, field_ids: list[NodeId]) -> dict[str, Any]:
-        """What changing these columns reaches, merged: each kind's nearest first, at most LISTED
-        named, all counted."""
+    async def _impact(self, tenant: Tenant, field_ids: list[NodeId], dataset_id: NodeId) -> dict[str, Any]:
+        """What changing these columns of the dataset reaches beyond them and it, merged: each
+        kind's nearest first, at most LISTED named, all counted."""
         assert self.impact is not None
         best: dict[str, dict[NodeId, tuple[int, str]]] = {k: {} for k in KINDS}
         truncated = False
@@ -127,7 +127,7 @@ class SchemaVersions:
             truncated |= report.truncated
             for kind in KINDS:
                 for item in getattr(report, kind):
-                    if item.id in field_ids:
+                    if item.id in field_ids or item.id == dataset_id:
                         continue
                     seen = best[kind].get(item.id)
                     if seen is None or item.distance < seen[0]:

@@ -246,10 +246,34 @@ class SubscriptionHub:
                 for metric_id in entry.linked.get(Rel.HAS_METRIC.value, {}).get(project_id, []):
                     yield delivery, metric_id, entry.props.get(metric_id) or {}
 
-    async def _existing(self, tenant: Tenant, node_id: NodeId, name: str, label: Label | None = None) -> None:
+    async def schema_changes(self, tenant: Tenant, dataset_id: NodeId) -> AsyncIterator[tuple[Delivery, dict[str, Any]]]:
+        """(delivery, the new schema version's history entry) for each schema version of the
+        dataset that changes something (domain/schema_versions.py); it ends if the dataset is
+        deleted."""
+        dataset = await self._existing(tenant, dataset_id, "datasetId", Label.DATASET)
+        last = int(dataset.props.get("schema_version") or 0)
+        async with self._subscribed(tenant, [dataset_id]) as sub:
+            while True:
+                delivery = await sub.next()
+                entry = delivery.entry
+                if any(dataset_id in ids for ids in entry.deleted.values()):
+                    return
+                if not (entry.truncated or any(dataset_id in ids for by in (entry.updated, entry.created) for ids in by.values())):
+                    continue
+                node = (delivery.stored or {}).get(dataset_id) or (
+                    await self.feed.store.get_nodes(tenant, [dataset_id])).get(dataset_id)
+                if node is None:
+                    return
+                for version in node.props.get("schema_history") or []:
+                    if version["version"] > last and "diff" in version:
+                        yield delivery, version
+                last = max(last, int(node.props.get("schema_version") or 0))
+
+    async def _existing(self, tenant: Tenant, node_id: NodeId, name: str, label: Label | None = None) -> Node:
         found = (await self.feed.store.get_nodes(tenant, [node_id])).get(node_id)
         if found is None or (label is not None and found.label is not label):
             raise NotFound(f"no {label.value if label else 'node'} with id {node_id}", field=name)
+        return found
 
 
 def _of_labels(entry: FeedEntry, names: set[str] | None) -> FeedEntry | None:

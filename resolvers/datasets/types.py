@@ -10,7 +10,9 @@ from strawberry import relay
 
 from maestro_graph.domain import vocabulary as s
 from maestro_graph.domain.graph import Label, Neighbour, Rel
+from resolvers.context import Info
 from resolvers.crud import NameFilter
+from resolvers.datasets.schema import SchemaVersion, schema_version
 from resolvers.nodes import IN, OUT, EdgeKind, StoredNode, related, related_one
 from resolvers.relay import Connection, EdgeBase, PageInfo
 
@@ -69,6 +71,19 @@ class Dataset(StoredNode, relay.Node):
     downstream: Connection[Dataset] = related(Rel.FEEDS, OUT, description="Datasets it feeds directly.")
     owners: Connection[Annotated["Person", strawberry.lazy("resolvers.people.types")]] = related(
         Rel.OWNS, IN, labels=[Label.PERSON], description="People who own it.")
+    schema_version: Optional[int] = strawberry.field(
+        default=None, description="The number of its current schema version (null until a producer reported a schema).")
+
+    @strawberry.field(description="A version of its schema: the current one by default, any past one by number "
+                                  "(the last 100 are kept).")
+    async def schema(self, info: Info, version: Optional[int] = None) -> Optional[SchemaVersion]:
+        history = await _history(info, self.id)
+        wanted = [e for e in history if version is None or e["version"] == version]
+        return schema_version(wanted[-1], self.id) if wanted else None
+
+    @strawberry.field(description="Every schema version kept, oldest first.")
+    async def schema_versions(self, info: Info) -> list[SchemaVersion]:
+        return [schema_version(e, self.id) for e in await _history(info, self.id)]
 
 
 @strawberry.type(description="A column of a dataset; nested columns have a dotted path.")
@@ -78,11 +93,18 @@ class Field(StoredNode, relay.Node):
     name: str
     type: Optional[str]
     description: Optional[str]
+    removed_in: Optional[int] = strawberry.field(
+        description="The dataset schema version that dropped this column; null while it is in the current schema.")
     created_at: datetime
     updated_at: datetime
     dataset: Optional[Dataset] = related_one(Rel.HAS_FIELD, IN, description="The dataset it belongs to.")
     upstream: DerivationConnection[Field] = related(Rel.DERIVES, IN, kind=DERIVATION, description="Columns it is derived from directly.")
     downstream: DerivationConnection[Field] = related(Rel.DERIVES, OUT, kind=DERIVATION, description="Columns derived from it directly.")
+
+
+async def _history(info: Info, dataset_id: str) -> list[dict[str, Any]]:
+    node = await info.context.loaders.node.load(dataset_id)
+    return list(node.props.get("schema_history") or []) if node is not None else []
 
 
 # -- filters and inputs ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import strawberry
 from maestro_graph.domain.errors import BadInput, LimitExceeded
 from maestro_graph.domain.graph import LABEL_OF, Label
 from resolvers.context import Info
+from resolvers.datasets.schema import SchemaVersion, schema_version
 from resolvers.permissions import VIEWER
 from resolvers.relay import from_global_id
 from resolvers.subscriptions.types import (ChangeEvent, LineageChangedEvent, MetricRecordedEvent, NodeChangedEvent,
@@ -98,3 +99,15 @@ class Subscription:
             async for delivery, metric_id, _props in hub.metric_records(tenant, node_id):
                 info.context.event_loaders(delivery)
                 yield await metric_event(info, delivery.entry, metric_id)
+
+    @strawberry.subscription(description="Each change of a dataset's schema (a new version that adds, removes, retypes or "
+                                         "renames columns), with what a breaking one reaches: downstream columns, "
+                                         "datasets, models, deployments, projects and the people to tell.",
+                             permission_classes=VIEWER)
+    async def schema_changed(self, info: Info, dataset_id: strawberry.ID) -> AsyncGenerator[SchemaVersion, None]:
+        _, node_id = from_global_id(dataset_id, Label.DATASET, field="datasetId")
+        hub, tenant = info.context.services.subscriptions, info.context.tenant
+        with _slot(info):
+            async for delivery, version in hub.schema_changes(tenant, node_id):
+                info.context.event_loaders(delivery)
+                yield schema_version(version, node_id)
