@@ -4,6 +4,11 @@
 
     .venv/bin/python -m tests.benchmarks.feed_cost                                      # SQLite
     .venv/bin/python -m tests.benchmarks.feed_cost --store sqlite --store "$MAESTRO_TEST_PG_URL"
+    .venv/bin/python -m tests.benchmarks.feed_cost --base abd8a77^1 --new abd8a77  # the feed's merge alone
+
+0c52c57^ against this checkout measures every change since, not the feed alone (the guard, for
+one, no longer parses a lineage POST's body before the handler does); --new measures a commit
+instead of this checkout, so that a merge can be measured against its first parent.
 
 A round is one BASE run then one NEW run, into a new tenant of a new database: for SQLite a file
 in a temporary directory, for PostgreSQL a schema of its own (`?search_path=`), created before the
@@ -17,8 +22,8 @@ hour: only runs next to each other are compared.
 Both sides run the same benchmark code (this checkout's tests/), each against its own package:
 PYTHONPATH puts the side's tree first, and a sitecustomize.py in a per-side directory points
 maestro_graph.migrations at the side's migrations/ (the editable install would otherwise serve
-the main checkout's). BASE is a detached git worktree in the temporary directory, made once and
-reused; `git worktree remove --force <path>` removes it. Loopback only; one run at a time, each
+the main checkout's). BASE (and NEW with --new) is a detached git worktree in the temporary
+directory, made once and reused; `git worktree remove --force <path>` removes it. Loopback only; one run at a time, each
 bounded by --timeout.
 """
 
@@ -36,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-NEW_TREE = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parents[2]  # this checkout: the benchmark both sides run
 BENCH_SITE = "/tmp/bench-site"  # where `pip install --target` put aiohttp and networkx, if not in the venv
 KINDS = ("bulk", "HTTP new", "HTTP re-runs")
 LINE = re.compile(r"^(\w+): bulk ([\d.]+) ev/s \((\d+) events\), HTTP ([\d.]+) ev/s \(new datasets\), "
@@ -75,14 +80,14 @@ def progress(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def git(*args: str, cwd: Path = NEW_TREE) -> str:
+def git(*args: str, cwd: Path = HERE) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def base_tree(rev: str, root: Path) -> tuple[Path, str]:
+def detached_tree(rev: str, root: Path) -> tuple[Path, str]:
     """A detached worktree of `rev` under `root`, made once and reused."""
     sha = git("rev-parse", "--verify", f"{rev}^{{commit}}")
-    path = root / f"maestro-feedcost-base-{sha[:12]}"
+    path = root / f"maestro-feedcost-{sha[:12]}"
     if path.exists():
         if git("rev-parse", "HEAD", cwd=path) != sha:
             raise SystemExit(f"{path} exists but is not at {sha}: remove it (git worktree remove --force {path})")
@@ -98,7 +103,7 @@ def side_env(name: str, tree: Path, shims: Path) -> dict[str, str]:
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(SITECUSTOMIZE.format(tree=tree, migrations=str(tree / "migrations")))
     # `tests` is a namespace package: this entry first makes both sides run this checkout's benchmark.
-    (shim / "tests").symlink_to(NEW_TREE / "tests")
+    (shim / "tests").symlink_to(HERE / "tests")
     path = [str(shim), str(tree)] + ([BENCH_SITE] if Path(BENCH_SITE).is_dir() else [])
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
@@ -116,7 +121,7 @@ def check_side(name: str, tree: Path, env: dict[str, str]) -> bool:
 
     out = subprocess.run([sys.executable, "-c", CHECK], env=env, cwd=shim_of(env), check=True, capture_output=True, text=True)
     seen = json.loads(out.stdout)
-    for key, want in (("maestro_graph", tree), ("resolvers", tree), ("migrations", tree), ("run", NEW_TREE)):
+    for key, want in (("maestro_graph", tree), ("resolvers", tree), ("migrations", tree), ("run", HERE)):
         if not Path(seen[key]).resolve().is_relative_to(want.resolve()):
             raise SystemExit(f"{name}: {key} comes from {seen[key]}, not from {want}")
     progress(f"{name}: {tree}, change feed {'present' if seen['feed'] else 'absent'}")
@@ -186,6 +191,8 @@ def table(label: str, rounds: list[tuple[tuple[float, ...], tuple[float, ...]]])
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default="0c52c57^", help="the commit to compare against (default 0c52c57^, before the feed)")
+    ap.add_argument("--new", help="a commit to measure instead of this checkout (e.g. abd8a77 against --base abd8a77^1: "
+                                   "the feed's merge alone, without the other changes since 0c52c57^)")
     ap.add_argument("--store", action="append", help="'sqlite' or a PostgreSQL URL (repeatable; default sqlite)")
     ap.add_argument("--rounds", type=int, default=3, help="base/new pairs per store (default 3)")
     ap.add_argument("--datasets", type=int, default=2000, help="datasets generated for bulk ingestion (default 2000)")
@@ -201,10 +208,11 @@ def main() -> None:
         if s != "sqlite" and not s.startswith("postgresql"):
             ap.error(f"--store {s}: only sqlite and PostgreSQL URLs (Neo4j has no schema to give each run)")
 
-    base, sha = base_tree(args.base, Path(tempfile.gettempdir()))
+    base, sha = detached_tree(args.base, Path(tempfile.gettempdir()))
+    new = detached_tree(args.new, Path(tempfile.gettempdir()))[0] if args.new else HERE
     with tempfile.TemporaryDirectory(prefix="maestro-feedcost-") as shims:
         sides = [("base", base, side_env("base", base, Path(shims))),
-                 ("new", NEW_TREE, side_env("new", NEW_TREE, Path(shims)))]
+                 ("new", new, side_env("new", new, Path(shims)))]
         compare(args, stores, sides, sha)
 
 
@@ -212,8 +220,9 @@ def compare(args: argparse.Namespace, stores: list[str], sides: list[tuple[str, 
     feed = {name: check_side(name, tree, env) for name, tree, env in sides}
     if feed["base"] or not feed["new"]:
         progress("warning: the change feed is not absent from base and present in new; the figures compare other changes")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    progress(f"base {sha[:12]} ({args.base}), new {git('rev-parse', '--short=12', 'HEAD')}"
+    new = sides[1][1]
+    dirty = git("status", "--porcelain", "--untracked-files=no", cwd=new)
+    progress(f"base {sha[:12]} ({args.base}), new {git('rev-parse', '--short=12', 'HEAD', cwd=new)}"
              + (" with uncommitted changes" if dirty else ""))
 
     start, n = time.perf_counter(), 0
