@@ -141,7 +141,8 @@ async def _pg(url: str, sql: str) -> None:
 
 
 def one_run(name: str, tree: Path, env: dict[str, str], store: str, args: argparse.Namespace, n: int) -> tuple[float, ...]:
-    """One run of the ingestion steps in a fresh process: (bulk, HTTP new, HTTP re-runs) events/s."""
+    """One run of the ingestion steps in a fresh process: (bulk, HTTP new, HTTP re-runs) events/s,
+    then the machine's load average when it started (other work on the machine shows there)."""
     schema = None
     if store != "sqlite":
         from sqlalchemy.engine import make_url
@@ -152,7 +153,8 @@ def one_run(name: str, tree: Path, env: dict[str, str], store: str, args: argpar
     cmd = [sys.executable, "-m", "tests.benchmarks.lineage.run", "--ingest-only", "--store", store,
            "--datasets", str(args.datasets), "--http-events", str(args.http_events),
            "--http-clients", str(args.http_clients)]
-    progress(f"{name}: run {n} (load average {os.getloadavg()[0]:.2f})")
+    load = os.getloadavg()[0]
+    progress(f"{name}: run {n} (load average {load:.2f})")
     t = time.perf_counter()
     # A session of its own, so that a timeout ends the server process the run started too.
     proc = subprocess.Popen(cmd, env=env, cwd=shim_of(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -172,17 +174,18 @@ def one_run(name: str, tree: Path, env: dict[str, str], store: str, args: argpar
     rates = (float(m[2]), float(m[4]), float(m[5]))
     progress(f"{name}: run {n} in {time.perf_counter() - t:.0f} s: "
              + ", ".join(f"{k} {r:,.0f} ev/s" for k, r in zip(KINDS, rates)))
-    return rates
+    return (*rates, load)
 
 
 def table(label: str, rounds: list[tuple[tuple[float, ...], tuple[float, ...]]]) -> str:
-    head = "| round | " + " | ".join(f"{k} base | {k} new | ratio" for k in KINDS) + " |"
-    lines = [f"{label}: events/s, ratio = new / base in the same round", "", head,
-             "|---" + "|---:" * 3 * len(KINDS) + "|"]
+    head = "| round | load | " + " | ".join(f"{k} base | {k} new | ratio" for k in KINDS) + " |"
+    lines = [f"{label}: events/s, ratio = new / base in the same round, load = the 1-minute load average as "
+             "each run started (base/new)", "", head, "|---|---" + "|---:" * 3 * len(KINDS) + "|"]
     for i, (base, new) in enumerate(rounds, 1):
-        lines.append(f"| {i} | " + " | ".join(f"{b:,.0f} | {n:,.0f} | {n / b:.3f}" for b, n in zip(base, new)) + " |")
+        lines.append(f"| {i} | {base[-1]:.1f}/{new[-1]:.1f} | "
+                     + " | ".join(f"{b:,.0f} | {n:,.0f} | {n / b:.3f}" for b, n in zip(base[:-1], new[:-1])) + " |")
     medians = [statistics.median(n[k] / b[k] for b, n in rounds) for k in range(len(KINDS))]
-    lines.append("| median | " + " | ".join(f" |  | {m:.3f}" for m in medians) + " |")
+    lines.append("| median | | " + " | ".join(f" |  | {m:.3f}" for m in medians) + " |")
     lines.append("")
     lines.append("cost (1 - median ratio): " + ", ".join(f"{k} {(1 - m) * 100:+.1f}%" for k, m in zip(KINDS, medians)))
     return "\n".join(lines)
