@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import signal
@@ -117,8 +118,6 @@ def shim_of(env: dict[str, str]) -> str:
 def check_side(name: str, tree: Path, env: dict[str, str]) -> bool:
     """The side imports its own package and migrations and this checkout's benchmark; returns
     whether it has the change feed."""
-    import json
-
     out = subprocess.run([sys.executable, "-c", CHECK], env=env, cwd=shim_of(env), check=True, capture_output=True, text=True)
     seen = json.loads(out.stdout)
     for key, want in (("maestro_graph", tree), ("resolvers", tree), ("migrations", tree), ("run", HERE)):
