@@ -25,6 +25,8 @@ Per backend, in one run:
                    by walking the store (what it answers from while the topology is being built).
   GraphQL          impactAnalysis at depth 10 over HTTP from a real server process (its own
                    index built first), node ids of the reached fields and datasets: p50/p95 ms
+With --ingest-only, the two ingestion steps alone, then their rates (tests/benchmarks/feed_cost.py
+compares two commits on them).
 Every answer is checked against the floor: the same nodes at the same distances, and every impact
 path a real shortest path. Loopback only; bounded counts. With --tenant and --loaded, a second run
 measures queries on a graph an earlier run loaded (a 1M-field load takes long on some backends).
@@ -242,6 +244,9 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
         if not args.loaded:
             progress(f"{store.backend}: bulk ingestion of {len(evs):,} events")
             bulk = await bulk_ingest(services, tenant, evs, args.batch)
+        if args.ingest_only:
+            await store.close()
+            return {"backend": store.backend, "bulk": bulk, "http": await http_step(url, tmp, tenant, args, store.backend)}
         progress(f"{store.backend}: building the in-memory topology")
         t = time.perf_counter()
         topology = await services.lineage.topology.ensure(tenant)
@@ -279,17 +284,23 @@ async def bench_backend(store_url: str, args: argparse.Namespace, evs: list[dict
         finally:
             proc.terminate()
             proc.wait(30)
-        fresh = list(small_events(args.http_events, prefix=f"http{int(time.time())}"))
-        again = list(reruns(fresh[: args.http_events // 2]))
-        progress(f"{store.backend}: HTTP ingestion of {len(fresh):,} events writing new datasets, "
-                 f"then {len(again):,} events of those jobs running again")
-        proc, server = start_server(url, tmp, tenant=tenant)
-        try:
-            http = (await http_ingest(server, fresh, args.http_clients), await http_ingest(server, again, args.http_clients))
-        finally:
-            proc.terminate()
-            proc.wait(30)
+        http = await http_step(url, tmp, tenant, args, store.backend)
     return {"backend": store.backend, "bulk": bulk, "http": http, "index": index, "q": q, "gql": gql, "follow": follow}
+
+
+async def http_step(url: str, tmp: str, tenant: str, args: argparse.Namespace, backend: str) -> tuple[float, float]:
+    """HTTP ingestion into the tenant from a server process of its own: events writing new
+    datasets, then half those jobs running again (events/s each)."""
+    fresh = list(small_events(args.http_events, prefix=f"http{int(time.time())}"))
+    again = list(reruns(fresh[: args.http_events // 2]))
+    progress(f"{backend}: HTTP ingestion of {len(fresh):,} events writing new datasets, "
+             f"then {len(again):,} events of those jobs running again")
+    proc, server = start_server(url, tmp, tenant=tenant)
+    try:
+        return await http_ingest(server, fresh, args.http_clients), await http_ingest(server, again, args.http_clients)
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def main() -> None:
@@ -306,11 +317,18 @@ def main() -> None:
     ap.add_argument("--loaded", action="store_true",
                     help="the stores already hold this graph under --tenant (from a run with the same --datasets): "
                          "skip bulk ingestion and measure queries")
+    ap.add_argument("--ingest-only", action="store_true",
+                    help="run the bulk and HTTP ingestion steps only, print their rates and exit")
     args = ap.parse_args()
+    if args.ingest_only and args.loaded:
+        ap.error("--ingest-only measures ingestion into a new tenant: it cannot be combined with --loaded")
 
     t = time.perf_counter()
     datasets = generate(args.datasets)
     evs = list(events(datasets))
+    if args.ingest_only:
+        ingest_only(args, evs)
+        return
     floor = Floor(datasets)
     graph = floor.fields
     n_fields = sum(len(d.columns) for d in datasets)
@@ -354,6 +372,17 @@ def main() -> None:
     bfs = results[0]["q"]["bfs"]
     print("\nfloor: impact's result set in memory (tests/benchmarks/lineage/floor.py); networkx BFS distances alone take "
           + ", ".join(f"{statistics.median(bfs[d]):.2f} ms at d{d}" for d in DEPTHS))
+
+
+def ingest_only(args: argparse.Namespace, evs: list[dict]) -> None:
+    """The ingestion steps alone, then one line of rates per backend (unrounded enough for
+    tests/benchmarks/feed_cost.py to compare runs)."""
+    progress(f"generated {len(evs):,} events")
+    tune_gc()  # as main() does below, so that the rates match a full run's
+    results = [asyncio.run(bench_backend(s, args, evs, Floor([]), [])) for s in args.store or ["sqlite"]]
+    for r in results:
+        print(f"{r['backend']}: bulk {r['bulk']:.1f} ev/s ({len(evs)} events), HTTP {r['http'][0]:.1f} ev/s (new datasets), "
+              f"{r['http'][1]:.1f} ev/s (re-runs)")
 
 
 if __name__ == "__main__":
