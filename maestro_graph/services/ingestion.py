@@ -24,7 +24,7 @@ from typing import Any
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import Conflict
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
-from maestro_graph.domain.props import validate_props
+from maestro_graph.domain.props import validate_props, with_unions
 from maestro_graph.integrations.openlineage import Translation, fold_run
 from maestro_graph.runtime import slices
 from maestro_graph.services.commits import Commits
@@ -221,7 +221,8 @@ class GroupCommit:
                 for node_id, node in part:
                     prev = nodes.get(node_id)
                     nodes[node_id] = node if prev is None else Node(
-                        node_id, node.label, node.key, {**prev.props, **node.props}, prev.created_at, node.updated_at)
+                        node_id, node.label, node.key, {**prev.props, **with_unions(node.label, prev.props, node.props)},
+                        prev.created_at, node.updated_at)
             links.update(t.links)
             runs += t.runs
         r = await resolve(self.store, tenant, nodes, self._known, ahead.by_key if ahead is not None else None)
