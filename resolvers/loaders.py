@@ -23,6 +23,7 @@ class Loaders:
         self.node: DataLoader[NodeId, Node | None] = DataLoader(load_fn=self._load_nodes)
         self._neighbours: dict[tuple[Rel, Direction], DataLoader[NodeId, list[Neighbour]]] = {}
         self._pages: dict[PageArgs, DataLoader[NodeId, NeighbourPage]] = {}
+        self.parent_job: DataLoader[str, str | None] = DataLoader(load_fn=self._load_parent_jobs)
 
     def neighbours(self, rel: Rel, direction: Direction) -> DataLoader[NodeId, list[Neighbour]]:
         key = (rel, direction)
@@ -56,8 +57,13 @@ class Loaders:
     def forget(self) -> None:
         """After a mutation: drop everything cached, so the answer reads the new state."""
         self.node.clear_all()
+        self.parent_job.clear_all()
         for loader in (*self._neighbours.values(), *self._pages.values()):
             loader.clear_all()
+
+    async def _load_parent_jobs(self, jobs: Sequence[str]) -> list[str | None]:
+        found = await self._services.lineage.parent_jobs(self._tenant, jobs)
+        return [found.get(j) for j in jobs]
 
     async def _load_nodes(self, ids: Sequence[NodeId]) -> list[Node | None]:
         found = await self._services.graph.get(self._tenant, ids)

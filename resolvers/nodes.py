@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any, Optional
 
 import strawberry
-from strawberry.types.base import StrawberryOptional
+from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition
 
 from maestro_graph.domain.graph import Label, Neighbour, Node, Rel
@@ -62,7 +62,10 @@ def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
         if f.base_resolver is not None or f.python_name in ("id", "created_at", "updated_at"):
             continue
         kind = f.type.of_type if isinstance(f.type, StrawberryOptional) else f.type
-        if isinstance(kind, StrawberryEnumDefinition):
+        item = kind.of_type if isinstance(kind, StrawberryList) else None
+        if item is not None and hasattr(item, "__strawberry_definition__"):  # a list of objects: stored as dicts
+            out[f.python_name] = lambda v, T=item: [T(**x) for x in v or ()]
+        elif isinstance(kind, StrawberryEnumDefinition):
             out[f.python_name] = lambda v, E=kind.wrapped_cls: None if v is None else E(v)
         elif kind is datetime:
             out[f.python_name] = _time

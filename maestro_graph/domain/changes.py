@@ -12,6 +12,7 @@ from maestro_graph.domain.errors import Conflict, NotFound
 from maestro_graph.domain.graph import Node
 from maestro_graph.domain.clock import now
 from maestro_graph.domain.keys import natural_key
+from maestro_graph.domain.props import with_unions
 from maestro_graph.types import NodeId, Props
 
 KeyPair = tuple[str, str]  # (label, natural key)
@@ -46,12 +47,13 @@ def refuse_taken(taken: Mapping[KeyPair, NodeId]) -> None:
 
 
 def combine(incoming: list[Node]) -> dict[NodeId, Node]:
-    """The same node merged twice in one batch: later props win."""
+    """The same node merged twice in one batch: later props win (union props join: UNION_PROPS)."""
     combined: dict[NodeId, Node] = {}
     for node in incoming:
         prev = combined.get(node.id)
         combined[node.id] = node if prev is None else Node(
-            node.id, node.label, node.key, patched(prev.props, node.props), prev.created_at, node.updated_at)
+            node.id, node.label, node.key, patched(prev.props, with_unions(node.label, prev.props, node.props)),
+            prev.created_at, node.updated_at)
     return combined
 
 
@@ -72,7 +74,7 @@ def plan_merge(combined: Mapping[NodeId, Node], current: Mapping[NodeId, Node]) 
         if node.props.items() <= old.props.items() and None not in node.props.values():  # nothing new
             plan.result[i] = old
             continue
-        props = patched(old.props, node.props)
+        props = patched(old.props, with_unions(node.label, old.props, node.props))
         if props != old.props:
             plan.result[i] = merged = Node(i, old.label, old.key, props, old.created_at, node.updated_at)
             plan.changed.append(merged)

@@ -44,6 +44,8 @@ class Rel(enum.Enum):
     READS = "READS"
     WRITES = "WRITES"
     OF_JOB = "OF_JOB"
+    CHILD_OF = "CHILD_OF"
+    PART_OF = "PART_OF"
     FEEDS = "FEEDS"
     DERIVES = "DERIVES"
     VERSION_OF = "VERSION_OF"
@@ -74,6 +76,11 @@ ENDPOINTS: dict[Rel, tuple[tuple[frozenset[Label], frozenset[Label]], ...]] = {
     Rel.READS: ((frozenset({L.JOB}), frozenset({L.DATASET})),),
     Rel.WRITES: ((frozenset({L.JOB}), frozenset({L.DATASET})),),
     Rel.OF_JOB: ((frozenset({L.RUN}), frozenset({L.JOB})),),
+    # The OpenLineage job hierarchy (a run's `parent` facet): a Spark SQL job's run is a child of
+    # its application's run, and the SQL job part of the application job. Not lineage: impact
+    # analysis does not follow them.
+    Rel.CHILD_OF: ((frozenset({L.RUN}), frozenset({L.RUN})),),
+    Rel.PART_OF: ((frozenset({L.JOB}), frozenset({L.JOB})),),
     Rel.FEEDS: ((frozenset({L.DATASET}), frozenset({L.DATASET})),),
     Rel.DERIVES: ((frozenset({L.FIELD}), frozenset({L.FIELD})),),
     Rel.VERSION_OF: ((frozenset({L.MODEL_VERSION}), frozenset({L.MODEL})),),

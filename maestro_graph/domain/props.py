@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from maestro_graph.domain.errors import BadInput
 from maestro_graph.domain.graph import Label, Rel, node_name
-from maestro_graph.domain.text import NUL, Tag, refuse_nul
+from maestro_graph.domain.text import NUL, Tag, fold, refuse_nul
 from maestro_graph.domain.vocabulary import (
     ARTIFACT_TYPES, DEPLOYMENT_STATUSES, DERIVATION_TYPES, METRIC_RANGES, METRIC_TYPES, MODEL_STAGES, PREDICTION_TARGETS,
     PROBLEM_CLASSES, PROJECT_STATUSES, RUN_STATES, TRAINING_RUNNERS, TRAINING_STATUSES, metric_range,
@@ -77,11 +77,28 @@ class ArtifactProps(_Props):
         return sorted(set(tags))
 
 
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+
+
+class DatasetAlias(_Props):
+    """Another name of a dataset: an OpenLineage `symlinks` identifier, e.g. the table
+    default.orders of the path file:/warehouse/orders."""
+
+    namespace: Name
+    name: Name
+    type: Short | None = None
+
+
+def alias_order(alias: Props) -> tuple[str, str, str]:
+    return (alias["namespace"], alias["name"], alias.get("type") or "")
+
+
 class DatasetProps(_Props):
     namespace: Name
     name: Name
     description: Text | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    aliases: list[DatasetAlias] = Field(default_factory=list, max_length=100)
     # Schema versions (domain/schema_versions.py), written by ingestion only.
     schema_version: int | None = None
     schema_at: Stamp | None = None
@@ -89,6 +106,13 @@ class DatasetProps(_Props):
     schema_history: list[dict[str, Any]] | None = None
 
     _unique_tags = field_validator("tags")(ArtifactProps._unique_tags.__func__)  # type: ignore[attr-defined]
+
+    @field_validator("aliases")
+    @classmethod
+    def _unique_aliases(cls, aliases: list[DatasetAlias]) -> list[DatasetAlias]:
+        # One order whatever the events' order: the stored list is the same after any replay.
+        unique = {alias_order(a.model_dump()): a for a in aliases}
+        return [unique[k] for k in sorted(unique)]
 
 
 class FieldProps(_Props):
@@ -112,6 +136,10 @@ class JobProps(_Props):
     namespace: Name
     name: Name
     description: Text | None = None
+    # OpenLineage's jobType facet: what a job is, e.g. a Spark APPLICATION or one of its SQL_JOBs.
+    integration: Short | None = None  # SPARK, DBT, AIRFLOW, FLINK, ...
+    processing_type: Short | None = None  # BATCH or STREAMING
+    job_type: Short | None = None  # QUERY, COMMAND, DAG, TASK, JOB, MODEL, SQL_JOB, APPLICATION, ...
 
 
 class RunProps(_Props):
@@ -308,7 +336,8 @@ def _bad_input(what: str, err: ValidationError) -> BadInput:
 # and anything the hand check refuses, goes through pydantic, which also words the error.
 _PLAIN_LIMITS: dict[Label, dict[str, tuple[int, int]]] = {  # prop -> (min, max) length after strip
     Label.DATASET: {"namespace": (1, 300), "name": (1, 300), "description": (0, 10_000)},
-    Label.JOB: {"namespace": (1, 300), "name": (1, 300), "description": (0, 10_000)},
+    Label.JOB: {"namespace": (1, 300), "name": (1, 300), "description": (0, 10_000), "integration": (0, 100),
+                "processing_type": (0, 100), "job_type": (0, 100)},
     Label.FIELD: {"dataset_id": (1, 300), "path": (1, 1000), "name": (1, 300), "type": (0, 200),
                   "description": (0, 10_000)},
 }
@@ -387,5 +416,46 @@ def index_values(label: Label, props: Props) -> tuple[str, str | None, float | N
     score = props.get(spec.score) if spec.score else None
     tags = list(props.get("tags") or [])
     return name, (str(kind) if kind is not None else None), (float(score) if score is not None else None), tags
+
+# Props that merge as a union: what an identity-keyed node is told about them adds to what is
+# stored, in any order, rather than replacing it (a dataset's aliases gathered from many events).
+UNION_PROPS: dict[Label, tuple[str, ...]] = {Label.DATASET: ("aliases",)}
+_UNION_ORDER = {(Label.DATASET, "aliases"): alias_order}
+
+
+def with_unions(label: Label, old: Props, new: Props) -> Props:
+    """`new` as a patch over `old`: its union props joined with old's (UNION_PROPS).
+
+    >>> a, b = {"namespace": "hive", "name": "default.orders"}, {"namespace": "s3", "name": "orders"}
+    >>> with_unions(Label.DATASET, {"aliases": [b]}, {"name": "x", "aliases": [a]})["aliases"] == [a, b]
+    True
+    """
+    out = new
+    for prop in UNION_PROPS.get(label, ()):
+        mine, theirs = new.get(prop), old.get(prop)
+        if mine and theirs and mine != theirs:
+            order = _UNION_ORDER[(label, prop)]
+            unique = {order(v): v for v in (*theirs, *mine)}
+            out = {**out, prop: [unique[k] for k in sorted(unique)]}
+    return out
+
+
+# Name filters compare a node's folded name, and each of its aliases' names, against the folded
+# filter; the stores keep them as one string, joined by a character no name is expected to hold
+# (a filter holding it could match across two of them).
+SEARCH_SEPARATOR = "\x1f"
+
+
+def search_text(props: Props, name: str) -> str:
+    """What name filters match: fold(name), then fold of each alias's name.
+
+    >>> search_text({"aliases": [{"namespace": "hive", "name": "Default.Orders"}]}, "warehouse/orders").split(SEARCH_SEPARATOR)
+    ['warehouse/orders', 'default.orders']
+    """
+    text = fold(name)
+    for alias in props.get("aliases") or ():
+        text += SEARCH_SEPARATOR + fold(alias["name"])
+    return text
+
 
 _PLAIN_DEFAULTS.update({label: _to_json(SPECS[label].schema.model_construct()) for label in _PLAIN_LIMITS})

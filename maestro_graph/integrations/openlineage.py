@@ -5,7 +5,10 @@ them. From each: Job and Run nodes, Dataset nodes (namespace + name identity), `
 Field nodes (nested fields as dotted paths), `columnLineage` facet -> Field-to-Field DERIVES edges
 (both the per-input `transformations[]` shape and the older `transformationType/Description`, plus
 the facet's `dataset` list of inputs that affect every output field), Job READS/WRITES and
-dataset-level FEEDS edges from every input to every output.
+dataset-level FEEDS edges from every input to every output. The job hierarchy: a run's `parent`
+facet -> Run CHILD_OF Run and Job PART_OF Job; a job's `jobType` facet -> its integration,
+processing type and job type; a dataset's `symlinks` facet -> its aliases (other names it is
+found by).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from functools import lru_cache
 from datetime import datetime
 from typing import Any, Literal, Union
 
-from pydantic import StringConstraints, TypeAdapter, ValidationError
+from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import Annotated, NotRequired, TypedDict
 
 from maestro_graph.domain.clock import now, utc_text
@@ -25,7 +28,7 @@ from maestro_graph.domain.schema_versions import SchemaSeen
 from maestro_graph.domain.graph import Label, Node, Rel
 from maestro_graph.domain.ids import identity_id
 from maestro_graph.domain.keys import field_key, natural_key
-from maestro_graph.domain.props import validate_props, validate_rel_props
+from maestro_graph.domain.props import validate_props, validate_rel_props, with_unions
 from maestro_graph.types import NodeId, Props, Tenant
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -74,10 +77,21 @@ class SchemaFacet(TypedDict):
     fields: NotRequired[list[SchemaField]]
 
 
+class SymlinkIdentifier(TypedDict):
+    namespace: NonEmpty
+    name: NonEmpty
+    type: NotRequired[str | None]  # TABLE, ...
+
+
+class SymlinksFacet(TypedDict):
+    identifiers: NotRequired[list[SymlinkIdentifier]]
+
+
 class DatasetFacets(TypedDict):
     schema: NotRequired[SchemaFacet | None]
     columnLineage: NotRequired[ColumnLineageFacet | None]
     documentation: NotRequired[dict[str, Any] | None]
+    symlinks: NotRequired[SymlinksFacet | None]
 
 
 class DatasetRef(TypedDict):
@@ -86,15 +100,60 @@ class DatasetRef(TypedDict):
     facets: NotRequired[DatasetFacets]
 
 
+RunId = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+Short = Annotated[str, StringConstraints(max_length=100)]
+_KEEP = ConfigDict(extra="allow")  # facets stored whole (a run's) keep the keys we do not read
+
+
+class JobTypeFacet(TypedDict):
+    processingType: NotRequired[Short | None]  # BATCH, STREAMING
+    integration: NotRequired[Short | None]  # SPARK, DBT, ...
+    jobType: NotRequired[Short | None]  # QUERY, COMMAND, DAG, TASK, JOB, MODEL, SQL_JOB, APPLICATION, ...
+
+
+@with_config(_KEEP)
+class JobFacets(TypedDict):
+    jobType: NotRequired[JobTypeFacet | None]
+
+
 class JobRef(TypedDict):
     namespace: NonEmpty
     name: NonEmpty
-    facets: NotRequired[dict[str, Any]]
+    facets: NotRequired[JobFacets]
+
+
+@with_config(_KEEP)
+class ParentRunRef(TypedDict):
+    runId: RunId
+
+
+@with_config(_KEEP)
+class ParentJobRef(TypedDict):
+    namespace: NonEmpty
+    name: NonEmpty
+
+
+@with_config(_KEEP)
+class RootRef(TypedDict):
+    run: ParentRunRef
+    job: ParentJobRef
+
+
+@with_config(_KEEP)
+class ParentFacet(TypedDict):
+    run: ParentRunRef
+    job: ParentJobRef
+    root: NotRequired[RootRef | None]  # OpenLineage 1.x: the top of the hierarchy
+
+
+@with_config(_KEEP)
+class RunFacets(TypedDict):
+    parent: NotRequired[ParentFacet | None]
 
 
 class RunRef(TypedDict):
-    runId: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
-    facets: NotRequired[dict[str, Any]]
+    runId: RunId
+    facets: NotRequired[RunFacets]
 
 
 class _Event(TypedDict):
@@ -183,6 +242,20 @@ def _field_props(path: str, type_: str | None, description: str | None) -> Props
     return {k: v for k, v in validate_props(Label.FIELD, props).items() if k in props or k == "name"}
 
 
+@lru_cache(maxsize=10_000)
+def _validated_aliases(named: tuple[tuple[str, str, str | None], ...]) -> list[Props]:
+    """A dataset's aliases as stored (validated, in one order); each distinct set checked once."""
+    aliases = [{"namespace": ns, "name": name, **({"type": kind} if kind else {})} for ns, name, kind in named]
+    try:
+        return validate_props(Label.DATASET, {"namespace": "-", "name": "-", "aliases": aliases})["aliases"]  # type: ignore[no-any-return]
+    except BadInput as err:  # name where in the event it is: the facet
+        raise BadInput(f"symlinks.identifiers: {err}", field="symlinks.identifiers") from None
+
+
+# jobType facet key -> Job prop
+_JOB_TYPE_PROPS = (("integration", "integration"), ("processing_type", "processingType"), ("job_type", "jobType"))
+
+
 @lru_cache(maxsize=50_000)
 def _validated_rel(rel: Rel, items: tuple[tuple[str, Any], ...]) -> Props:
     return validate_rel_props(rel, dict(items))
@@ -223,7 +296,7 @@ class Translation:
         if prev is not None:  # seen earlier in the batch: later values win, earlier ones stay
             if clean.items() <= prev.props.items():
                 return prev
-            clean = {**prev.props, **clean}
+            clean = {**prev.props, **with_unions(label, prev.props, clean)}
         self.nodes[node_id] = node = Node(node_id, label, key, dict(clean), self.stamp, self.stamp)
         return node
 
@@ -239,6 +312,9 @@ class Translation:
         if doc and isinstance(doc.get("description"), str):
             props["description"] = doc["description"]
         ds = self.node(Label.DATASET, props)
+        symlinks = facets.get("symlinks")
+        if symlinks and symlinks.get("identifiers"):
+            ds = self._aliases(ds, symlinks["identifiers"])
         self._ids[(Label.DATASET, ref["namespace"], ref["name"])] = ds.id
         schema = facets.get("schema")
         if schema is not None:
@@ -246,6 +322,17 @@ class Translation:
             self._schema_fields(ds.id, schema.get("fields", []), "", columns)
             self.schemas.append((ds.id, SchemaSeen(*self._event, columns)))
         return ds
+
+    def _aliases(self, ds: Node, identifiers: list[SymlinkIdentifier]) -> Node:
+        """The dataset with the other names its `symlinks` facet gives it (Spark's table name
+        default.orders for the path file:/.../warehouse/orders), joined to those it has."""
+        own = (ds.props["namespace"], ds.props["name"])
+        named = tuple(dict.fromkeys((i["namespace"], i["name"], i.get("type") or None) for i in identifiers
+                                    if (i["namespace"], i["name"]) != own))
+        if not named:
+            return ds
+        aliases = _validated_aliases(named)
+        return self._put(Label.DATASET, ds.id, ds.key, {**ds.props, "aliases": aliases})
 
     def field(self, dataset_id: NodeId, path: str, type_: str | None = None, description: str | None = None) -> Node:
         clean = {**_field_props(path, type_, description), "dataset_id": dataset_id}
@@ -269,12 +356,37 @@ class Translation:
             columns[f.props["path"]] = f.props.get("type")
             self._schema_fields(dataset_id, sf.get("fields", []), path + ".", columns)
 
-    def job(self, ref: JobRef) -> Node:
+    def job(self, ref: JobRef | ParentJobRef) -> Node:
         props: Props = {"namespace": ref["namespace"], "name": ref["name"]}
-        doc = ref.get("facets", {}).get("documentation")
+        facets = ref.get("facets") or {}
+        doc = facets.get("documentation")
         if isinstance(doc, dict) and isinstance(doc.get("description"), str):
             props["description"] = doc["description"]
+        kind = facets.get("jobType")
+        if kind:  # what the job is: a Spark application, one of its SQL jobs, a dbt model ...
+            for prop, key in _JOB_TYPE_PROPS:
+                if value := (kind.get(key) or "").strip():
+                    props[prop] = value
         return self.node(Label.JOB, props)
+
+    def hierarchy(self, run: Node, job: Node, parent: ParentFacet) -> None:
+        """A run's `parent` facet: the run is a CHILD_OF the parent run, its job PART_OF the
+        parent's job. The parent run and job are made by identity if not seen yet (a parent's
+        own events may come later, or never); the parent run under the parent job, as its own
+        events would make it. The facet's `root` (OpenLineage 1.x) is not linked: the parent's
+        own `parent` facet says what lies between it and the root."""
+        parent_job = self.job(parent["job"])
+        parent_run = self.run(parent["run"]["runId"], parent_job)
+        if parent_run.id != run.id:
+            self.link(Rel.CHILD_OF, run.id, parent_run.id)
+        if parent_job.id != job.id:
+            self.link(Rel.PART_OF, job.id, parent_job.id)
+
+    def run(self, run_id: str, job: Node) -> Node:
+        """The Run node of a run id (its identity), under its job."""
+        node = self.node(Label.RUN, {"run_id": run_id.lower(), "job_id": job.id})
+        self.link(Rel.OF_JOB, node.id, job.id)
+        return node
 
     def io(self, job: Node, inputs: list[DatasetRef], outputs: list[DatasetRef], run: str = "", at: str = "") -> None:
         job_name = f"{job.props['namespace']}/{job.props['name']}"
@@ -367,9 +479,11 @@ def translate(tenant: Tenant, events: list[Event]) -> Translation:
                 run_props["started_at"] = at
             if state in TERMINAL:
                 run_props["ended_at"] = at
-            run_node = t.node(Label.RUN, {"run_id": run_props["run_id"], "job_id": job.id})
-            t.link(Rel.OF_JOB, run_node.id, job.id)
+            run_node = t.run(run["runId"], job)
             t.runs.append((run_node.id, run_props))
+            parent = (run.get("facets") or {}).get("parent")
+            if parent:
+                t.hierarchy(run_node, job, parent)
     return t
 
 

@@ -27,7 +27,7 @@ from maestro_graph.domain.errors import Conflict
 from maestro_graph.domain.derivations import LINEAGE_AT, LINEAGE_RUN, Statement, fold
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schema_versions import SchemaSeen
-from maestro_graph.domain.props import validate_props, validate_rel_props
+from maestro_graph.domain.props import validate_props, validate_rel_props, with_unions
 from maestro_graph.integrations.openlineage import Translation, fold_run
 from maestro_graph.runtime import slices
 from maestro_graph.services.commits import Commits
@@ -228,7 +228,8 @@ class GroupCommit:
                 for node_id, node in part:
                     prev = nodes.get(node_id)
                     nodes[node_id] = node if prev is None else Node(
-                        node_id, node.label, node.key, {**prev.props, **node.props}, prev.created_at, node.updated_at)
+                        node_id, node.label, node.key, {**prev.props, **with_unions(node.label, prev.props, node.props)},
+                        prev.created_at, node.updated_at)
             links.update(t.links)
             runs += t.runs
             statements += t.statements

@@ -17,6 +17,7 @@ from typing import Any
 from maestro_graph.auth.principal import Principal
 from maestro_graph.domain.errors import BadInput, LimitExceeded, NotFound
 from maestro_graph.domain.graph import Edge, Label, Node, Rel
+from maestro_graph.domain.keys import natural_key
 from maestro_graph.domain.impact import (Impacted, ImpactReport, OfLabel, Reached, Request, WalkFrom, build_report,
                                          edge_order, impact_plan)
 from maestro_graph.integrations.openlineage import parse_events, translate
@@ -32,6 +33,7 @@ DEFAULT_LINEAGE_CAP = 5_000
 DEFAULT_IMPACT_CAP = 20_000
 MAX_CAP = 200_000
 ROOT_LABELS = (Label.DATASET, Label.FIELD)
+MAX_JOB_SPLITS = 20  # ways a "namespace/name" job name is tried (parent_jobs)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,33 @@ class LineageService:
         nodes = await self.store.get_nodes(tenant, list(distance))
         ordered = sorted(((nodes[i], d) for i, d in distance.items() if i in nodes), key=lambda nd: (nd[1], nd[0].name, nd[0].id))
         return LineageGraph(root, ordered, [edges[k] for k in sorted(edges)], truncated)
+
+    async def parent_jobs(self, tenant: Tenant, jobs: Sequence[str]) -> dict[str, str]:
+        """The job each job is part of (PART_OF), both named as lineage edges name them:
+        "namespace/name". A name whose namespace or name holds "/" splits more than one way: the
+        first split (shortest namespace) that names a stored job is it. Jobs with no parent, or
+        not stored, are left out. Two store calls, whatever the number of jobs."""
+        candidates: dict[str, list[str]] = {}  # job name -> the keys it may be, in order
+        for job in dict.fromkeys(jobs):
+            parts = job.split("/")
+            candidates[job] = [natural_key(Label.JOB, {"namespace": "/".join(parts[:i]), "name": "/".join(parts[i:])})
+                               for i in range(1, min(len(parts), MAX_JOB_SPLITS + 1))]
+        keys = list(dict.fromkeys(k for ks in candidates.values() for k in ks))
+        found = await self.store.get_by_keys(tenant, Label.JOB, keys) if keys else {}
+        of: dict[str, Node] = {}
+        for job, ks in candidates.items():
+            hit = next((found[k] for k in ks if k in found), None)
+            if hit is not None:
+                of[job] = hit
+        if not of:
+            return {}
+        parents = await self.store.neighbours(tenant, list({n.id for n in of.values()}), Rel.PART_OF, Direction.OUT)
+        out: dict[str, str] = {}
+        for job, node in of.items():
+            if nbs := parents.get(node.id):  # several parents: the first by name, as Job.parent
+                p = nbs[0].node.props
+                out[job] = f"{p['namespace']}/{p['name']}"
+        return out
 
     async def impact(self, tenant: Tenant, node_id: NodeId, depth: int | None = None,
                      cap: int = DEFAULT_IMPACT_CAP) -> ImpactReport:

@@ -53,6 +53,13 @@ DERIVATION = EdgeKind(DerivationConnection, DerivationEdge, _derivation_props)
 
 
 # -- types ----------------------------------------------------------------------------------------
+@strawberry.type(description="Another name of a dataset, from an OpenLineage symlinks facet: e.g. the table default.orders of the path file:/warehouse/orders.")
+class DatasetAlias:
+    namespace: str
+    name: str
+    type: Optional[str] = strawberry.field(default=None, description="TABLE, ... as the producer says.")
+
+
 @strawberry.type(description="A dataset, identified as in OpenLineage by (namespace, name).")
 class Dataset(StoredNode, relay.Node):
     id: relay.NodeID[str]
@@ -60,6 +67,7 @@ class Dataset(StoredNode, relay.Node):
     name: str
     description: Optional[str]
     tags: list[str]
+    aliases: list[DatasetAlias] = strawberry.field(description="Other names it is known by (OpenLineage symlinks); the datasets filter's text matches them too.")
     created_at: datetime
     updated_at: datetime
     fields: Connection[Field] = related(Rel.HAS_FIELD, OUT, description="Its columns.")

@@ -24,11 +24,16 @@ class Job(StoredNode, relay.Node):
     namespace: str
     name: str
     description: Optional[str]
+    integration: Optional[str] = strawberry.field(description="What ran it (OpenLineage jobType facet): SPARK, DBT, AIRFLOW, ...")
+    processing_type: Optional[str] = strawberry.field(description="BATCH or STREAMING (OpenLineage jobType facet).")
+    job_type: Optional[str] = strawberry.field(description="What it is (OpenLineage jobType facet): APPLICATION, SQL_JOB, JOB, MODEL, DAG, TASK, QUERY, COMMAND, ...")
     created_at: datetime
     updated_at: datetime
     inputs: Connection[Dataset] = related(Rel.READS, OUT, description="Datasets it reads.")
     outputs: Connection[Dataset] = related(Rel.WRITES, OUT, description="Datasets it writes.")
     runs: Connection[Run] = related(Rel.OF_JOB, IN, description="Its runs.")
+    parent: Optional[Job] = related_one(Rel.PART_OF, OUT, description="The job it is part of (PART_OF), as its runs' parent facet says: a Spark SQL job's application, a dbt model's dbt run. If its runs named several, the first by name.")
+    children: Connection[Job] = related(Rel.PART_OF, IN, description="The jobs part of it (PART_OF), e.g. a Spark application's SQL jobs.")
 
 
 @strawberry.type(description="One run of a job.")
@@ -42,6 +47,8 @@ class Run(StoredNode, relay.Node):
     created_at: datetime
     updated_at: datetime
     job: Optional[Job] = related_one(Rel.OF_JOB, OUT, description="The job this is a run of.")
+    parent: Optional[Run] = related_one(Rel.CHILD_OF, OUT, description="The run this one ran within (CHILD_OF, from its parent facet): a Spark SQL job's run is a child of its application's run.")
+    children: Connection[Run] = related(Rel.CHILD_OF, IN, description="The runs that ran within this one (CHILD_OF).")
 
 
 @strawberry.input

@@ -57,6 +57,10 @@ class LineageEdge:
     transformations: list[ColumnTransformation] = strawberry.field(
         description="Column lineage: every (job, type, subtype) that produced this edge, whatever order their events came in.")
 
+    @strawberry.field(description="The job `job` is part of (PART_OF), as namespace/name: e.g. the Spark application of a SQL job, the dbt run of a model.")
+    async def parent_job(self, info: Info) -> Optional[str]:
+        return await info.context.loaders.parent_job.load(self.job) if self.job else None
+
 
 @strawberry.type(description="A lineage subgraph, nodes ordered by distance then name.")
 class LineageGraph:

@@ -33,3 +33,11 @@ def test_shortcut_agrees_with_the_schema(label: Label) -> None:
             assert outcome(validate_props, label, props) == outcome(schema_validate, label, props), props
             checked += 1
     assert checked >= 300
+
+
+@pytest.mark.parametrize("prop", ["integration", "processing_type", "job_type"])
+def test_shortcut_agrees_with_the_schema_on_job_types(prop: str) -> None:
+    values = [*VALUES, "a" * 100, "a" * 101, " " + "a" * 100 + " "]
+    for value in values:
+        props = {"namespace": "spark", "name": "app", prop: value}
+        assert outcome(validate_props, Label.JOB, props) == outcome(schema_validate, Label.JOB, props), props

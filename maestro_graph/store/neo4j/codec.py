@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from maestro_graph.domain.graph import LABEL_OF, Edge, Node, Rel
-from maestro_graph.domain.props import index_values
-from maestro_graph.domain.text import fold
+from maestro_graph.domain.props import index_values, search_text
 from maestro_graph.types import NodeId, Props, Tenant
 
 JSON_SUFFIX = "__json"
@@ -77,7 +76,7 @@ def node_properties(node: Node, tenant: Tenant) -> dict[str, Any]:
         **encode_props(node.props),
         "id": node.id, "tenant": tenant, "label": node.label.value, "key": node.key,
         "created_at": node.created_at, "updated_at": node.updated_at,
-        "_name": name, "_kind": kind, "_score": score, "_tags": [str(t) for t in tags], "_fold": fold(name),
+        "_name": name, "_kind": kind, "_score": score, "_tags": [str(t) for t in tags], "_fold": search_text(node.props, name),
     }
 
 

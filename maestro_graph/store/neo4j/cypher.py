@@ -73,7 +73,8 @@ FIND_MATCH = """
 MATCH (n:%(label)s)
 WHERE n.tenant = $tenant AND n._name IS NOT NULL
 """
-# CONTAINS: a plain substring, no wildcards. `_fold` is domain.text.fold(_name); a node written before
+# CONTAINS: a plain substring, no wildcards. `_fold` is domain.props.search_text (the folded name,
+# and a dataset's aliases' names); a node written before
 # it was kept has none until it is written again, and is compared lower-cased meanwhile.
 FIND_TEXT = "coalesce(n._fold, toLower(n._name)) CONTAINS $text"
 FIND_KINDS = "n._kind IN $kinds"

@@ -14,8 +14,7 @@ from sqlalchemy import JSON, BigInteger, Column, Float, Index, MetaData, Primary
 from sqlalchemy.dialects.postgresql import JSONB
 
 from maestro_graph.domain.graph import LABEL_OF, Node
-from maestro_graph.domain.props import index_values
-from maestro_graph.domain.text import fold
+from maestro_graph.domain.props import index_values, search_text
 from maestro_graph.types import Tenant
 
 metadata = MetaData()
@@ -38,7 +37,7 @@ nodes = Table(
     Column("props", Json, nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
-    Column("name_fold", Text),  # domain.text.fold(name): what name filters compare against (0005)
+    Column("name_fold", Text),  # domain.props.search_text: the folded name (and aliases) name filters match (0005)
     PrimaryKeyConstraint("tenant", "id", name="pk_nodes"),
     # On PostgreSQL a unique index on (tenant, label, md5(key)) instead: a key can be longer
     # than a btree entry may be (migrations/sql 0004).
@@ -96,7 +95,7 @@ def node_row(node: Node, tenant: Tenant, *, dump: bool = False) -> tuple[Any, ..
     """A node's column values in NODE_ROW order; props as JSON text when `dump` (SQLite's driver)."""
     name, kind, score, tags = index_values(node.label, node.props)
     return (tenant, node.id, node.label._value_, node.key, name, kind, score, "," + ",".join(tags) + "," if tags else "",
-            json_text(node.props) if dump else node.props, node.created_at, node.updated_at, fold(name))
+            json_text(node.props) if dump else node.props, node.created_at, node.updated_at, search_text(node.props, name))
 
 
 def to_node(row: Any) -> Node:
