@@ -132,7 +132,13 @@ async def snapshot(store, tenant: str) -> tuple[dict, set]:
         return (n.label.value, n.props["namespace"], n.props["name"])
 
     def plain(props: dict) -> dict:
-        return {k: ident(v) if k in ("job_id", "dataset_id") else v for k, v in props.items()}
+        # A dataset's schema history records versions as they were learnt (domain/schema_versions.py):
+        # only its current schema is the same whatever the order, so that is what is compared.
+        out = {k: ident(v) if k in ("job_id", "dataset_id") else v for k, v in props.items()
+               if k not in ("schema_history", "schema_version")}
+        if props.get("schema_history"):
+            out["schema_current"] = props["schema_history"][-1]["fields"]
+        return out
 
     edges = set()
     for rel in HIERARCHY_RELS:

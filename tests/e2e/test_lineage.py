@@ -185,7 +185,8 @@ async def test_older_facet_shape_dataset_wide_inputs_and_dataset_events(server):
                      "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
                      "dataset": {"namespace": NS, "name": "shop.orders", "facets": {
                          "documentation": {"description": "All orders"},
-                         "schema": {"fields": [{"name": "address", "type": "struct", "fields": [{"name": "city", "type": "string"}]}]}}}}
+                         "schema": {"fields": [{"name": "amount", "type": "decimal"}, {"name": "status", "type": "string"},
+                                               {"name": "address", "type": "struct", "fields": [{"name": "city", "type": "string"}]}]}}}}
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers) as client:
         assert (await client.post("/api/v1/lineage", json=[ev, dataset_event])).status_code == 201
     ids = await ids_by_name(server)
