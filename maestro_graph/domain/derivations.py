@@ -161,3 +161,20 @@ def fold(statements: Iterable[Statement], stored_standing: Mapping[tuple[NodeId,
     unchanged = {pair for pair, props in written.items() if stored_edges.get(pair) == props}
     return Folded({p: v for p, v in written.items() if p not in unchanged},
                   sorted(pair for pair, cs in edges.items() if not cs and pair in stored_edges), standing)
+
+
+def feeds_props(by_job: Mapping[str, bool]) -> Props:
+    """A dataset edge's props from every job that feeds the target from the source: column
+    lineage holds only if each of them reports it (else impact analysis must cross the edge at
+    dataset level), whatever order their events came in."""
+    jobs = dict(sorted(by_job.items()))
+    return {"job": next(iter(jobs)), "column_lineage": all(jobs.values()), "by_job": jobs}
+
+
+def feeds_of(props: Props | None) -> dict[str, bool]:
+    """A stored dataset edge's jobs; one stored before they were kept counts as its one job's."""
+    if not props:
+        return {}
+    if isinstance(props.get("by_job"), dict):
+        return {str(k): bool(v) for k, v in props["by_job"].items()}
+    return {str(props["job"]): bool(props.get("column_lineage"))} if props.get("job") else {}

@@ -294,10 +294,12 @@ class WritesProps(_Props):
 
 
 class FeedsProps(_Props):
-    job: str | None = None
+    job: str | None = None  # the first of by_job, for readers of one value
     # Whether column lineage says which columns of the source feed the target. Where it does not
     # (absent or unknown), impact analysis from a column crosses this edge at dataset level.
+    # From OpenLineage: true only when every job that feeds it this way reports column lineage.
     column_lineage: bool | None = None
+    by_job: dict[str, bool] | None = None  # each job feeding it -> whether it reports column lineage
 
 
 class EmptyProps(_Props):

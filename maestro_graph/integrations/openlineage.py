@@ -277,6 +277,9 @@ class Translation:
     # Column lineage, as each job's run stated it per output (domain/derivations.py): folded
     # with what is stored when the batch is written, not linked as it comes.
     statements: list[Statement] = field(default_factory=list)
+    # Dataset edges: (source, target) -> job -> whether it reports column lineage from the source
+    # (any of its events saying so), folded with what is stored when the batch is written.
+    feeds: dict[tuple[NodeId, NodeId], dict[str, bool]] = field(default_factory=dict)
     # Each schema facet, by dataset (domain/schema_versions.py), with the event's time and run.
     schemas: list[tuple[NodeId, SchemaSeen]] = field(default_factory=list)
     _event: tuple[str, str] = ("", "")  # (eventTime, run id) of the event being translated
@@ -285,7 +288,7 @@ class Translation:
     @property
     def relationships(self) -> int:
         """The relationships the batch names: its links and its distinct column edges."""
-        return len(self.links) + len({pair for st in self.statements for pair in st.pairs})
+        return len(self.links) + len(self.feeds) + len({pair for st in self.statements for pair in st.pairs})
 
     def node(self, label: Label, props: dict[str, str]) -> Node:
         """Merge a node an event names; its props are strings, so they are a cache key."""
@@ -402,14 +405,13 @@ class Translation:
             named = {(i_ref["namespace"], i_ref["name"]) for i_ref in inputs}
             for i_ref, i in zip(inputs, ins):
                 if i.id != o.id:
-                    self.link(Rel.FEEDS, i.id, o.id,
-                              {"job": job_name, "column_lineage": (i_ref["namespace"], i_ref["name"]) in described})
+                    self.feed(i.id, o.id, job_name, (i_ref["namespace"], i_ref["name"]) in described)
             # A dataset that feeds a column of the output feeds the output, named as an input or
             # not (dbt's default mode names seeds only in column lineage).
             for ns, name in sorted(described - named):
                 source = self.column_dataset(ns, name)
                 if source != o.id:
-                    self.link(Rel.FEEDS, source, o.id, {"job": job_name, "column_lineage": True})
+                    self.feed(source, o.id, job_name, True)
             if facet is not None:
                 self.statements.append(self._column_lineage(ref, o.id, facet, job.id, job_name, run, at))
 
@@ -439,6 +441,10 @@ class Translation:
             return [Contribution(job_name, None, None)]
         return [Contribution(job_name, t["type"], t.get("subtype"), t.get("description"), bool(t.get("masking")))
                 for t in steps]
+
+    def feed(self, source: NodeId, target: NodeId, job_name: str, column_lineage: bool) -> None:
+        by_job = self.feeds.setdefault((source, target), {})
+        by_job[job_name] = by_job.get(job_name, False) or column_lineage
 
     def column_dataset(self, namespace: str, name: str) -> NodeId:
         dataset_id = self._ids.get((Label.DATASET, namespace, name))

@@ -24,7 +24,7 @@ from typing import Any
 
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import Conflict
-from maestro_graph.domain.derivations import LINEAGE_AT, LINEAGE_RUN, Statement, fold
+from maestro_graph.domain.derivations import LINEAGE_AT, LINEAGE_RUN, Statement, feeds_of, feeds_props, fold
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schema_versions import SchemaSeen
 from maestro_graph.domain.props import validate_props, validate_rel_props, with_unions
@@ -222,6 +222,7 @@ class GroupCommit:
         runs: list[tuple[NodeId, Props]] = []
         statements: list[Statement] = []
         seen: list[tuple[NodeId, SchemaSeen]] = []
+        feeds: dict[tuple[NodeId, NodeId], dict[str, bool]] = {}
         for request in group:
             t = request.translation
             async for part in slices(t.nodes.items()):
@@ -234,6 +235,10 @@ class GroupCommit:
             runs += t.runs
             statements += t.statements
             seen += t.schemas
+            for pair, by_job in t.feeds.items():
+                into = feeds.setdefault(pair, {})
+                for job, flag in by_job.items():
+                    into[job] = into.get(job, False) or flag
         r = await resolve(self.store, tenant, nodes, self._known, ahead.by_key if ahead is not None else None)
         real: dict[NodeId, Node] = {}
         async for nodes_part in slices(nodes.values()):
@@ -254,6 +259,8 @@ class GroupCommit:
         edges: list[Edge] = []
         async for links_part in slices(links.items()):
             edges += r.edges(links_part)
+        if feeds:
+            edges += await self._feeds(tenant, feeds, r, ahead)
         unlink: list[Edge] = []
         if statements:
             edges, unlink = await self._column_lineage(tenant, statements, r, edges, ahead)
@@ -264,6 +271,26 @@ class GroupCommit:
             unlink += retired
         return _Write(tenant, ChangeSet(merge=list(real.values()), update=patches, link=edges, unlink=unlink,
                                         audit=audit), real)
+
+    async def _feeds(self, tenant: Tenant, feeds: dict[tuple[NodeId, NodeId], dict[str, bool]], r: Resolved,
+                     ahead: _Write | None) -> list[Edge]:
+        """Dataset edges with every job that feeds them, folded into the stored ones (and the
+        write under way's), in one read; those that change nothing are left out."""
+        real = {(r.real(a), r.real(b)): by_job for (a, b), by_job in feeds.items()}
+        stored = {(e.src, e.dst): e.props for e in await self.store.expand(
+            tenant, list({a for a, _ in real}), [Rel.FEEDS], Direction.OUT, with_props=True) if (e.src, e.dst) in real}
+        for e in (ahead.changes.link if ahead is not None else ()):
+            if e.rel is Rel.FEEDS and (e.src, e.dst) in real:
+                stored[(e.src, e.dst)] = e.props
+        out = []
+        for pair, by_job in real.items():
+            merged = feeds_of(stored.get(pair))
+            for job, flag in by_job.items():
+                merged[job] = merged.get(job, False) or flag
+            props = validate_rel_props(Rel.FEEDS, feeds_props(merged))
+            if stored.get(pair) != props:
+                out.append(Edge(Rel.FEEDS, *pair, props))
+        return out
 
     async def _column_lineage(self, tenant: Tenant, statements: list[Statement], r: Resolved, edges: list[Edge],
                               ahead: _Write | None) -> tuple[list[Edge], list[Edge]]:

@@ -152,3 +152,19 @@ async def test_replaying_a_recorded_order_shuffled_gives_the_same_edges(store, t
     await ingest(store, f"{tenant}-b", shuffled)
     a, b = await column_edges(store, f"{tenant}-a"), await column_edges(store, f"{tenant}-b")
     assert a == b and len(a) == 2  # only the last run's two columns stand
+
+
+async def test_a_dataset_edge_keeps_every_job_and_says_column_lineage_only_if_all_do(store, tenant):
+    with_lineage = event("typed", run_id(), "2026-11-01T10:00:00Z", "mart", {"id": [("src", "id", [t("DIRECT", "IDENTITY")])]})
+    without = {**event("untyped", run_id(), "2026-11-01T11:00:00Z", "mart", {}), "outputs": [{"namespace": NS, "name": "mart"}],
+               "inputs": [{"namespace": NS, "name": "src"}]}
+    seen = []
+    for i, order in enumerate([[with_lineage, without], [without, with_lineage]]):
+        own = f"{tenant}-{i}"
+        await ingest(store, own, order)
+        datasets = {n.name: n.id for n in (await store.find_nodes(own, NodeQuery(Label.DATASET, first=10))).nodes}
+        [feeds] = await store.expand(own, [datasets["src"]], [Rel.FEEDS], Direction.OUT, with_props=True)
+        seen.append(feeds.props)
+    assert seen[0] == seen[1]
+    # One job moves the column without saying how: impact from a column must cross at dataset level.
+    assert seen[0]["by_job"] == {"spark/typed": True, "spark/untyped": False} and seen[0]["column_lineage"] is False

@@ -112,3 +112,24 @@ async def test_a_rename_the_column_lineage_states_is_told_as_one(store, tenant):
     _, ds = await columns(store, tenant, "customers")
     d = ds.props["schema_history"][-1]["diff"]
     assert d["renamed"] == [{"from": "name", "to": "customer_name"}] and d["removed"] == [] and d["added"] == []
+
+
+async def test_the_lineage_index_follows_a_dropped_column_exactly(store, tenant):
+    cache = TopologyCache(store, "inline")
+    indexed = Services.build(store, topology=cache)
+    walked = Services.build(store, topology=TopologyCache(store, "off"))
+    try:
+        await ingest(indexed, tenant, [V1, DOWN])
+        assert await cache.ensure(tenant) is not None
+        builds = cache.builds
+        await ingest(indexed, tenant, [V2])  # retires the dropped column's edges: taken in, not rebuilt
+        raw, _ = await columns(store, tenant, "raw")
+        _, orders = await columns(store, tenant, "orders")
+        for start in (raw["discount"].id, raw["amount"].id, orders.id):
+            a = await indexed.lineage.impact(tenant, start, None)
+            b = await walked.lineage.impact(tenant, start, None)
+            assert [(f.id, f.distance) for f in a.fields] == [(f.id, f.distance) for f in b.fields]
+            assert [(d.id, d.distance) for d in a.datasets] == [(d.id, d.distance) for d in b.datasets]
+        assert cache.builds == builds and cache.answers >= 3
+    finally:
+        await cache.close()
