@@ -104,6 +104,7 @@ class DatasetProps(_Props):
     schema_at: Stamp | None = None
     schema_run: str | None = None
     schema_history: list[dict[str, Any]] | None = None
+    schema_removed: dict[str, int] | None = None  # column path -> the version that dropped it
 
     _unique_tags = field_validator("tags")(ArtifactProps._unique_tags.__func__)  # type: ignore[attr-defined]
 

@@ -3,8 +3,9 @@
 Each distinct schema a dataset is seen with becomes a version (1, 2, 3, ...), kept on the dataset
 (`schema_history`, the last HISTORY versions): which columns with which types, since when, from
 which run, and what changed from the version before (added, removed, type changed, renamed).
-A column the current version lacks is marked removed (`removed_in`, the version that dropped it);
-one that comes back is restored.
+A column the current version lacks is marked removed (`removed_in`, the version that dropped it;
+the dataset's `schema_removed` lists them, so a batch knows without reading every column); one
+that comes back is restored.
 
 Which schema is current does not depend on arrival order: the facet with the latest (eventTime,
 run) stands (`schema_at`, `schema_run` remember it), and an older facet arriving later changes
@@ -81,14 +82,18 @@ def evolve(dataset: Props, seen: list[SchemaSeen], known_paths: Mapping[str, int
     props: Props = {"schema_version": version, "schema_at": standing[0], "schema_run": standing[1],
                     "schema_history": history[-HISTORY:]} if moved else {}
     out = Evolution(props, change=change)
-    for path, removed_in in known_paths.items():
+    gone: dict[str, int] = dict(dataset.get("schema_removed") or {})
+    for path, removed_in in {**gone, **known_paths}.items():
         if path in current:
             if removed_in is not None:
                 out.restored.append(path)
+                gone.pop(path, None)
         elif removed_in is None:
-            out.removed[path] = version
+            out.removed[path] = gone[path] = version
     if not moved and not out.removed and not out.restored:
         return None
+    if out.removed or out.restored or "schema_removed" not in dataset:
+        props["schema_removed"] = dict(sorted(gone.items()))
     return out
 
 

@@ -56,15 +56,14 @@ class SchemaVersions:
             props = dict(stored[dataset_id].props) if dataset_id in stored else {}
             if dataset_id in pending and "schema_version" in pending[dataset_id].props:
                 props.update(pending[dataset_id].props)  # as the write under way leaves it
-            fields = {p: (f.id, stored[f.id].props.get("removed_in") if f.id in stored else None)
-                      for p, f in batch_fields[dataset_id].items()}
+            gone = props.get("schema_removed") or {}
+            fields = {p: (f.id, gone.get(p)) for p, f in batch_fields[dataset_id].items()}
             trial = evolve(props, facets, {p: removed for p, (_, removed) in fields.items()})
             if trial is None:
                 continue
             if trial.change is not None or not props.get("schema_history"):  # every column may be concerned
                 for f in await self._fields(tenant, dataset_id):
                     fields.setdefault(f.props["path"], (f.id, f.props.get("removed_in")))
-                    stored.setdefault(f.id, f)
             known = {p: removed for p, (_, removed) in fields.items()}
             renamed = await self._renames(tenant, trial, fields, edges) if trial.change and "diff" in trial.change else {}
             evolution = evolve(props, facets, known, renamed)

@@ -33,13 +33,21 @@ async def replay(store, tenant: str, events: list[dict]) -> None:
 async def graph(store, tenant: str) -> dict[str, object]:
     """The stored lineage by names (ids differ between tenants): datasets, fields, column edges
     with their props, dataset edges."""
-    ids = [i for chunk in [c async for c in store.scan_nodes(tenant, [Label.DATASET, Label.FIELD])] for i, _, _ in chunk]
+    ids = [i for chunk in [c async for c in store.scan_nodes(tenant, [Label.DATASET, Label.FIELD, Label.JOB, Label.RUN])]
+           for i, _, _ in chunk]
     nodes = await store.get_nodes(tenant, ids)
     datasets = {i: n.name for i, n in nodes.items() if n.label is Label.DATASET}
     fields = {i: f"{datasets[n.props['dataset_id']]}#{n.props['path']}" for i, n in nodes.items() if n.label is Label.FIELD}
-    names = {**datasets, **fields}
-    out: dict[str, object] = {"datasets": sorted(datasets.values()), "fields": sorted(fields.values())}
-    for rel in (Rel.DERIVES, Rel.FEEDS):
+    jobs = {i: f"{n.props['namespace']}/{n.name}" for i, n in nodes.items() if n.label is Label.JOB}
+    runs = {i: f"run {n.props['run_id']}" for i, n in nodes.items() if n.label is Label.RUN}
+    names = {**datasets, **fields, **jobs, **runs}
+    out: dict[str, object] = {
+        "datasets": sorted(datasets.values()), "fields": sorted(fields.values()), "jobs": sorted(jobs.values()),
+        "aliases": {datasets[i]: n.props.get("aliases") for i, n in nodes.items() if n.label is Label.DATASET},
+        "removed": sorted(fields[i] for i, n in nodes.items() if n.label is Label.FIELD and "removed_in" in n.props),
+        "current schemas": {datasets[i]: n.props["schema_history"][-1]["fields"] for i, n in nodes.items()
+                            if n.label is Label.DATASET and n.props.get("schema_history")}}
+    for rel in (Rel.DERIVES, Rel.FEEDS, Rel.CHILD_OF, Rel.PART_OF):
         edges = {}
         async for chunk in store.scan_edges(tenant, rel, with_props=True):
             for src, dst, props in chunk:
@@ -57,7 +65,7 @@ async def test_a_recorded_stream_stores_the_same_graph_in_any_order(store, tenan
     await replay(store, f"{tenant}-b", shuffled)
     a, b = await graph(store, f"{tenant}-a"), await graph(store, f"{tenant}-b")
     assert a == b
-    assert a["DERIVES"], "the stream holds column lineage"
+    assert a["DERIVES"] and a["PART_OF"] and a["CHILD_OF"], "the stream holds column lineage and a job hierarchy"
 
 
 async def test_spark_keeps_both_jobs_transformations_and_both_levels(store, tenant):
@@ -80,3 +88,13 @@ async def test_dbt_edges_without_transformations_stay_unknown_and_seeds_feed_mod
     assert derives and all("type" not in d and all(c.get("type") is None for c in d["transformations"]) for d in derives)
     feeds = g["FEEDS"]
     assert any("raw_customers" in k.split(" -> ")[0] for k in feeds), feeds  # seeds named only in column lineage
+
+
+async def test_the_second_spark_run_drops_the_column_it_no_longer_writes(store, tenant):
+    await replay(store, tenant, load("spark"))
+    g = await graph(store, tenant)
+    output = "/tmp/maestro-ol-spark/warehouse/country_totals"
+    assert f"{output}#total_discount" in g["removed"]
+    assert [c["path"] for c in g["current schemas"][output]] == ["country", "order_count", "total_amount"]
+    assert not any(k.endswith(f"{output}#total_discount") for k in g["DERIVES"])  # its edges retired
+    assert any(a and any(x["name"] == "default.country_totals" for x in a) for a in g["aliases"].values())
