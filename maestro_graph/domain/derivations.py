@@ -42,7 +42,9 @@ class Contribution(NamedTuple):
         return (self.job, self.type or "", self.subtype or "")
 
     def as_props(self) -> Props:
-        out: Props = {"job": self.job, "type": self.type, "subtype": self.subtype, "masking": self.masking}
+        out: Props = {"job": self.job, "type": self.type, "subtype": self.subtype}
+        if self.masking:
+            out["masking"] = True
         if self.description:
             out["description"] = self.description
         return out
@@ -99,14 +101,18 @@ _TYPE_RANK = {"DIRECT": 0, "INDIRECT": 1}
 
 
 def edge_props(contributions: Iterable[Contribution]) -> Props:
-    """A column edge's props: every contribution (in a fixed order), and for readers of one
-    value, the strongest: DIRECT over INDIRECT over unknown, its subtype and job."""
+    """A column edge's props: for readers of one value, the strongest contribution (DIRECT over
+    INDIRECT over unknown), its subtype and job; with more than one, every contribution (in a
+    fixed order). An edge of one contribution stores no more than it did before contributions
+    were kept: most edges have one, and a bulk batch writes tens of thousands."""
     ordered = sorted(contributions, key=lambda c: (_TYPE_RANK.get(c.type or "", 2), c.subtype or "", c.job))
     main = ordered[0]
     descriptions = sorted({c.description for c in ordered if c.description})
+    # false is not written: a bulk batch's tens of thousands of edges, each a property less
     props: Props = {"type": main.type, "subtype": main.subtype, "job": main.job,
-                    "masking": any(c.masking for c in ordered),
-                    "transformations": [c.as_props() for c in sorted(ordered, key=lambda c: c.key)]}
+                    "masking": True if any(c.masking for c in ordered) else None}
+    if len(ordered) > 1:  # one contribution is the edge's own props (contributions_of reads it back)
+        props["transformations"] = [c.as_props() for c in sorted(ordered, key=lambda c: c.key)]
     if descriptions:
         props["description"] = "; ".join(descriptions)
     return {k: v for k, v in props.items() if v is not None}
@@ -168,7 +174,10 @@ def feeds_props(by_job: Mapping[str, bool]) -> Props:
     lineage holds only if each of them reports it (else impact analysis must cross the edge at
     dataset level), whatever order their events came in."""
     jobs = dict(sorted(by_job.items()))
-    return {"job": next(iter(jobs)), "column_lineage": all(jobs.values()), "by_job": jobs}
+    props: Props = {"job": next(iter(jobs)), "column_lineage": all(jobs.values())}
+    if len(jobs) > 1:  # one job is the edge's own props (feeds_of reads it back)
+        props["by_job"] = jobs
+    return props
 
 
 def feeds_of(props: Props | None) -> dict[str, bool]:

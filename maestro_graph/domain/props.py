@@ -274,7 +274,7 @@ class Transformation(_Props):
     type: Literal[DERIVATION_TYPES] | None = None  # type: ignore[valid-type]  # None: the producer did not say
     subtype: Annotated[str, StringConstraints(max_length=50)] | None = None
     description: Text | None = None
-    masking: bool = False
+    masking: bool | None = None  # only true is stored
 
 
 class DerivesProps(_Props):
@@ -283,7 +283,7 @@ class DerivesProps(_Props):
     type: Literal[DERIVATION_TYPES] | None = None  # type: ignore[valid-type]
     subtype: Annotated[str, StringConstraints(max_length=50)] | None = None
     description: Text | None = None
-    masking: bool = False
+    masking: bool | None = None  # only true is stored: absent means false
     job: str | None = None
     transformations: list[Transformation] | None = None  # every (job, type, subtype) that produced it
 

@@ -75,7 +75,7 @@ class LineageGraph:
         edges = [LineageEdge(source_id=strawberry.ID(id_of[e.src]), target_id=strawberry.ID(id_of[e.dst]),
                              relationship=e.rel, transformation_type=e.props.get("type"),  # type: ignore[arg-type]
                              transformation_subtype=e.props.get("subtype"), description=e.props.get("description"),  # type: ignore[arg-type]
-                             masking=e.props.get("masking"), job=e.props.get("job"), properties=e.props,  # type: ignore[arg-type]
+                             masking=bool(e.props.get("masking")), job=e.props.get("job"), properties=e.props,  # type: ignore[arg-type]
                              transformations=_transformations(e.props))
                  for e in g.edges if e.src in id_of and e.dst in id_of]
         return cls(root=to_type(g.root), nodes=[LineageNode(node=to_type(n), distance=d) for n, d in g.nodes],
@@ -192,4 +192,4 @@ class IngestResult:
 
 def _transformations(props: dict) -> list[ColumnTransformation]:
     return [ColumnTransformation(job=c.job, type=c.type, subtype=c.subtype, description=c.description, masking=c.masking)
-            for c in contributions_of(props).values()] if "transformations" in props else []
+            for c in contributions_of(props).values()] if props.get("job") else []

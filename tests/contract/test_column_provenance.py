@@ -10,6 +10,7 @@ import random
 import uuid
 
 from maestro_graph.auth.principal import system
+from maestro_graph.domain.derivations import contributions_of
 from maestro_graph.domain.graph import Label, NodeQuery, Rel
 from maestro_graph.services import Services
 from maestro_graph.services.topology_cache import TopologyCache
@@ -57,7 +58,7 @@ async def column_edges(store, tenant: str) -> dict[tuple[str, str], dict]:
 
 
 def pairs(props: dict) -> set[tuple[str, str | None, str | None]]:
-    return {(c["job"], c.get("type"), c.get("subtype")) for c in props["transformations"]}
+    return {(c.job, c.type, c.subtype) for c in contributions_of(props).values()}
 
 
 async def ingest(store, tenant: str, events: list[dict], one_by_one: bool = True) -> None:

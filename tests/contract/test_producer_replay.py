@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from maestro_graph.auth.principal import system
+from maestro_graph.domain.derivations import contributions_of
 from maestro_graph.domain.graph import Label, Rel
 from maestro_graph.services import Services
 from maestro_graph.services.topology_cache import TopologyCache
@@ -74,12 +75,12 @@ async def test_spark_keeps_both_jobs_transformations_and_both_levels(store, tena
     await replay(store, tenant, load("spark"))
     edges = {k: json.loads(v) for k, v in (await graph(store, tenant))["DERIVES"].items()}
     join_key = next(v for k, v in edges.items() if k.endswith("orders.csv#customer_id -> /tmp/maestro-ol-spark/warehouse/country_totals#country"))
-    said = {(c["job"].rsplit(".", 2)[-2], c.get("type"), c.get("subtype")) for c in join_key["transformations"]}
+    said = {(c.job.rsplit(".", 2)[-2], c.type, c.subtype) for c in contributions_of(join_key).values()}
     # The create-table job says JOIN; the adaptive plan says JOIN and FILTER: all three are kept.
     assert said == {("execute_create_data_source_table_as_select_command", "INDIRECT", "JOIN"),
                     ("adaptive_spark_plan", "INDIRECT", "JOIN"), ("adaptive_spark_plan", "INDIRECT", "FILTER")}, said
     country = next(v for k, v in edges.items() if k.endswith("customers.csv#country -> /tmp/maestro-ol-spark/warehouse/country_totals#country"))
-    kinds = {(c.get("type"), c.get("subtype")) for c in country["transformations"]}
+    kinds = {(c.type, c.subtype) for c in contributions_of(country).values()}
     assert {("DIRECT", "IDENTITY"), ("INDIRECT", "GROUP_BY")} <= kinds  # field level and dataset level, both
 
 
@@ -87,7 +88,7 @@ async def test_dbt_edges_without_transformations_stay_unknown_and_seeds_feed_mod
     await replay(store, tenant, load("dbt"))
     g = await graph(store, tenant)
     derives = [json.loads(v) for v in g["DERIVES"].values()]
-    assert derives and all("type" not in d and all(c.get("type") is None for c in d["transformations"]) for d in derives)
+    assert derives and all("type" not in d and all(c.type is None for c in contributions_of(d).values()) for d in derives)
     feeds = g["FEEDS"]
     assert any("raw_customers" in k.split(" -> ")[0] for k in feeds), feeds  # seeds named only in column lineage
 
