@@ -24,6 +24,12 @@ from typing import Any
 from maestro_graph.types import Props
 
 HISTORY = 100  # versions kept per dataset, newest last
+# Past versions are kept while all of them together name at most this many columns (the current
+# one always): the history lives on the dataset node, which every listing of datasets reads.
+HISTORY_COLUMNS = 20_000
+# A facet naming more columns than this is not versioned (its columns are stored, nothing is marked
+# removed): one version of it would outgrow the history, and comparing it costs the event loop.
+MAX_VERSIONED = 5_000
 
 
 @dataclass
@@ -58,6 +64,9 @@ def evolve(dataset: Props, seen: list[SchemaSeen], known_paths: Mapping[str, int
     known_paths: every column path the dataset has (stored or made by this batch) -> the version
     it was removed in (None: present). renamed: removed path -> the added path the producer's
     column lineage says replaced it. None when nothing changes."""
+    seen = [s for s in seen if len(s.columns) <= MAX_VERSIONED]
+    if not seen:
+        return None
     history: list[dict[str, Any]] = list(dataset.get("schema_history") or [])
     version = int(dataset.get("schema_version") or 0)
     standing = (str(dataset.get("schema_at") or ""), str(dataset.get("schema_run") or ""))
@@ -80,7 +89,7 @@ def evolve(dataset: Props, seen: list[SchemaSeen], known_paths: Mapping[str, int
     if current is None:
         return None
     props: Props = {"schema_version": version, "schema_at": standing[0], "schema_run": standing[1],
-                    "schema_history": history[-HISTORY:]} if moved else {}
+                    "schema_history": _bounded(history)} if moved else {}
     out = Evolution(props, change=change)
     gone: dict[str, int] = dict(dataset.get("schema_removed") or {})
     for path, removed_in in {**gone, **known_paths}.items():
@@ -95,6 +104,13 @@ def evolve(dataset: Props, seen: list[SchemaSeen], known_paths: Mapping[str, int
     if out.removed or out.restored or "schema_removed" not in dataset:
         props["schema_removed"] = dict(sorted(gone.items()))
     return out
+
+
+def _bounded(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    kept = history[-HISTORY:]
+    while len(kept) > 1 and sum(len(e.get("fields", [])) for e in kept) > HISTORY_COLUMNS:
+        kept = kept[1:]
+    return kept
 
 
 def diff(before: Mapping[str, str | None], after: Mapping[str, str | None], renamed: Mapping[str, str]) -> dict[str, Any]:
