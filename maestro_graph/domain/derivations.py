@@ -18,13 +18,15 @@ No I/O here: services/ingestion.py reads what is stored and writes what fold() r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from maestro_graph.types import NodeId, Props
 
-# Stored on the job's WRITES edge to the output: which run's column lineage stands for it.
-LINEAGE_RUN, LINEAGE_AT = "lineage_run", "lineage_at"
+# Stored on the job's WRITES edge to the output: which run's column lineage stands for it, and a
+# digest of what it said (a newer run saying the same changes no column edge, and needs none read).
+LINEAGE_RUN, LINEAGE_AT, LINEAGE_DIGEST = "lineage_run", "lineage_at", "lineage_digest"
 
 
 class Contribution(NamedTuple):
@@ -67,19 +69,29 @@ class Statement:
     run: str  # "" for a job event without a run
     at: str  # the event's time (domain/clock.py format)
     pairs: dict[Pair, dict[tuple[str, str, str], Contribution]] = field(default_factory=dict)
+    # What it says by names, not ids (source namespace, name, column; target column;
+    # contribution): its digest is the same in any tenant and under any ids.
+    named: set[tuple[Any, ...]] = field(default_factory=set)
 
     @property
     def order(self) -> tuple[str, str]:
         return (self.at, self.run)
 
-    def add(self, pair: Pair, contribution: Contribution) -> None:
+    @property
+    def digest(self) -> str:
+        """What it says, in 16 hex digits: equal for two runs that report the same lineage."""
+        return hashlib.blake2b(repr(sorted(self.named)).encode(), digest_size=8).hexdigest()
+
+    def add(self, pair: Pair, contribution: Contribution, named: tuple[Any, ...] = ()) -> None:
         self.pairs.setdefault(pair, {})[contribution.key] = contribution
+        self.named.add((*named, *contribution))
 
     def absorb(self, other: "Statement") -> "Statement":
         """The standing statement of these two: the newer run's, or both united if one run's."""
         if other.run == self.run and other.run:
             for pair, contributions in other.pairs.items():
                 self.pairs.setdefault(pair, {}).update(contributions)
+            self.named |= other.named
             self.at = max(self.at, other.at)
             return self
         return other if other.order > self.order else self
@@ -124,20 +136,49 @@ class Folded:
 
     edges: dict[Pair, Props]  # edges to write, with all their contributions
     retired: list[Pair]  # edges no job contributes to any more
-    standing: dict[tuple[NodeId, NodeId], tuple[str, str]]  # (job, output) -> (run, at) now standing
+    standing: dict[tuple[NodeId, NodeId], Standing]  # (job, output) -> the statement now standing
 
 
-def fold(statements: Iterable[Statement], stored_standing: Mapping[tuple[NodeId, NodeId], tuple[str, str]],
-         stored_edges: Mapping[Pair, Props], fields_of: Mapping[NodeId, set[NodeId]]) -> Folded:
-    """Fold a batch's statements into what is stored.
+class Standing(NamedTuple):
+    run: str
+    at: str
+    digest: str = ""
 
-    stored_standing: (job, output) -> (run, at) of the statement standing now (absent: none).
-    stored_edges: the stored DERIVES edges into the fields of every output a statement names.
-    fields_of: output dataset -> its stored field ids (where the standing statement's edges end)."""
-    winners: dict[tuple[NodeId, NodeId], Statement] = {}
+    @classmethod
+    def of(cls, props: Props) -> "Standing | None":
+        """From the job's WRITES edge's props (None: no column lineage of it stands there)."""
+        if LINEAGE_AT not in props:
+            return None
+        return cls(str(props.get(LINEAGE_RUN, "")), str(props[LINEAGE_AT]), str(props.get(LINEAGE_DIGEST, "")))
+
+    def props(self) -> Props:
+        return {LINEAGE_RUN: self.run, LINEAGE_AT: self.at, LINEAGE_DIGEST: self.digest}
+
+
+def winners(statements: Iterable[Statement]) -> dict[tuple[NodeId, NodeId], Statement]:
+    """Each (job, output)'s standing statement of a batch: its newest run's, united."""
+    out: dict[tuple[NodeId, NodeId], Statement] = {}
     for s in sorted(statements, key=lambda s: s.order):  # same order whatever the arrival order
         key = (s.job, s.output)
-        winners[key] = s if key not in winners else winners[key].absorb(s)
+        out[key] = s if key not in out else out[key].absorb(s)
+    return out
+
+
+def unchanged(s: Statement, before: Standing | None) -> bool:
+    """Whether `s` stands and says exactly what the standing statement said: then no column edge
+    changes, and none need be read."""
+    return before is not None and bool(before.digest) and before.digest == s.digest and (
+        (before.run == s.run and bool(s.run)) or (before.at, before.run) < s.order)
+
+
+def fold(batch: Mapping[tuple[NodeId, NodeId], Statement], stored_standing: Mapping[tuple[NodeId, NodeId], Standing],
+         stored_edges: Mapping[Pair, Props], fields_of: Mapping[NodeId, set[NodeId]]) -> Folded:
+    """Fold a batch's standing statements (winners()) into what is stored.
+
+    stored_standing: (job, output) -> the statement standing now (absent: none).
+    stored_edges: the stored DERIVES edges into the fields of every output a statement that is
+    not unchanged() names. fields_of: output dataset -> its stored field ids (where the standing
+    statement's edges end)."""
     edges: dict[Pair, dict[tuple[str, str, str], Contribution]] = {}
 
     def current(pair: Pair) -> dict[tuple[str, str, str], Contribution]:
@@ -145,12 +186,16 @@ def fold(statements: Iterable[Statement], stored_standing: Mapping[tuple[NodeId,
             edges[pair] = dict(contributions_of(stored_edges.get(pair)))
         return edges[pair]
 
-    standing: dict[tuple[NodeId, NodeId], tuple[str, str]] = {}
-    for (job, output), s in winners.items():
+    standing: dict[tuple[NodeId, NodeId], Standing] = {}
+    for (job, output), s in batch.items():
         before = stored_standing.get((job, output))
-        if before is not None and before[0] == s.run and s.run:
+        if unchanged(s, before):
+            assert before is not None
+            standing[(job, output)] = Standing(s.run, max(s.at, before.at), s.digest)
+            continue
+        if before is not None and before.run == s.run and s.run:
             replace = False  # more of the standing run: united with it
-        elif before is not None and (before[1], before[0]) > s.order:
+        elif before is not None and (before.at, before.run) > s.order:
             continue  # an older run than the one standing: it says nothing any more
         else:
             replace = True
@@ -162,10 +207,14 @@ def fold(statements: Iterable[Statement], stored_standing: Mapping[tuple[NodeId,
                     del kept[k]
         for pair, contributions in s.pairs.items():
             current(pair).update(contributions)
-        standing[(job, output)] = (s.run, max(s.at, before[1]) if before and not replace else s.at)
+        if replace:
+            standing[(job, output)] = Standing(s.run, s.at, s.digest)
+        else:  # united with the standing run: what it says is both parts, which no digest here
+            assert before is not None  # names: the next run's statement is folded in full
+            standing[(job, output)] = Standing(s.run, max(s.at, before.at), "")
     written = {pair: edge_props(cs.values()) for pair, cs in edges.items() if cs}
-    unchanged = {pair for pair, props in written.items() if stored_edges.get(pair) == props}
-    return Folded({p: v for p, v in written.items() if p not in unchanged},
+    same = {pair for pair, props in written.items() if stored_edges.get(pair) == props}
+    return Folded({p: v for p, v in written.items() if p not in same},
                   sorted(pair for pair, cs in edges.items() if not cs and pair in stored_edges), standing)
 
 

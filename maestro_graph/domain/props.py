@@ -292,6 +292,7 @@ class WritesProps(_Props):
     # Which run's column lineage stands for this job's output (domain/derivations.py).
     lineage_run: str | None = None
     lineage_at: Stamp | None = None
+    lineage_digest: Annotated[str, StringConstraints(max_length=32)] | None = None
 
 
 class FeedsProps(_Props):

@@ -423,8 +423,9 @@ class Translation:
             target = self.column(out["namespace"], out["name"], out_path)
             for src in spec["inputFields"] + every:
                 source = self.column(src["namespace"], src["name"], src["field"])
+                named = (src["namespace"], src["name"], src["field"], out_path)
                 for contribution in self._derivations(src, spec, job_name):
-                    statement.add((source, target), contribution)
+                    statement.add((source, target), contribution, named)
         return statement
 
     @staticmethod

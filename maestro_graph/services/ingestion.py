@@ -24,7 +24,7 @@ from typing import Any
 
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import Conflict
-from maestro_graph.domain.derivations import LINEAGE_AT, LINEAGE_RUN, Statement, feeds_of, feeds_props, fold
+from maestro_graph.domain.derivations import LINEAGE_AT, Standing, Statement, feeds_of, feeds_props, fold, unchanged, winners
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schema_versions import SchemaSeen
 from maestro_graph.domain.props import validate_props, validate_rel_props, with_unions
@@ -277,8 +277,9 @@ class GroupCommit:
         """Dataset edges with every job that feeds them, folded into the stored ones (and the
         write under way's), in one read; those that change nothing are left out."""
         real = {(r.real(a), r.real(b)): by_job for (a, b), by_job in feeds.items()}
+        known = [a for a, b in real if a not in r.minted and b not in r.minted]  # a new end: nothing stored
         stored = {(e.src, e.dst): e.props for e in await self.store.expand(
-            tenant, list({a for a, _ in real}), [Rel.FEEDS], Direction.OUT, with_props=True) if (e.src, e.dst) in real}
+            tenant, list(set(known)), [Rel.FEEDS], Direction.OUT, with_props=True) if (e.src, e.dst) in real} if known else {}
         for e in (ahead.changes.link if ahead is not None else ()):
             if e.rel is Rel.FEEDS and (e.src, e.dst) in real:
                 stored[(e.src, e.dst)] = e.props
@@ -296,40 +297,45 @@ class GroupCommit:
                               ahead: _Write | None) -> tuple[list[Edge], list[Edge]]:
         """The batch's column edges folded into the stored ones (domain/derivations.py): every
         job's contribution kept, a job's newer run replacing what its older runs said of an
-        output, whatever the arrival order. The stored state is read in three calls, with what
-        the write under way (`ahead`) stores laid over it."""
-        real = r.real
-        stated = [Statement(real(s.job), s.job_name, real(s.output), s.run, s.at,
-                            {(real(a), real(b)): cs for (a, b), cs in s.pairs.items()}) for s in statements]
+        output, whatever the arrival order. What is stored is read only where it can matter: not
+        for nodes this batch creates, and no column edges for a run that says what the standing
+        one said (the steady state of re-runs); the write under way (`ahead`) is laid over it."""
+        real, new = r.real, r.minted
+        batch = winners(Statement(real(s.job), s.job_name, real(s.output), s.run, s.at,
+                                  {(real(a), real(b)): cs for (a, b), cs in s.pairs.items()}, s.named) for s in statements)
         writes = [e for e in edges if e.rel is Rel.WRITES]
-        outputs = list({s.output for s in stated})
+        known = [e for e in writes if e.src not in new and e.dst not in new]  # every WRITES keeps its standing
+        wanted = {(e.src, e.dst) for e in known}
         stored_writes = {(e.src, e.dst): e.props for e in await self.store.expand(
-            tenant, list({e.src for e in writes}), [Rel.WRITES], Direction.OUT, with_props=True)}
-        fields_of: dict[NodeId, set[NodeId]] = defaultdict(set)
-        for e in await self.store.expand(tenant, outputs, [Rel.HAS_FIELD], Direction.OUT):
-            fields_of[e.src].add(e.dst)
+            tenant, list({e.src for e in known}), [Rel.WRITES], Direction.OUT, with_props=True)
+            if (e.src, e.dst) in wanted} if known else {}
         pending = ahead.changes if ahead is not None else ChangeSet()
-        wanted = set(outputs)
         for e in pending.link:
-            if e.rel is Rel.HAS_FIELD and e.src in wanted:
+            if e.rel is Rel.WRITES and (e.src, e.dst) in batch and LINEAGE_AT in e.props:
+                stored_writes[(e.src, e.dst)] = e.props
+        standing = {k: st for k, p in stored_writes.items() if (st := Standing.of(p)) is not None}
+        outputs = {o for (j, o), st in batch.items() if o not in new and not unchanged(st, standing.get((j, o)))}
+        fields_of: dict[NodeId, set[NodeId]] = defaultdict(set)
+        if outputs:
+            for e in await self.store.expand(tenant, list(outputs), [Rel.HAS_FIELD], Direction.OUT):
                 fields_of[e.src].add(e.dst)
-        into = set().union(*fields_of.values(), *({b for _, b in s.pairs} for s in stated))
+        for e in pending.link:
+            if e.rel is Rel.HAS_FIELD and e.src in outputs:
+                fields_of[e.src].add(e.dst)
+        into = set().union(*fields_of.values(), *({b for _, b in st.pairs} for (_, o), st in batch.items() if o in outputs))
         stored_edges = {(e.src, e.dst): e.props for e in await self.store.expand(
             tenant, list(into), [Rel.DERIVES], Direction.IN, with_props=True)} if into else {}
         for e in pending.link:  # as the write under way leaves them
             if e.rel is Rel.DERIVES and e.dst in into:
                 stored_edges[(e.src, e.dst)] = e.props
-            elif e.rel is Rel.WRITES and LINEAGE_AT in e.props:
-                stored_writes[(e.src, e.dst)] = e.props
         for e in pending.unlink:
             if e.rel is Rel.DERIVES:
                 stored_edges.pop((e.src, e.dst), None)
-        standing = {k: (str(p.get(LINEAGE_RUN, "")), str(p[LINEAGE_AT])) for k, p in stored_writes.items() if LINEAGE_AT in p}
-        folded = fold(stated, standing, stored_edges, fields_of)
+        folded = fold(batch, standing, stored_edges, fields_of)
         kept = [e for e in edges if e.rel is not Rel.WRITES]
         for e in writes:  # a job's WRITES keeps which run's column lineage stands for the output
             now = folded.standing.get((e.src, e.dst))
-            props = {LINEAGE_RUN: now[0], LINEAGE_AT: now[1]} if now else stored_writes.get((e.src, e.dst), e.props)
+            props = now.props() if now else stored_writes.get((e.src, e.dst), e.props)
             kept.append(Edge(Rel.WRITES, e.src, e.dst, validate_rel_props(Rel.WRITES, props)))
         kept += [Edge(Rel.DERIVES, a, b, validate_rel_props(Rel.DERIVES, props)) for (a, b), props in folded.edges.items()]
         return kept, [Edge(Rel.DERIVES, a, b) for a, b in folded.retired]

@@ -61,8 +61,8 @@ class SchemaVersions:
             trial = evolve(props, facets, {p: removed for p, (_, removed) in fields.items()})
             if trial is None:
                 continue
-            if trial.change is not None or not props.get("schema_history"):  # every column may be concerned
-                for f in await self._fields(tenant, dataset_id):
+            if dataset_id not in r.minted and (trial.change is not None or not props.get("schema_history")):
+                for f in await self._fields(tenant, dataset_id):  # every column may be concerned
                     fields.setdefault(f.props["path"], (f.id, f.props.get("removed_in")))
             known = {p: removed for p, (_, removed) in fields.items()}
             renamed = await self._renames(tenant, trial, fields, edges) if trial.change and "diff" in trial.change else {}

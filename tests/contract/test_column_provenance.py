@@ -169,3 +169,19 @@ async def test_a_dataset_edge_keeps_every_job_and_says_column_lineage_only_if_al
     assert seen[0] == seen[1]
     # One job moves the column without saying how: impact from a column must cross at dataset level.
     assert seen[0]["by_job"] == {"spark/typed": True, "spark/untyped": False} and seen[0]["column_lineage"] is False
+
+
+async def test_a_rerun_saying_the_same_moves_the_standing_run_and_an_older_one_after_it_says_nothing(store, tenant):
+    first = event("etl", "66666666-0000-4000-8000-000000000001", "2026-11-01T00:00:00Z", "out",
+                  {"a": [("src", "a", [t("DIRECT", "IDENTITY")])], "b": [("src", "b", [t("DIRECT", "IDENTITY")])]})
+    middle = event("etl", "66666666-0000-4000-8000-000000000002", "2026-11-02T00:00:00Z", "out",
+                   {"a": [("src", "a", [t("DIRECT", "IDENTITY")])]})
+    rerun = {**first, "eventTime": "2026-11-03T00:00:00Z", "run": {"runId": "66666666-0000-4000-8000-000000000003"}}
+    orders = [[first, rerun, middle], [first, middle, rerun], [rerun, middle, first], [middle, rerun, first]]
+    seen = []
+    for i, order in enumerate(orders):
+        own = f"{tenant}-{i}"
+        await ingest(store, own, order)
+        seen.append(await column_edges(store, own))
+    assert all(s == seen[0] for s in seen)
+    assert set(seen[0]) == {("src.a", "out.a"), ("src.b", "out.b")}  # the newest run (the re-run) stands
