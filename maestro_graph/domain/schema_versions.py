@@ -54,7 +54,9 @@ class Evolution:
 
 
 def columns_of(entry: Mapping[str, Any]) -> dict[str, str | None]:
-    return {c["path"]: c.get("type") for c in entry.get("fields", [])}
+    """A version's columns, path -> type, in the facet's order. Stored as [[path, type], ...]:
+    a bulk load writes a version for every dataset, and pairs are half the bytes of objects."""
+    return {path: type_ for path, type_ in entry.get("columns", [])}
 
 
 def evolve(dataset: Props, seen: list[SchemaSeen], known_paths: Mapping[str, int | None],
@@ -82,7 +84,7 @@ def evolve(dataset: Props, seen: list[SchemaSeen], known_paths: Mapping[str, int
         version += 1
         before, current = current, dict(s.columns)
         change = {"version": version, "at": s.at, "run": s.run,
-                  "fields": [{"path": p, "type": t} for p, t in current.items()]}
+                  "columns": [[p, t] for p, t in current.items()]}
         if before is not None:
             change["diff"] = diff(before, current, renamed or {})
         history.append(change)
@@ -101,14 +103,14 @@ def evolve(dataset: Props, seen: list[SchemaSeen], known_paths: Mapping[str, int
             out.removed[path] = gone[path] = version
     if not moved and not out.removed and not out.restored:
         return None
-    if out.removed or out.restored or "schema_removed" not in dataset:
+    if out.removed or out.restored:
         props["schema_removed"] = dict(sorted(gone.items()))
     return out
 
 
 def _bounded(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     kept = history[-HISTORY:]
-    while len(kept) > 1 and sum(len(e.get("fields", [])) for e in kept) > HISTORY_COLUMNS:
+    while len(kept) > 1 and sum(len(e.get("columns", [])) for e in kept) > HISTORY_COLUMNS:
         kept = kept[1:]
     return kept
 

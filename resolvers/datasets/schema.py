@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import strawberry
 
 from maestro_graph.domain.graph import Label
+from maestro_graph.domain.schema_versions import columns_of
 from resolvers.context import Info
 from resolvers.nodes import to_type
 from resolvers.relay import to_global_id
@@ -111,5 +112,5 @@ def schema_version(entry: Mapping[str, Any], dataset_id: str = "") -> SchemaVers
         totals=ReachedTotals(**{kind: int(i.get("totals", {}).get(kind, 0)) for kind in KIND_LABELS}),
         truncated=bool(i.get("truncated"))) if i else None
     return SchemaVersion(version=int(entry["version"]), at=entry["at"], run=entry.get("run") or None,  # type: ignore[arg-type]
-                         columns=[SchemaColumn(path=c["path"], type=c.get("type")) for c in entry.get("fields", [])],
+                         columns=[SchemaColumn(path=path, type=type_) for path, type_ in columns_of(entry).items()],
                          diff=diff, impact=impact, dataset_id=dataset_id)

@@ -135,9 +135,10 @@ async def snapshot(store, tenant: str) -> tuple[dict, set]:
         # A dataset's schema history records versions as they were learnt (domain/schema_versions.py):
         # only its current schema is the same whatever the order, so that is what is compared.
         out = {k: ident(v) if k in ("job_id", "dataset_id") else v for k, v in props.items()
-               if k not in ("schema_history", "schema_version")}
+               if k not in ("schema_history", "schema_version", "schema_removed")}
         if props.get("schema_history"):
-            out["schema_current"] = props["schema_history"][-1]["fields"]
+            out["schema_current"] = props["schema_history"][-1]["columns"]
+            out["schema_removed"] = sorted(props.get("schema_removed") or {})  # which, not in which version
         return out
 
     edges = set()

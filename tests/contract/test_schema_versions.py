@@ -6,6 +6,7 @@ replayed later changes nothing, and a rename the column lineage states is told a
 from __future__ import annotations
 
 from maestro_graph.auth.principal import system
+from maestro_graph.domain.schema_versions import columns_of
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, NodeQuery, Rel
 from maestro_graph.services import Services
 from maestro_graph.services.topology_cache import TopologyCache
@@ -84,7 +85,7 @@ async def test_a_dropped_column_is_removed_retired_and_its_impact_told(store, te
     after = await services.lineage.impact(tenant, raw_fields["discount"].id, None)
     assert after.fields == []
     # The old version is still there to read.
-    assert [c["path"] for c in orders.props["schema_history"][0]["fields"]] == ["id", "amount", "discount"]
+    assert list(columns_of(orders.props["schema_history"][0])) == ["id", "amount", "discount"]
 
     await ingest(services, tenant, [V1])  # the older run replayed: it changes nothing
     again, orders_again = await columns(store, tenant, "orders")
@@ -99,7 +100,7 @@ async def test_the_current_schema_does_not_depend_on_arrival_order(store, tenant
     b, ds_b = await columns(store, f"{tenant}-b", "orders")
     assert {p: "removed_in" in f.props for p, f in a.items()} == {p: "removed_in" in f.props for p, f in b.items()} == {
         "id": False, "amount": False, "discount": True}
-    assert ds_a.props["schema_history"][-1]["fields"] == ds_b.props["schema_history"][-1]["fields"]
+    assert ds_a.props["schema_history"][-1]["columns"] == ds_b.props["schema_history"][-1]["columns"]
 
 
 async def test_a_rename_the_column_lineage_states_is_told_as_one(store, tenant):

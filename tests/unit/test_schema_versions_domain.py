@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from maestro_graph.domain.schema_versions import HISTORY_COLUMNS, MAX_VERSIONED, SchemaSeen, evolve
+from maestro_graph.domain.schema_versions import HISTORY_COLUMNS, MAX_VERSIONED, SchemaSeen, columns_of, evolve
 
 
 def seen(at: str, *columns: str) -> SchemaSeen:
@@ -22,7 +22,7 @@ def current_after(order: list[SchemaSeen]) -> tuple[list[str], dict[str, int]]:
         props.update(evo.props)
         known.update({p: v for p, v in evo.removed.items()})
         known.update({p: None for p in evo.restored})
-    return [f["path"] for f in props["schema_history"][-1]["fields"]], {p: v for p, v in known.items() if v is not None}
+    return list(columns_of(props["schema_history"][-1])), {p: v for p, v in known.items() if v is not None}
 
 
 def test_the_latest_facet_is_current_and_only_its_missing_columns_are_removed_in_any_order():
