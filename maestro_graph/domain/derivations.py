@@ -19,9 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 import hashlib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from maestro_graph.domain.graph import Rel
+from maestro_graph.domain.props import validate_rel_props
 from maestro_graph.types import NodeId, Props
 
 # Stored on the job's WRITES edge to the output: which run's column lineage stands for it, and a
@@ -113,21 +116,28 @@ _TYPE_RANK = {"DIRECT": 0, "INDIRECT": 1}
 
 
 def edge_props(contributions: Iterable[Contribution]) -> Props:
-    """A column edge's props: for readers of one value, the strongest contribution (DIRECT over
-    INDIRECT over unknown), its subtype and job; with more than one, every contribution (in a
-    fixed order). An edge of one contribution stores no more than it did before contributions
-    were kept: most edges have one, and a bulk batch writes tens of thousands."""
-    ordered = sorted(contributions, key=lambda c: (_TYPE_RANK.get(c.type or "", 2), c.subtype or "", c.job))
+    """A column edge's props, validated (domain/props.py): for readers of one value, the
+    strongest contribution (DIRECT over INDIRECT over unknown), its subtype and job; with more
+    than one, every contribution (in a fixed order). An edge of one contribution stores no more
+    than it did before contributions were kept: most edges have one, and a bulk batch writes tens
+    of thousands. The same contributions give the same (shared, never changed) dict."""
+    items = list(contributions)
+    return _edge_props(tuple(items) if len(items) == 1 else tuple(sorted(items, key=lambda c: c.key)))
+
+
+@lru_cache(maxsize=50_000)
+def _edge_props(ordered_by_key: tuple[Contribution, ...]) -> Props:
+    ordered = sorted(ordered_by_key, key=lambda c: (_TYPE_RANK.get(c.type or "", 2), c.subtype or "", c.job))
     main = ordered[0]
     descriptions = sorted({c.description for c in ordered if c.description})
     # false is not written: a bulk batch's tens of thousands of edges, each a property less
     props: Props = {"type": main.type, "subtype": main.subtype, "job": main.job,
                     "masking": True if any(c.masking for c in ordered) else None}
     if len(ordered) > 1:  # one contribution is the edge's own props (contributions_of reads it back)
-        props["transformations"] = [c.as_props() for c in sorted(ordered, key=lambda c: c.key)]
+        props["transformations"] = [c.as_props() for c in ordered_by_key]
     if descriptions:
         props["description"] = "; ".join(descriptions)
-    return {k: v for k, v in props.items() if v is not None}
+    return validate_rel_props(Rel.DERIVES, {k: v for k, v in props.items() if v is not None})
 
 
 @dataclass
@@ -180,11 +190,16 @@ def fold(batch: Mapping[tuple[NodeId, NodeId], Statement], stored_standing: Mapp
     not unchanged() names. fields_of: output dataset -> its stored field ids (where the standing
     statement's edges end)."""
     edges: dict[Pair, dict[tuple[str, str, str], Contribution]] = {}
+    into_field: dict[NodeId, list[Pair]] = {}  # the stored edges by the field they go into
+    for pair in stored_edges:
+        into_field.setdefault(pair[1], []).append(pair)
 
     def current(pair: Pair) -> dict[tuple[str, str, str], Contribution]:
-        if pair not in edges:
-            edges[pair] = dict(contributions_of(stored_edges.get(pair)))
-        return edges[pair]
+        found = edges.get(pair)
+        if found is None:
+            stored = stored_edges.get(pair)
+            found = edges[pair] = dict(contributions_of(stored)) if stored else {}
+        return found
 
     standing: dict[tuple[NodeId, NodeId], Standing] = {}
     for (job, output), s in batch.items():
@@ -199,21 +214,26 @@ def fold(batch: Mapping[tuple[NodeId, NodeId], Statement], stored_standing: Mapp
             continue  # an older run than the one standing: it says nothing any more
         else:
             replace = True
-        if replace:  # this job's earlier word on this output goes, wherever it was
-            into = fields_of.get(output, set()) | {dst for _, dst in s.pairs}
-            for pair in [p for p in stored_edges if p[1] in into]:
-                kept = current(pair)
-                for k in [k for k, c in kept.items() if c.job == s.job_name]:
-                    del kept[k]
+        if replace and into_field:  # this job's earlier word on this output goes, wherever it was
+            for field_id in fields_of.get(output, set()) | {dst for _, dst in s.pairs}:
+                for pair in into_field.get(field_id, ()):
+                    kept = current(pair)
+                    for k in [k for k, c in kept.items() if c.job == s.job_name]:
+                        del kept[k]
         for pair, contributions in s.pairs.items():
-            current(pair).update(contributions)
+            found = edges.get(pair)
+            if found is None and pair not in stored_edges:  # the common case: a new edge
+                edges[pair] = dict(contributions)
+            else:
+                current(pair).update(contributions)
         if replace:
             standing[(job, output)] = Standing(s.run, s.at, s.digest)
         else:  # united with the standing run: what it says is both parts, which no digest here
             assert before is not None  # names: the next run's statement is folded in full
             standing[(job, output)] = Standing(s.run, max(s.at, before.at), "")
-    written = {pair: edge_props(cs.values()) for pair, cs in edges.items() if cs}
-    same = {pair for pair, props in written.items() if stored_edges.get(pair) == props}
+    written = {pair: _edge_props(tuple(cs.values())) if len(cs) == 1 else edge_props(cs.values())
+               for pair, cs in edges.items() if cs}
+    same = {pair for pair, props in written.items() if pair in stored_edges and stored_edges[pair] == props}
     return Folded({p: v for p, v in written.items() if p not in same},
                   sorted(pair for pair, cs in edges.items() if not cs and pair in stored_edges), standing)
 

@@ -259,11 +259,12 @@ class GroupCommit:
         edges: list[Edge] = []
         async for links_part in slices(links.items()):
             edges += r.edges(links_part)
+        stored_out = await self._stored_out(tenant, feeds, r, edges, statements) if feeds or statements else {}
         if feeds:
-            edges += await self._feeds(tenant, feeds, r, ahead)
+            edges += await self._feeds(tenant, feeds, r, ahead, stored_out)
         unlink: list[Edge] = []
         if statements:
-            edges, unlink = await self._column_lineage(tenant, statements, r, edges, ahead)
+            edges, unlink = await self._column_lineage(tenant, statements, r, edges, ahead, stored_out)
         patches: list[tuple[NodeId, Props]] = []
         if seen:
             edges, retired, patches = await self.schemas.fold(tenant, seen, r, real, edges,
@@ -272,14 +273,24 @@ class GroupCommit:
         return _Write(tenant, ChangeSet(merge=list(real.values()), update=patches, link=edges, unlink=unlink,
                                         audit=audit), real)
 
+    async def _stored_out(self, tenant: Tenant, feeds: dict[tuple[NodeId, NodeId], dict[str, bool]], r: Resolved,
+                          edges: list[Edge], statements: list[Statement]) -> dict[tuple[Rel, NodeId, NodeId], Props]:
+        """The stored WRITES and FEEDS edges the folds below need, in one read: those of the
+        batch's jobs and source datasets, where neither end is new (a new end has none)."""
+        new, real = r.minted, r.real
+        sources = {e.src for e in edges if e.rel is Rel.WRITES and e.src not in new and e.dst not in new} if statements else set()
+        sources |= {a for a, b in (map(real, pair) for pair in feeds) if a not in new and b not in new}
+        if not sources:
+            return {}
+        found = await self.store.expand(tenant, list(sources), [Rel.FEEDS, Rel.WRITES], Direction.OUT, with_props=True)
+        return {(e.rel, e.src, e.dst): e.props for e in found}
+
     async def _feeds(self, tenant: Tenant, feeds: dict[tuple[NodeId, NodeId], dict[str, bool]], r: Resolved,
-                     ahead: _Write | None) -> list[Edge]:
+                     ahead: _Write | None, stored_out: dict[tuple[Rel, NodeId, NodeId], Props]) -> list[Edge]:
         """Dataset edges with every job that feeds them, folded into the stored ones (and the
         write under way's), in one read; those that change nothing are left out."""
         real = {(r.real(a), r.real(b)): by_job for (a, b), by_job in feeds.items()}
-        known = [a for a, b in real if a not in r.minted and b not in r.minted]  # a new end: nothing stored
-        stored = {(e.src, e.dst): e.props for e in await self.store.expand(
-            tenant, list(set(known)), [Rel.FEEDS], Direction.OUT, with_props=True) if (e.src, e.dst) in real} if known else {}
+        stored = {(a, b): props for (rel, a, b), props in stored_out.items() if rel is Rel.FEEDS and (a, b) in real}
         for e in (ahead.changes.link if ahead is not None else ()):
             if e.rel is Rel.FEEDS and (e.src, e.dst) in real:
                 stored[(e.src, e.dst)] = e.props
@@ -294,7 +305,8 @@ class GroupCommit:
         return out
 
     async def _column_lineage(self, tenant: Tenant, statements: list[Statement], r: Resolved, edges: list[Edge],
-                              ahead: _Write | None) -> tuple[list[Edge], list[Edge]]:
+                              ahead: _Write | None, stored_out: dict[tuple[Rel, NodeId, NodeId], Props]
+                              ) -> tuple[list[Edge], list[Edge]]:
         """The batch's column edges folded into the stored ones (domain/derivations.py): every
         job's contribution kept, a job's newer run replacing what its older runs said of an
         output, whatever the arrival order. What is stored is read only where it can matter: not
@@ -304,11 +316,9 @@ class GroupCommit:
         batch = winners(Statement(real(s.job), s.job_name, real(s.output), s.run, s.at,
                                   {(real(a), real(b)): cs for (a, b), cs in s.pairs.items()}, s.named) for s in statements)
         writes = [e for e in edges if e.rel is Rel.WRITES]
-        known = [e for e in writes if e.src not in new and e.dst not in new]  # every WRITES keeps its standing
-        wanted = {(e.src, e.dst) for e in known}
-        stored_writes = {(e.src, e.dst): e.props for e in await self.store.expand(
-            tenant, list({e.src for e in known}), [Rel.WRITES], Direction.OUT, with_props=True)
-            if (e.src, e.dst) in wanted} if known else {}
+        # every WRITES keeps its standing (read by _stored_out, but where an end is new)
+        wanted = {(e.src, e.dst) for e in writes}
+        stored_writes = {(a, b): props for (rel, a, b), props in stored_out.items() if rel is Rel.WRITES and (a, b) in wanted}
         pending = ahead.changes if ahead is not None else ChangeSet()
         for e in pending.link:
             if e.rel is Rel.WRITES and (e.src, e.dst) in batch and LINEAGE_AT in e.props:
@@ -337,7 +347,7 @@ class GroupCommit:
             now = folded.standing.get((e.src, e.dst))
             props = now.props() if now else stored_writes.get((e.src, e.dst), e.props)
             kept.append(Edge(Rel.WRITES, e.src, e.dst, validate_rel_props(Rel.WRITES, props)))
-        kept += [Edge(Rel.DERIVES, a, b, validate_rel_props(Rel.DERIVES, props)) for (a, b), props in folded.edges.items()]
+        kept += [Edge(Rel.DERIVES, a, b, props) for (a, b), props in folded.edges.items()]  # validated by edge_props
         return kept, [Edge(Rel.DERIVES, a, b) for a, b in folded.retired]
 
     async def _write(self, w: _Write) -> None:
