@@ -27,9 +27,10 @@ from maestro_graph.domain.graph import Rel
 from maestro_graph.domain.props import validate_rel_props
 from maestro_graph.types import NodeId, Props
 
-# Stored on the job's WRITES edge to the output: which run's column lineage stands for it, and a
-# digest of what it said (a newer run saying the same changes no column edge, and needs none read).
-LINEAGE_RUN, LINEAGE_AT, LINEAGE_DIGEST = "lineage_run", "lineage_at", "lineage_digest"
+# Stored on the job's WRITES edge to the output, as one property "<at> <run> <digest>": which run's
+# column lineage stands for it, and a digest of what it said (a newer run saying the same changes
+# no column edge, and needs none read). One property, not three: a bulk batch writes thousands.
+LINEAGE = "lineage"
 
 
 class Contribution(NamedTuple):
@@ -157,12 +158,15 @@ class Standing(NamedTuple):
     @classmethod
     def of(cls, props: Props) -> "Standing | None":
         """From the job's WRITES edge's props (None: no column lineage of it stands there)."""
-        if LINEAGE_AT not in props:
+        text = props.get(LINEAGE)
+        if not isinstance(text, str):
             return None
-        return cls(str(props.get(LINEAGE_RUN, "")), str(props[LINEAGE_AT]), str(props.get(LINEAGE_DIGEST, "")))
+        at, _, rest = text.partition(" ")
+        run, _, digest = rest.partition(" ")
+        return cls(run, at, digest)
 
     def props(self) -> Props:
-        return {LINEAGE_RUN: self.run, LINEAGE_AT: self.at, LINEAGE_DIGEST: self.digest}
+        return {LINEAGE: f"{self.at} {self.run} {self.digest}"}
 
 
 def winners(statements: Iterable[Statement]) -> dict[tuple[NodeId, NodeId], Statement]:

@@ -290,9 +290,7 @@ class DerivesProps(_Props):
 
 class WritesProps(_Props):
     # Which run's column lineage stands for this job's output (domain/derivations.py).
-    lineage_run: str | None = None
-    lineage_at: Stamp | None = None
-    lineage_digest: Annotated[str, StringConstraints(max_length=32)] | None = None
+    lineage: Annotated[str, StringConstraints(max_length=200)] | None = None  # "<at> <run> <digest>"
 
 
 class FeedsProps(_Props):

@@ -24,7 +24,7 @@ from typing import Any
 
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import Conflict
-from maestro_graph.domain.derivations import LINEAGE_AT, Standing, Statement, feeds_of, feeds_props, fold, unchanged, winners
+from maestro_graph.domain.derivations import LINEAGE, Standing, Statement, feeds_of, feeds_props, fold, unchanged, winners
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.schema_versions import SchemaSeen
 from maestro_graph.domain.props import validate_props, validate_rel_props, with_unions
@@ -321,7 +321,7 @@ class GroupCommit:
         stored_writes = {(a, b): props for (rel, a, b), props in stored_out.items() if rel is Rel.WRITES and (a, b) in wanted}
         pending = ahead.changes if ahead is not None else ChangeSet()
         for e in pending.link:
-            if e.rel is Rel.WRITES and (e.src, e.dst) in batch and LINEAGE_AT in e.props:
+            if e.rel is Rel.WRITES and (e.src, e.dst) in batch and LINEAGE in e.props:
                 stored_writes[(e.src, e.dst)] = e.props
         standing = {k: st for k, p in stored_writes.items() if (st := Standing.of(p)) is not None}
         outputs = {o for (j, o), st in batch.items() if o not in new and not unchanged(st, standing.get((j, o)))}
