@@ -52,18 +52,25 @@ class SchemaVersions:
                 batch_fields[n.props["dataset_id"]][n.props["path"]] = n
         patches: list[tuple[NodeId, Props]] = []
         retire: set[NodeId] = set()
-        for dataset_id, facets in by_dataset.items():
+        # First what each facet would do with the columns the batch names; then, in one read, every
+        # column of the stored datasets whose facets make a new version (or their first).
+        trials: dict[NodeId, tuple[Props, dict[str, tuple[NodeId, int | None]], Any]] = {}
+        for dataset_id in by_dataset:
             props = dict(stored[dataset_id].props) if dataset_id in stored else {}
             if dataset_id in pending and "schema_version" in pending[dataset_id].props:
                 props.update(pending[dataset_id].props)  # as the write under way leaves it
             gone = props.get("schema_removed") or {}
             fields = {p: (f.id, gone.get(p)) for p, f in batch_fields[dataset_id].items()}
-            trial = evolve(props, facets, {p: removed for p, (_, removed) in fields.items()})
-            if trial is None:
-                continue
-            if dataset_id not in r.minted and (trial.change is not None or not props.get("schema_history")):
-                for f in await self._fields(tenant, dataset_id):  # every column may be concerned
-                    fields.setdefault(f.props["path"], (f.id, f.props.get("removed_in")))
+            trial = evolve(props, by_dataset[dataset_id], {p: removed for p, (_, removed) in fields.items()})
+            if trial is not None:
+                trials[dataset_id] = (props, fields, trial)
+        wide = [d for d, (props, _, trial) in trials.items()
+                if d not in r.minted and (trial.change is not None or not props.get("schema_history"))]
+        for d, columns in (await self.store.neighbours(tenant, wide, Rel.HAS_FIELD, Direction.OUT)).items() if wide else ():
+            for nb in columns:  # every column may be concerned
+                trials[d][1].setdefault(nb.node.props["path"], (nb.node.id, nb.node.props.get("removed_in")))
+        for dataset_id, (props, fields, trial) in trials.items():
+            facets = by_dataset[dataset_id]
             known = {p: removed for p, (_, removed) in fields.items()}
             renamed = await self._renames(tenant, trial, fields, edges) if trial.change and "diff" in trial.change else {}
             evolution = evolve(props, facets, known, renamed)
@@ -85,10 +92,6 @@ class SchemaVersions:
                 for e in await self.store.expand(tenant, list(retire), [Rel.DERIVES], direction)]
         kept = [e for e in edges if not (e.rel is Rel.DERIVES and (e.src in retire or e.dst in retire))]
         return kept, [Edge(Rel.DERIVES, e.src, e.dst) for e in gone], patches
-
-    async def _fields(self, tenant: Tenant, dataset_id: NodeId) -> list[Node]:
-        ids = [e.dst for e in await self.store.expand(tenant, [dataset_id], [Rel.HAS_FIELD], Direction.OUT)]
-        return list((await self.store.get_nodes(tenant, ids)).values()) if ids else []
 
     async def _renames(self, tenant: Tenant, trial: Any, fields: dict[str, tuple[NodeId, int | None]],
                        edges: list[Edge]) -> dict[str, str]:
