@@ -39,6 +39,18 @@ def checked_query(query: NodeQuery) -> NodeQuery:
     return replace(query, text=text, tags=tags)
 
 
+async def require_nodes(store: GraphStore, tenant: Tenant, ids: Sequence[NodeId], label: Label | None,
+                        field: str = "id") -> dict[NodeId, Node]:
+    """The nodes, or NotFound naming the first id that is missing or of another label."""
+    found = await store.get_nodes(tenant, ids)
+    for i in ids:
+        node = found.get(i)
+        if node is None or (label is not None and node.label is not label):
+            what = label.value if label else "node"
+            raise NotFound(f"no {what} with id {i}", field=field)
+    return found
+
+
 def parent_edge(label: Label, node_id: NodeId, props: Props) -> Edge | None:
     parent = PARENTS.get(label)
     if parent is None:
@@ -63,13 +75,7 @@ class GraphService:
 
     async def require(self, tenant: Tenant, ids: Sequence[NodeId], label: Label | None, field: str = "id") -> dict[NodeId, Node]:
         """The nodes, or NotFound naming the first id that is missing or of another label."""
-        found = await self.store.get_nodes(tenant, ids)
-        for i in ids:
-            node = found.get(i)
-            if node is None or (label is not None and node.label is not label):
-                what = label.value if label else "node"
-                raise NotFound(f"no {what} with id {i}", field=field)
-        return found
+        return await require_nodes(self.store, tenant, ids, label, field)
 
     async def find(self, tenant: Tenant, query: NodeQuery) -> Page:
         check_page_size(query.first, self.max_page)

@@ -22,10 +22,11 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from maestro_graph.domain.errors import BadInput, CursorExpired, NotFound, TooSlow
+from maestro_graph.domain.errors import BadInput, CursorExpired, TooSlow
 from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.domain.graph import Label, Node, Rel
 from maestro_graph.services.feed import FeedFollower
+from maestro_graph.services.graph import require_nodes
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 HISTORY_PAGE = 200  # entries per feed_since read when a subscriber resumes from a cursor
@@ -270,10 +271,7 @@ class SubscriptionHub:
                 last = max(last, int(node.props.get("schema_version") or 0))
 
     async def _existing(self, tenant: Tenant, node_id: NodeId, name: str, label: Label | None = None) -> Node:
-        found = (await self.feed.store.get_nodes(tenant, [node_id])).get(node_id)
-        if found is None or (label is not None and found.label is not label):
-            raise NotFound(f"no {label.value if label else 'node'} with id {node_id}", field=name)
-        return found
+        return (await require_nodes(self.feed.store, tenant, [node_id], label, name))[node_id]
 
 
 def _of_labels(entry: FeedEntry, names: set[str] | None) -> FeedEntry | None:

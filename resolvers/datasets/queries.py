@@ -4,7 +4,6 @@ from typing import Optional
 
 import strawberry
 
-from maestro_graph.domain.errors import NotFound
 from maestro_graph.domain.graph import Label
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE, check_page_size
 from resolvers import crud
@@ -28,8 +27,6 @@ class DatasetQuery:
     async def schema_changes(self, info: Info, dataset_id: strawberry.ID, first: int = DEFAULT_PAGE) -> list[SchemaVersion]:
         _, node_id = from_global_id(dataset_id, Label.DATASET, field="datasetId")
         check_page_size(first, DEFAULT_MAX_PAGE)
-        node = await info.context.loaders.node.load(node_id)
-        if node is None or node.label is not Label.DATASET:
-            raise NotFound(f"no Dataset with id {dataset_id}", field="datasetId")
+        node = (await info.context.services.graph.require(info.context.tenant, [node_id], Label.DATASET, "datasetId"))[node_id]
         changes = [e for e in node.props.get("schema_history") or [] if "diff" in e]
         return [schema_version(e, node_id) for e in reversed(changes)][:first]

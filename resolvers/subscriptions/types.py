@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from functools import cache
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Optional
@@ -121,6 +122,7 @@ async def relationship_refs(info: Info, entry: FeedEntry, edges: Iterable[tuple[
     return [RelationshipRef(type=REL_OF[rel], source=gid(rel, src, 0), target=gid(rel, dst, 1)) for rel, src, dst in edges]
 
 
+@cache
 def _only_label(rel: str, side: int) -> Label | None:
     labels = {label for ends in ENDPOINTS[REL_OF[rel]] for label in ends[side]}
     return next(iter(labels)) if len(labels) == 1 else None
