@@ -61,7 +61,6 @@ class FeedFollower:
         self._task: asyncio.Task[None] | None = None
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._unwatch = store.watch_feed(self._committed)
-        self.reads = 0  # feed_since calls, for tests and logs
         self._warned = 0.0
 
     # -- consumers -----------------------------------------------------------------------------
@@ -90,12 +89,6 @@ class FeedFollower:
                 if early:
                     self._wake.set()
         return self._delivered[tenant]
-
-    def following(self, tenant: Tenant) -> bool:
-        return tenant in self._delivered
-
-    def delivered(self, tenant: Tenant) -> int:
-        return self._delivered.get(tenant, 0)
 
     # -- running -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -153,7 +146,6 @@ class FeedFollower:
         async with lock:
             while True:
                 entries = await self.store.feed_since(tenant, self._delivered[tenant], PAGE)
-                self.reads += 1
                 for entry in entries:
                     # one of ours handed over directly meanwhile is not handed over twice
                     if entry.seq > self._delivered[tenant]:
