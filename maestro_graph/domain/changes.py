@@ -5,11 +5,11 @@ nodes, calls these, and writes what they return, so all of them decide alike.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from maestro_graph.domain.errors import Conflict, NotFound
-from maestro_graph.domain.graph import Node
+from maestro_graph.domain.graph import Expect, Node
 from maestro_graph.domain.clock import now
 from maestro_graph.domain.keys import natural_key
 from maestro_graph.domain.props import with_unions
@@ -111,3 +111,37 @@ def refuse_rekeyed(rekeyed: Mapping[KeyPair, NodeId], taken: Mapping[KeyPair, No
     for pair, other in taken.items():
         if other != rekeyed[pair]:
             raise Conflict(f"a {pair[0]} with key {pair[1]} already exists (id {other})", field="key")
+
+
+def _shown(value: object) -> str:
+    return "unset" if value is None else str(value)
+
+
+def _same(stored: object, expected: object) -> bool:
+    """Equal as stored values: True is not 1 (Python says it is), 1 is 1.0."""
+    if stored is None or expected is None:
+        return stored is expected
+    if isinstance(stored, bool) or isinstance(expected, bool):
+        return stored is expected
+    return stored == expected
+
+
+def refuse_unexpected(expect: Sequence[Expect], current: Mapping[NodeId, Node]) -> None:
+    """NotFound for an expected node that is not stored; Conflict naming the first expectation a
+    stored node does not meet (a prop absent is None).
+
+    >>> from maestro_graph.domain.graph import Label
+    >>> job = Node("j1", Label.TRAINING_JOB, "j1", {"status": "SUCCEEDED"}, "t", "t")
+    >>> refuse_unexpected([Expect("j1", "status", ("PENDING", "RUNNING"))], {"j1": job})
+    Traceback (most recent call last):
+    ...
+    maestro_graph.domain.errors.Conflict: the TrainingJob's status is SUCCEEDED, not PENDING or RUNNING
+    """
+    for e in expect:
+        node = current.get(e.id)
+        if node is None:
+            raise NotFound(f"no node with id {e.id}", field="id")
+        actual = node.props.get(e.prop)
+        if not any(_same(actual, v) for v in e.values):
+            wanted = " or ".join(_shown(v) for v in e.values)
+            raise Conflict(f"the {node.label.value}'s {e.prop} is {_shown(actual)}, not {wanted}", field=e.prop)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from maestro_graph.domain.audit import AuditRecord
 from maestro_graph.domain.errors import BadInput
@@ -211,6 +212,19 @@ class Page:
     has_next: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """A condition a ChangeSet is applied under: the stored node `id` has `prop` equal to one of
+    `values` (None among them: the prop may be absent)."""
+
+    id: NodeId
+    prop: str
+    values: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        assert isinstance(self.values, tuple) and self.values, "Expect.values: a non-empty tuple"
+
+
 @dataclass
 class ChangeSet:
     """Everything one write does; a store applies it in one transaction or not at all.
@@ -223,6 +237,11 @@ class ChangeSet:
     unlink: relationships removed (props ignored); a missing one is not an error.
     audit:  audit records written in the same transaction, so a change and its record of who
             made it are stored together or not at all.
+    expect: conditions on stored nodes (Expect), checked first, on the nodes locked until
+            commit: a compare-and-set ("set RUNNING only if still PENDING") that no concurrent
+            writer can slip between. An unmet one is a CONFLICT (a missing node NOT_FOUND) and
+            nothing is written. Expectations alone write nothing: a ChangeSet with nothing else
+            is empty (falsy), and a store applies it without checking them.
     """
 
     create: list[Node] = field(default_factory=list)
@@ -232,6 +251,7 @@ class ChangeSet:
     link: list[Edge] = field(default_factory=list)
     unlink: list[Edge] = field(default_factory=list)
     audit: list[AuditRecord] = field(default_factory=list)
+    expect: list[Expect] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any((self.create, self.merge, self.update, self.delete, self.link, self.unlink, self.audit))

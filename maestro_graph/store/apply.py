@@ -21,7 +21,7 @@ from maestro_graph.domain.changes import KeyPair
 from maestro_graph.domain.clock import now
 from maestro_graph.domain.errors import NotFound
 from maestro_graph.domain.feed import EntryBuilder, FeedEntry
-from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, check_endpoints
+from maestro_graph.domain.graph import ChangeSet, Edge, Expect, Label, Node, check_endpoints
 from maestro_graph.domain.impact import TOPOLOGY_RELS, renames
 from maestro_graph.store.versions import RecentVersions
 from maestro_graph.types import NodeId, Props, Tenant
@@ -35,7 +35,10 @@ class Writes(Protocol):
     many items at once (never none) and cuts them into statements of the size its database likes."""
 
     async def lock_nodes(self, ids: Collection[NodeId]) -> dict[NodeId, Node]:
-        """The stored nodes among ids, locked against concurrent writers until commit."""
+        """The stored nodes among ids, locked against concurrent writers until commit, as they
+        are once locked (a writer that held the lock and committed meanwhile: its write is seen).
+        SQLite: the write transaction holds the database (BEGIN IMMEDIATE) already; PostgreSQL:
+        SELECT ... FOR UPDATE; Neo4j: a property SET (and removed) takes the node's write lock."""
 
     async def taken_keys(self, wanted: Collection[KeyPair]) -> dict[KeyPair, NodeId]:
         """Which (label, key) pairs are held in this tenant, and by which id."""
@@ -91,6 +94,7 @@ class ApplyChangeSet:
         self.entry: FeedEntry | None = None  # the feed entry this change appended, with its seq
 
     async def run(self, cs: ChangeSet) -> Written:
+        await self._expect(cs.expect)
         await self._create(cs.create)
         await self._merge(cs.merge)
         await self._update(cs.update)
@@ -105,6 +109,15 @@ class ApplyChangeSet:
         if entry is not None:  # last: the feed's head is the most contended lock of all
             self.entry = entry.with_seq(await self.writes.append_feed(entry))
         return self.written
+
+    async def _expect(self, expect: list[Expect]) -> None:
+        """First: the expected nodes are locked until commit (so the props checked are the ones
+        this write's steps see, and no other writer changes them before it commits), then
+        checked; an unmet expectation raises before anything is written."""
+        if not expect:
+            return
+        current = await self.writes.lock_nodes(list(dict.fromkeys(e.id for e in expect)))
+        changes.refuse_unexpected(expect, current)
 
     async def _create(self, new: list[Node], *, keys_checked: bool = False) -> None:
         if not new:

@@ -40,11 +40,16 @@ class GraphStore(Protocol):
         """Apply a ChangeSet atomically: all of it, or (on any error) none of it.
 
         Returns every created, merged or updated node as now stored.
+        `changes.expect` is checked first, on the expected nodes locked until commit, so it is a
+        compare-and-set: of concurrent applies expecting what another one changes, one commits
+        and the others see its change (and are refused); across store objects and processes too.
         Raises:
           Conflict  — a created node's (label, natural key) is taken in this tenant
-                      (by a stored node or by another node of the same ChangeSet);
-          NotFound  — an updated or deleted id, or a linked endpoint, does not exist in
-                      this tenant (nodes created or merged by the same ChangeSet exist);
+                      (by a stored node or by another node of the same ChangeSet); or an
+                      expectation is not met (`field` names the prop);
+          NotFound  — an updated, deleted or expected id, or a linked endpoint, does not exist
+                      in this tenant (nodes created or merged by the same ChangeSet exist;
+                      expectations are checked before those are written);
           BadInput  — a link joins labels the graph model does not allow.
         `changes.audit` records are written in the same transaction (an audit-only ChangeSet
         just writes them).
