@@ -33,6 +33,8 @@ from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
 from maestro_graph.middleware import Faults, SecurityHeaders, cors
 from maestro_graph.routes import lineage_endpoint
+from maestro_graph.runners.base import Runner
+from maestro_graph.runners.local import LocalRunner
 from maestro_graph.services import Services
 from maestro_graph.services.feed import Bus, FeedFollower
 from maestro_graph.services.subscriptions import SubscriptionHub
@@ -173,6 +175,25 @@ async def trim_feeds(store: GraphStore, settings: Settings) -> None:
             log.exception("trimming the change feed failed")
 
 
+def runners_from_settings(settings: Settings) -> dict[str, Runner]:
+    """The training-job runners MAESTRO_RUNNERS enables."""
+    names = [n.strip() for n in settings.runners.split(",") if n.strip()]
+    unknown = sorted(set(names) - {"local", "kubernetes"})
+    if unknown:
+        raise BadInput(f"MAESTRO_RUNNERS: {unknown[0]!r} is not a runner (local, kubernetes)", field="runners")
+    runners: dict[str, Runner] = {}
+    if "local" in names:
+        runners["local"] = LocalRunner(settings.data_dir / "training", settings.runner_max_parallel,
+                                       settings.runner_grace_seconds,
+                                       extra_env={"MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
+                                       if settings.mlflow_tracking_uri else None)
+    if "kubernetes" in names:
+        from maestro_graph.runners.kubernetes import KubernetesRunner
+
+        runners["kubernetes"] = KubernetesRunner(settings.kubernetes_namespace, settings.kubeconfig)
+    return runners
+
+
 def _close_soon(websocket: Any) -> None:
     async def close() -> None:
         with contextlib.suppress(Exception):  # already closed by the client or the server
@@ -209,7 +230,11 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
                               TopologyCache(store, settings.lineage_index, settings.lineage_index_max_nodes,
                                             settings.lineage_index_max_lag, feed=feed), max_page=max_page,
                               subscriptions=SubscriptionHub(feed, settings.subscription_queue,
-                                                            settings.ws_max_subscriptions))
+                                                            settings.ws_max_subscriptions),
+                              runners=runners_from_settings(settings), allow_commands=settings.runner_allow_commands,
+                              default_timeout=settings.runner_timeout_seconds,
+                              mlflow_tracking_uri=settings.mlflow_tracking_uri,
+                              workdir=settings.data_dir / "training")
     limits = Limits(max_page=max_page, max_depth=settings.max_depth, max_cost=settings.max_cost)
     limiter = RateLimiter(settings.rate_limit_per_minute)  # one bucket per token for HTTP and WebSocket
     graphql = GraphQLApp(
@@ -231,11 +256,13 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
 
             await load(services, settings.tenant)
         await feed.start()
+        await services.training.start()
         trimming = asyncio.create_task(trim_feeds(store, settings), name="maestro-feed-trim")
         if announce:
             print(local_admin_banner(settings, auth) + f"\n  store: {store.backend}", flush=True)
         yield
         trimming.cancel()
+        await services.training.close()
         services.subscriptions.close()
         await services.lineage.topology.close()
         await feed.close()

@@ -86,6 +86,18 @@ class Settings:
     # Subscriptions (GraphQL over WebSocket): the most open on one connection, the most
     # connections one token may hold open, and the events one subscriber may fall behind by
     # before it is told (SUBSCRIBER_TOO_SLOW) and ended.
+    # Training jobs (services/training.py): the runners enabled (comma-separated: local,
+    # kubernetes), whether editors may run a free command instead of a model template's
+    # entrypoint (off: a metadata server must not hand every editor token a shell), how many local
+    # jobs run at once (the rest wait PENDING), the seconds between SIGTERM and SIGKILL on cancel,
+    # and a job's default timeout.
+    runners: str = "local"
+    runner_allow_commands: bool = False
+    runner_max_parallel: int = 2
+    runner_grace_seconds: float = 10.0
+    runner_timeout_seconds: float = 24 * 3600.0
+    # An MLflow tracking server: training jobs get it as MLFLOW_TRACKING_URI.
+    mlflow_tracking_uri: str = ""
     ws_max_subscriptions: int = 100
     ws_max_connections_per_token: int = 20
     subscription_queue: int = 1000

@@ -28,7 +28,7 @@ from resolvers.jobs.queries import JobQuery
 from resolvers.limits import Limits, QueryLimits, introspection_sizes
 from resolvers.lineage.mutations import LineageMutation
 from resolvers.lineage.queries import LineageQuery
-from resolvers.models.mutations import ModelMutation
+from resolvers.models.mutations import ModelMutation, TrainingMutation
 from resolvers.models.queries import ModelQuery
 from resolvers.nodes import node_types
 from resolvers.operation_guard import OperationGuard
@@ -52,7 +52,7 @@ Query = merge_types("Query", (
 Mutation = merge_types("Mutation", (
     PeopleMutation, ProjectEditMutation, ArtifactEditMutation, DatasetMutation, JobMutation, ModelMutation,
     ProjectRecordEditMutation, GraphMutation,
-    ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation,
+    ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation, TrainingMutation,
 ))
 
 def should_mask(error: GraphQLError) -> bool:

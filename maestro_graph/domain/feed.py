@@ -17,6 +17,7 @@ import orjson
 from maestro_graph.domain.audit import OK, AuditRecord
 from maestro_graph.domain.graph import Edge, Label, Node
 from maestro_graph.domain.impact import FLAGS
+from maestro_graph.domain.training import BULKY
 from maestro_graph.types import NodeId, Props, Tenant
 
 #: the format's version, written in every entry as "v"
@@ -25,6 +26,9 @@ FORMAT = 1
 #: labels whose changed properties an entry carries (what subscribers watch); other labels'
 #: nodes are named (id, label) without their properties, so that the feed stays small under ingestion
 WATCHED_LABELS = frozenset({Label.TRAINING_JOB, Label.RUN, Label.METRIC, Label.MODEL_VERSION, Label.DEPLOYMENT})
+#: properties of watched labels an entry leaves out: they change with nearly every write of a
+#: running job (its log tail, its metrics history), and a subscriber reads them from the node
+OMITTED_PROPS: dict[Label, frozenset[str]] = {Label.TRAINING_JOB: BULKY}
 
 
 class NodeRef(NamedTuple):
@@ -181,9 +185,9 @@ class EntryBuilder:
         props: dict[NodeId, Props] = {}
         for n in self.created.values():
             if n.label in WATCHED_LABELS:
-                props[n.id] = dict(n.props)
+                props[n.id] = _kept(n.label, dict(n.props))
         for i, (old, new) in self.updated.items():
-            if new.label in WATCHED_LABELS and (diff := changed_props(old.props if old else None, new.props)):
+            if new.label in WATCHED_LABELS and (diff := _kept(new.label, changed_props(old.props if old else None, new.props))):
                 props[i] = diff
         unlinked = {(e.rel, e.src, e.dst): e for e in self.unlinked}  # the same unlink twice: once
         return FeedEntry(
@@ -199,6 +203,14 @@ class EntryBuilder:
             flagged=_by_type(e for links in self.linked for e in links
                              if e.rel in FLAGS and e.props.get(FLAGS[e.rel]) is True),
         )
+
+
+def _kept(label: Label, props: Props) -> Props:
+    omitted = OMITTED_PROPS.get(label)
+    if omitted:
+        for prop in omitted & props.keys():
+            del props[prop]
+    return props
 
 
 def _by_label(nodes: Iterable[Node]) -> dict[str, list[NodeId]]:

@@ -66,6 +66,9 @@ class ArtifactProps(_Props):
     version: Version = "1.0.0"
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     storage_path: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    # A model_template's entrypoint ({"command": [...], "image": ...}, domain/training.py
+    # Entrypoint): set by an admin only (ArtifactService.set_entrypoint).
+    entrypoint: dict[str, Any] | None = None
     impact_score: float = Field(default=0.0, ge=0, le=10)
     usage_count: int = Field(default=0, ge=0)
     description: Text | None = None
@@ -170,13 +173,28 @@ class ModelVersionProps(_Props):
 
 
 class TrainingJobProps(_Props):
+    """A training job (domain/training.py has its rules; services/training.py writes status,
+    progress and what follows from them, never a client)."""
+
     name: Name
     status: Literal[TRAINING_STATUSES] = "PENDING"  # type: ignore[valid-type]
     runner: Literal[TRAINING_RUNNERS] = "local"  # type: ignore[valid-type]
-    spec: dict[str, Any] = Field(default_factory=dict)
+    project_id: str | None = None
+    spec: dict[str, Any] = Field(default_factory=dict)  # what runs: never a secret value
     progress: float = Field(default=0.0, ge=0, le=1)
-    metrics: dict[str, float] = Field(default_factory=dict)
+    epoch: int | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)  # the latest value of each
+    metrics_history: list[dict[str, Any]] = Field(default_factory=list, max_length=400)
+    message: Annotated[str, StringConstraints(max_length=1000)] | None = None
     log_tail: list[str] = Field(default_factory=list, max_length=200)
+    exit_code: int | None = None
+    reason: Text | None = None  # why it FAILED or was CANCELLED, with its last log lines
+    owner: Annotated[str, StringConstraints(max_length=300)] | None = None  # the server process running it (local)
+    where: Annotated[str, StringConstraints(max_length=300)] | None = None  # "pid 1234", "pod train-x-7f2k"
+    cancel_requested: bool | None = None
+    submitted_by: Annotated[str, StringConstraints(max_length=300)] | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
 
 
 class DeploymentProps(_Props):

@@ -5,9 +5,12 @@ all through one write path (services/commits.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from maestro_graph.auth.tokens import TokenMinter
+from maestro_graph.runners.base import Runner
 from maestro_graph.services.artifacts import ArtifactService
 from maestro_graph.services.audit import AuditService
 from maestro_graph.services.commits import Commits
@@ -19,6 +22,7 @@ from maestro_graph.services.projects import ProjectService
 from maestro_graph.services.subscriptions import SubscriptionHub
 from maestro_graph.services.tokens import TokenService
 from maestro_graph.services.topology_cache import TopologyCache
+from maestro_graph.services.training import TrainingJobs
 from maestro_graph.store.base import GraphStore
 
 
@@ -34,17 +38,22 @@ class Services:
     commits: Commits  # the one write path they all share
     feed: FeedFollower  # the one post-commit path: every committed change, this process's and others'
     subscriptions: SubscriptionHub
+    training: TrainingJobs
 
     @classmethod
     def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None,
-              *, max_page: int = DEFAULT_MAX_PAGE, subscriptions: SubscriptionHub | None = None) -> "Services":
+              *, max_page: int = DEFAULT_MAX_PAGE, subscriptions: SubscriptionHub | None = None,
+              runners: Mapping[str, Runner] | None = None, **training: Any) -> "Services":
         """Every service on one store; `max_page` is the largest page any of them serves. The feed
-        follower is the lineage index's (a new one if none is given)."""
+        follower is the lineage index's (a new one if none is given). Training jobs run on
+        `runners` (none: submitting refuses), with `training` as TrainingJobs' options."""
         commits = Commits(store)
         topology = topology if topology is not None else TopologyCache(store, "off")
         feed = topology.feed
         subscriptions = subscriptions if subscriptions is not None else SubscriptionHub(feed)
         audit = AuditService(store, commits, max_page=max_page)
         graph = GraphService(store, audit, max_page=max_page)
-        return cls(store, graph, ProjectService(graph), ArtifactService(graph), LineageService(store, graph, topology),
-                   audit, TokenService(audit, minter), commits, feed, subscriptions)
+        artifacts = ArtifactService(graph)
+        return cls(store, graph, ProjectService(graph), artifacts, LineageService(store, graph, topology),
+                   audit, TokenService(audit, minter), commits, feed, subscriptions,
+                   TrainingJobs(graph, artifacts, feed, runners or {}, **training))

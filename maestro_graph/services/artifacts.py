@@ -36,13 +36,25 @@ class ArtifactService:
         that project's score rather than counting it twice."""
         async with self.graph.commits.operation(actor, "logArtifactUsage", ids=[project_id, artifact_id]) as op:
             tenant = actor.tenant
-            usage = validate_rel_props(Rel.USES, {"impact_score": impact_score, "at": at or now()})
             await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
             await self.graph.require(tenant, [artifact_id], Label.ARTIFACT, field="artifactId")
-            users = (await self.graph.neighbours(tenant, [artifact_id], Rel.USES, Direction.IN))[artifact_id]
-            scores = {nb.node.id: float(nb.edge.props.get("impact_score", 0.0)) for nb in users}  # type: ignore[arg-type]
-            scores[project_id] = float(usage["impact_score"])  # type: ignore[arg-type]
-            patch = {"usage_count": len(scores), "impact_score": round(sum(scores.values()) / len(scores), 4)}
-            written = await op.commit(ChangeSet(
-                link=[Edge(Rel.USES, project_id, artifact_id, usage)], update=[(artifact_id, patch)]))
+            written = await op.commit(await self.usage_changes(tenant, project_id, artifact_id, ChangeSet(), impact_score, at))
             return written[artifact_id]
+
+    async def usage_changes(self, tenant: Tenant, project_id: NodeId, artifact_id: NodeId, changes: ChangeSet,
+                            impact_score: float | None = None, at: str | None = None) -> ChangeSet:
+        """`changes` with the project's use of the artifact added: the USES link and the artifact's
+        refreshed usage count and impact score. No `impact_score` (a training job ran the
+        template): the project keeps the score it gave, and a new user counts with the
+        artifact's current mean, which leaves the mean as it is."""
+        users = (await self.graph.neighbours(tenant, [artifact_id], Rel.USES, Direction.IN))[artifact_id]
+        scores = {nb.node.id: float(nb.edge.props.get("impact_score", 0.0)) for nb in users}  # type: ignore[arg-type]
+        if impact_score is None:
+            current = (await self.graph.get(tenant, [artifact_id]))[artifact_id]
+            impact_score = scores.get(project_id, float(current.props.get("impact_score") or 0.0))
+        usage = validate_rel_props(Rel.USES, {"impact_score": impact_score, "at": at or now()})
+        scores[project_id] = float(usage["impact_score"])  # type: ignore[arg-type]
+        patch = {"usage_count": len(scores), "impact_score": round(sum(scores.values()) / len(scores), 4)}
+        changes.link.append(Edge(Rel.USES, project_id, artifact_id, usage))
+        changes.update.append((artifact_id, patch))
+        return changes

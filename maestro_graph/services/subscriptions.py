@@ -270,6 +270,51 @@ class SubscriptionHub:
                         yield delivery, version
                 last = max(last, int(node.props.get("schema_version") or 0))
 
+    async def training_jobs(self, tenant: Tenant, *, job_id: NodeId | None = None, project_id: NodeId | None = None
+                            ) -> AsyncIterator[tuple[Delivery, NodeId, str, Props]]:
+        """(delivery, job id, "CREATED" | "UPDATED" | "DELETED", the job's props as of this change)
+        for each change of one job, or of any job of one project (its new jobs included). Each
+        entry carries the props it changed (domain/feed.py), so a subscriber that lags behind still
+        sees each status in order, not the node's latest; the stream of one job ends with its
+        deletion."""
+        if job_id is not None:
+            jobs = {job_id: dict((await self._existing(tenant, job_id, "id", Label.TRAINING_JOB)).props)}
+            interest: list[NodeId] = [job_id]
+        else:
+            assert project_id is not None
+            await self._existing(tenant, project_id, "projectId", Label.PROJECT)
+            owned = (await self.feed.store.neighbours(tenant, [project_id], Rel.OWNS, Direction.OUT)).get(project_id, [])
+            jobs = {nb.node.id: dict(nb.node.props) for nb in owned if nb.node.label is Label.TRAINING_JOB}
+            interest = [project_id, *jobs]
+        label = Label.TRAINING_JOB.value
+        async with self._subscribed(tenant, interest) as sub:
+            while True:
+                delivery = await sub.next()
+                entry = delivery.entry
+                if project_id is not None:
+                    new = [i for i in entry.linked.get(Rel.OWNS.value, {}).get(project_id, [])
+                           if i in entry.created.get(label, ())]
+                    jobs.update((i, {}) for i in new)
+                    self.watch(sub, new)
+                if entry.truncated:  # it names nothing: read each job again
+                    found = await self.feed.store.get_nodes(tenant, list(jobs))
+                    for i in list(jobs):
+                        if i in found:
+                            jobs[i] = dict(found[i].props)
+                            yield delivery, i, "UPDATED", jobs[i]
+                    continue
+                for kind, by_label in (("CREATED", entry.created), ("UPDATED", entry.updated), ("DELETED", entry.deleted)):
+                    for i in by_label.get(label, ()):
+                        if i not in jobs:
+                            continue
+                        state = jobs[i]
+                        state.update(entry.props.get(i) or {})
+                        yield delivery, i, kind, dict(state)
+                        if kind == "DELETED":
+                            del jobs[i]
+                            if i == job_id:
+                                return
+
     async def _existing(self, tenant: Tenant, node_id: NodeId, name: str, label: Label | None = None) -> Node:
         return (await require_nodes(self.feed.store, tenant, [node_id], label, name))[node_id]
 

@@ -56,6 +56,8 @@ class Artifact(StoredNode, relay.Node):
     usage_count: int = strawberry.field(description="How many distinct projects use it: logging a project's use again does not count it twice.")
     description: Optional[str]
     metadata: JSON
+    entrypoint: Optional[JSON] = strawberry.field(description=(
+        "A model_template's entrypoint, {command, image}: what its training jobs run. Set by an admin (setArtifactEntrypoint)."))
     created_at: datetime
     updated_at: datetime
     created_by: Optional[Annotated["Person", strawberry.lazy("resolvers.people.types")]] = related_one(

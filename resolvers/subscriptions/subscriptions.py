@@ -17,7 +17,8 @@ from resolvers.datasets.schema import SchemaVersion, schema_version
 from resolvers.permissions import VIEWER
 from resolvers.relay import from_global_id
 from resolvers.subscriptions.types import (ChangeEvent, LineageChangedEvent, MetricRecordedEvent, NodeChangedEvent,
-                                           change_event, lineage_event, metric_event, node_event)
+                                           TrainingJobEvent, change_event, lineage_event, metric_event, node_event,
+                                           training_job_event)
 
 OPEN = "maestro.subscriptions"  # context.extra: subscriptions open on this connection
 
@@ -111,3 +112,24 @@ class Subscription:
             async for delivery, version in hub.schema_changes(tenant, node_id):
                 info.context.event_loaders(delivery)
                 yield schema_version(version, node_id)
+
+    @strawberry.subscription(description=(
+        "Each change of one training job: every status change in order, with progress and metrics as the job "
+        "reports them (written at most a few times a second); ends after its deletion."), permission_classes=VIEWER)
+    async def training_job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[TrainingJobEvent, None]:
+        _, node_id = from_global_id(id, Label.TRAINING_JOB)
+        hub, tenant = info.context.services.subscriptions, info.context.tenant
+        with _slot(info):
+            async for delivery, job_id, kind, state in hub.training_jobs(tenant, job_id=node_id):
+                info.context.event_loaders(delivery)
+                yield training_job_event(delivery.entry, job_id, kind, state)
+
+    @strawberry.subscription(description="Each change of any training job of a project, new ones included.",
+                             permission_classes=VIEWER)
+    async def training_jobs(self, info: Info, project_id: strawberry.ID) -> AsyncGenerator[TrainingJobEvent, None]:
+        _, node_id = from_global_id(project_id, Label.PROJECT, field="projectId")
+        hub, tenant = info.context.services.subscriptions, info.context.tenant
+        with _slot(info):
+            async for delivery, job_id, kind, state in hub.training_jobs(tenant, project_id=node_id):
+                info.context.event_loaders(delivery)
+                yield training_job_event(delivery.entry, job_id, kind, state)

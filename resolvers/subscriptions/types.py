@@ -20,6 +20,7 @@ from resolvers.datasets.types import Dataset
 from resolvers.graph.types import Relationship
 from resolvers.jobs.types import Run
 from resolvers.nodes import to_type
+from resolvers.models.types import TrainingJob, TrainingStatus
 from resolvers.projects.types import Metric
 from resolvers.relay import to_global_id
 
@@ -158,3 +159,46 @@ async def metric_event(info: Info, entry: FeedEntry, metric_id: NodeId) -> Metri
     metric = await info.context.loaders.node.load(metric_id)
     return MetricRecordedEvent(cursor=str(entry.seq), at=entry.at,
                                metric=to_type(metric) if metric else None)
+
+
+@strawberry.enum(description="What happened to a training job.")
+class TrainingJobChangeKind(enum.Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+
+
+@strawberry.type(description=(
+    "A change of a training job, with its status, progress and metrics as this change left them: each status "
+    "change is one event, in the order they happened, even to a subscriber that lags behind."))
+class TrainingJobEvent:
+    cursor: str
+    at: datetime
+    kind: TrainingJobChangeKind
+    id: strawberry.ID
+    status: TrainingStatus  # type: ignore[valid-type]
+    progress: float
+    epoch: Optional[int]
+    metrics: JSON
+    message: Optional[str]
+    exit_code: Optional[int]
+    reason: Optional[str]
+    changed_properties: Optional[JSON] = strawberry.field(description="What this change set (new values; null: removed).")
+    node_id: strawberry.Private[NodeId] = ""
+
+    @strawberry.field(description="The job as it is now (its log tail, metrics history, model version); null once deleted.")
+    async def job(self, info: Info) -> Optional[TrainingJob]:
+        if self.kind is TrainingJobChangeKind.DELETED:
+            return None
+        found = await info.context.loaders.node.load(self.node_id)
+        return to_type(found) if found is not None else None
+
+
+def training_job_event(entry: FeedEntry, job_id: NodeId, kind: str, state: Props) -> TrainingJobEvent:
+    return TrainingJobEvent(
+        cursor=str(entry.seq), at=entry.at, kind=TrainingJobChangeKind(kind),  # type: ignore[arg-type]
+        id=strawberry.ID(to_global_id(Label.TRAINING_JOB, job_id)),
+        status=TrainingStatus(state.get("status", "PENDING")), progress=float(state.get("progress") or 0.0),
+        epoch=state.get("epoch"), metrics=state.get("metrics") or {}, message=state.get("message"),
+        exit_code=state.get("exit_code"), reason=state.get("reason"),
+        changed_properties=entry.props.get(job_id), node_id=job_id)
