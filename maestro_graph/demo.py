@@ -6,6 +6,7 @@ services so it obeys the same rules as any client. Loading it twice changes noth
 from __future__ import annotations
 
 import random
+import sys
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -110,6 +111,10 @@ async def load_demo(services: Services, tenant: Tenant, progress: Callable[[str]
             artifacts.append(build(Label.ARTIFACT, name=n, type=kind, version=f"{rnd.randint(1, 3)}.{rnd.randint(0, 9)}.{rnd.randint(0, 20)}",
                                    tags=rnd.sample(TAGS, rnd.randint(1, 3)), storage_path=f"s3://artifacts/{kind}/{n}",
                                    description=f"Reusable {kind.replace('_', ' ')}: {n}"))
+    # One template training jobs can run as shipped: maestro_graph/training_example.py.
+    artifacts.append(build(Label.ARTIFACT, name="logistic-baseline", type="model_template", version="1.0.0",
+                           tags=["tabular"], description="Logistic regression baseline: a runnable training job.",
+                           entrypoint={"command": [sys.executable, "-m", "maestro_graph.training_example"]}))
     links = [Edge(Rel.IN_TEAM, p.id, team_of[p.id].id) for p in people]
     links += [Edge(Rel.CREATED_BY, a.id, rnd.choice(people).id) for a in artifacts]
     await services.store.apply(tenant, ChangeSet(create=[*teams, *people, *artifacts], link=links))

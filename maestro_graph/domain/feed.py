@@ -29,6 +29,10 @@ WATCHED_LABELS = frozenset({Label.TRAINING_JOB, Label.RUN, Label.METRIC, Label.M
 #: properties of watched labels an entry leaves out: they change with nearly every write of a
 #: running job (its log tail, its metrics history), and a subscriber reads them from the node
 OMITTED_PROPS: dict[Label, frozenset[str]] = {Label.TRAINING_JOB: BULKY}
+#: properties of watched labels an entry carries for every update, changed or not (absent: the
+#: node has none): what a subscriber shows at each event, a training job's status and progress as
+#: of that change, even to one that resumes from a cursor and never saw the job before
+CARRIED_PROPS: dict[Label, tuple[str, ...]] = {Label.TRAINING_JOB: ("status", "progress", "epoch", "metrics", "message")}
 
 
 class NodeRef(NamedTuple):
@@ -187,8 +191,13 @@ class EntryBuilder:
             if n.label in WATCHED_LABELS:
                 props[n.id] = _kept(n.label, dict(n.props))
         for i, (old, new) in self.updated.items():
-            if new.label in WATCHED_LABELS and (diff := _kept(new.label, changed_props(old.props if old else None, new.props))):
-                props[i] = diff
+            if new.label in WATCHED_LABELS:
+                diff = _kept(new.label, changed_props(old.props if old else None, new.props))
+                for prop in CARRIED_PROPS.get(new.label, ()):
+                    if prop in new.props:
+                        diff.setdefault(prop, new.props[prop])
+                if diff:
+                    props[i] = diff
         unlinked = {(e.rel, e.src, e.dst): e for e in self.unlinked}  # the same unlink twice: once
         return FeedEntry(
             tenant=tenant, seq=0, at=at,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from maestro_graph.domain.errors import BadInput, CursorExpired, TooSlow
-from maestro_graph.domain.feed import FeedEntry
+from maestro_graph.domain.feed import CARRIED_PROPS, FeedEntry
 from maestro_graph.domain.graph import Label, Node, Rel
 from maestro_graph.services.feed import FeedFollower
 from maestro_graph.services.graph import require_nodes
@@ -174,8 +174,7 @@ class SubscriptionHub:
         names = {label.value for label in labels} if labels else None
         async with self._subscribed(tenant, None) as sub:
             if after is not None:
-                if after < 0 or after > sub.start:
-                    raise BadInput(f"`after` must be a cursor this feed gave, at most {sub.start}", field="after")
+                self._check_after(after, sub)
                 async for entry in self._history(tenant, after, sub.start):
                     if (kept := _of_labels(entry, names)) is not None:
                         yield Delivery.read(entry), kept
@@ -270,13 +269,13 @@ class SubscriptionHub:
                         yield delivery, version
                 last = max(last, int(node.props.get("schema_version") or 0))
 
-    async def training_jobs(self, tenant: Tenant, *, job_id: NodeId | None = None, project_id: NodeId | None = None
-                            ) -> AsyncIterator[tuple[Delivery, NodeId, str, Props]]:
+    async def training_jobs(self, tenant: Tenant, *, job_id: NodeId | None = None, project_id: NodeId | None = None,
+                            after: int | None = None) -> AsyncIterator[tuple[Delivery, NodeId, str, Props]]:
         """(delivery, job id, "CREATED" | "UPDATED" | "DELETED", the job's props as of this change)
-        for each change of one job, or of any job of one project (its new jobs included). Each
-        entry carries the props it changed (domain/feed.py), so a subscriber that lags behind still
-        sees each status in order, not the node's latest; the stream of one job ends with its
-        deletion."""
+        for each change of one job, or of any job of one project (its new jobs included), from
+        now or from after a cursor. Each entry carries the props it changed (domain/feed.py), so
+        a subscriber that lags behind or resumes still sees each status in order, not the node's
+        latest; the stream of one job ends with its deletion."""
         if job_id is not None:
             jobs = {job_id: dict((await self._existing(tenant, job_id, "id", Label.TRAINING_JOB)).props)}
             interest: list[NodeId] = [job_id]
@@ -287,33 +286,47 @@ class SubscriptionHub:
             jobs = {nb.node.id: dict(nb.node.props) for nb in owned if nb.node.label is Label.TRAINING_JOB}
             interest = [project_id, *jobs]
         label = Label.TRAINING_JOB.value
+
+        async def events(delivery: Delivery) -> list[tuple[Delivery, NodeId, str, Props]]:
+            entry, out = delivery.entry, []
+            if project_id is not None:
+                new = [i for i in entry.linked.get(Rel.OWNS.value, {}).get(project_id, []) if i in entry.created.get(label, ())]
+                jobs.update((i, {}) for i in new if i not in jobs)
+                self.watch(sub, new)
+            if entry.truncated:  # it names nothing: read each job again
+                found = await self.feed.store.get_nodes(tenant, list(jobs))
+                for i in [i for i in jobs if i in found]:
+                    jobs[i] = dict(found[i].props)
+                    out.append((delivery, i, "UPDATED", dict(jobs[i])))
+                return out
+            for kind, by_label in (("CREATED", entry.created), ("UPDATED", entry.updated), ("DELETED", entry.deleted)):
+                for i in by_label.get(label, ()):
+                    if i in jobs:
+                        if kind == "UPDATED":  # the entry carries these as of this change; absent: none
+                            for prop in CARRIED_PROPS[Label.TRAINING_JOB]:
+                                jobs[i].pop(prop, None)
+                        jobs[i].update(entry.props.get(i) or {})
+                        out.append((delivery, i, kind, dict(jobs[i])))
+            return out
+
         async with self._subscribed(tenant, interest) as sub:
+            if after is not None:
+                self._check_after(after, sub)
+                async for entry in self._history(tenant, after, sub.start):
+                    for event in await events(Delivery.read(entry)):
+                        yield event
+                        if event[2] == "DELETED" and event[1] == job_id:
+                            return
             while True:
-                delivery = await sub.next()
-                entry = delivery.entry
-                if project_id is not None:
-                    new = [i for i in entry.linked.get(Rel.OWNS.value, {}).get(project_id, [])
-                           if i in entry.created.get(label, ())]
-                    jobs.update((i, {}) for i in new)
-                    self.watch(sub, new)
-                if entry.truncated:  # it names nothing: read each job again
-                    found = await self.feed.store.get_nodes(tenant, list(jobs))
-                    for i in list(jobs):
-                        if i in found:
-                            jobs[i] = dict(found[i].props)
-                            yield delivery, i, "UPDATED", jobs[i]
-                    continue
-                for kind, by_label in (("CREATED", entry.created), ("UPDATED", entry.updated), ("DELETED", entry.deleted)):
-                    for i in by_label.get(label, ()):
-                        if i not in jobs:
-                            continue
-                        state = jobs[i]
-                        state.update(entry.props.get(i) or {})
-                        yield delivery, i, kind, dict(state)
-                        if kind == "DELETED":
-                            del jobs[i]
-                            if i == job_id:
-                                return
+                for event in await events(await sub.next()):
+                    yield event
+                    if event[2] == "DELETED" and event[1] == job_id:
+                        return
+
+    @staticmethod
+    def _check_after(after: int, sub: Subscriber) -> None:
+        if after < 0 or after > sub.start:
+            raise BadInput(f"`after` must be a cursor this feed gave, at most {sub.start}", field="after")
 
     async def _existing(self, tenant: Tenant, node_id: NodeId, name: str, label: Label | None = None) -> Node:
         return (await require_nodes(self.feed.store, tenant, [node_id], label, name))[node_id]

@@ -126,13 +126,14 @@ class TrainingJobs:
         """Record a PENDING job and hand it to its runner. A runner that cannot take it (its API
         server is down) leaves the job FAILED with the reason."""
         async with self.graph.commits.operation(actor, "submitTrainingJob") as op:
-            sub: tr.Submission = tr.checked(tr.Submission, data, "input")
             tenant = actor.tenant
+            if isinstance(data.get("project_id"), str):  # the project first: another tenant's is unknown, whatever else is sent
+                await self.graph.require(tenant, [data["project_id"]], Label.PROJECT, field="projectId")
+            sub: tr.Submission = tr.checked(tr.Submission, data, "input")
             runner = self.runners.get(sub.runner)
             if runner is None:
                 raise BadInput(f"runner: {sub.runner} is not enabled on this server "
                                f"(enabled: {', '.join(sorted(self.runners)) or 'none'})", field="runner")
-            await self.graph.require(tenant, [sub.project_id], Label.PROJECT, field="projectId")
             if sub.dataset_ids:
                 await self.graph.require(tenant, sub.dataset_ids, Label.DATASET, field="datasetIds")
             command, image, usage = await self._what_runs(actor, sub)

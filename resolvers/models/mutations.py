@@ -103,9 +103,10 @@ class TrainingMutation:
         return to_type(node)
 
     @strawberry.mutation(description=(
-        "Set (or with null remove) what a model_template runs when a training job is submitted from it. An "
+        "Set (or with null or none given, remove) what a model_template runs when a training job is submitted from it. An "
         "admin's act: it decides what the server runs for every editor."), permission_classes=ADMIN)
-    async def set_artifact_entrypoint(self, info: Info, id: strawberry.ID, entrypoint: Optional[EntrypointInput]) -> Artifact:
+    async def set_artifact_entrypoint(self, info: Info, id: strawberry.ID,
+                                      entrypoint: Optional[EntrypointInput] = None) -> Artifact:
         ctx = info.context
         data = None if entrypoint is None else {"command": entrypoint.command, "image": entrypoint.image}
         node = await ctx.services.training.set_entrypoint(ctx.principal, from_global_id(id, Label.ARTIFACT)[1], data)

@@ -115,21 +115,24 @@ class Subscription:
 
     @strawberry.subscription(description=(
         "Each change of one training job: every status change in order, with progress and metrics as the job "
-        "reports them (written at most a few times a second); ends after its deletion."), permission_classes=VIEWER)
-    async def training_job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[TrainingJobEvent, None]:
+        "reports them (written at most a few times a second); ends after its deletion. From now, or from after a "
+        "cursor (an event's, or changeFeedCursor's): a client that reconnects misses nothing."), permission_classes=VIEWER)
+    async def training_job_updated(self, info: Info, id: strawberry.ID,
+                                   after: Optional[str] = None) -> AsyncGenerator[TrainingJobEvent, None]:
         _, node_id = from_global_id(id, Label.TRAINING_JOB)
         hub, tenant = info.context.services.subscriptions, info.context.tenant
         with _slot(info):
-            async for delivery, job_id, kind, state in hub.training_jobs(tenant, job_id=node_id):
+            async for delivery, job_id, kind, state in hub.training_jobs(tenant, job_id=node_id, after=_cursor(after)):
                 info.context.event_loaders(delivery)
                 yield training_job_event(delivery.entry, job_id, kind, state)
 
-    @strawberry.subscription(description="Each change of any training job of a project, new ones included.",
-                             permission_classes=VIEWER)
-    async def training_jobs(self, info: Info, project_id: strawberry.ID) -> AsyncGenerator[TrainingJobEvent, None]:
+    @strawberry.subscription(description="Each change of any training job of a project, new ones included; from now or "
+                                         "from after a cursor.", permission_classes=VIEWER)
+    async def training_jobs(self, info: Info, project_id: strawberry.ID,
+                            after: Optional[str] = None) -> AsyncGenerator[TrainingJobEvent, None]:
         _, node_id = from_global_id(project_id, Label.PROJECT, field="projectId")
         hub, tenant = info.context.services.subscriptions, info.context.tenant
         with _slot(info):
-            async for delivery, job_id, kind, state in hub.training_jobs(tenant, project_id=node_id):
+            async for delivery, job_id, kind, state in hub.training_jobs(tenant, project_id=node_id, after=_cursor(after)):
                 info.context.event_loaders(delivery)
                 yield training_job_event(delivery.entry, job_id, kind, state)

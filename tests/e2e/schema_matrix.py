@@ -29,6 +29,8 @@ LABELS = {label.value: label for label in Label}
 # Arguments whose label is not in their name.
 SPECIAL_IDS = {"createdBy": Label.PERSON, "sourceId": Label.PERSON, "targetId": Label.PROJECT,  # link: MEMBER_OF
                "featureIds": Label.FIELD, "members.personId": Label.PERSON}
+ID_OF_FIELD = {"setArtifactEntrypoint": Label.ARTIFACT, "trainingJob": Label.TRAINING_JOB,
+               "trainingJobUpdated": Label.TRAINING_JOB}  # what their `id` names
 STARTS_FROM_DATA = {"lineage", "impactAnalysis"}  # their id must be a Dataset or a Field
 EVENT = {"eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z", "producer": "https://example.com/matrix",
          "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
@@ -73,7 +75,7 @@ def literal(value: Any) -> str:
     return json.dumps(value)
 
 
-class _Enum(str):
+class SchemaEnum(str):
     """An enum value: written bare, not quoted."""
 
 
@@ -84,7 +86,9 @@ def _label_of(field: str, arg: str) -> Label:
         return Label.DATASET
     base = re.sub(r"Ids?$", "", arg.split(".")[-1])
     if base in ("", "id", "ids"):
-        match = re.match(r"^(?:update|delete)([A-Z]\w*)$", field)
+        if field in ID_OF_FIELD:
+            return ID_OF_FIELD[field]
+        match = re.match(r"^(?:update|delete|cancel)([A-Z]\w*)$", field)
         return LABELS[match.group(1)] if match else Label.PERSON  # node(id), nodes(ids): any label will do
     return LABELS[base[0].upper() + base[1:]]
 
@@ -102,7 +106,7 @@ def _value(field: str, path: str, gtype: Any, ids: dict[Label, str]) -> Any:
         return {k: _value(field, f"{path}.{k}", f.type, ids) for k, f in named.fields.items()
                 if isinstance(f.type, GraphQLNonNull) and f.default_value is Undefined}
     if isinstance(named, GraphQLEnumType):
-        return _Enum(next(iter(named.values)))
+        return SchemaEnum(next(iter(named.values)))
     assert isinstance(named, GraphQLScalarType)
     if named.name == "ID":
         key = path if path in SPECIAL_IDS else name
@@ -121,7 +125,7 @@ def _value(field: str, path: str, gtype: Any, ids: dict[Label, str]) -> Any:
 
 
 def _literal(value: Any) -> str:
-    if isinstance(value, _Enum):
+    if isinstance(value, SchemaEnum):
         return str(value)
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_literal(v)}" for k, v in value.items()) + "}"

@@ -8,7 +8,9 @@ The fields come from the schema (schema_matrix.root_fields), so a new field is t
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 import uuid
 from typing import Any
 
@@ -25,7 +27,7 @@ from maestro_graph.domain.graph import Label
 from resolvers.relay import from_global_id, to_global_id
 from resolvers.schema import build_schema
 from tests.e2e.conftest import serve
-from tests.e2e.schema_matrix import document, root_fields
+from tests.e2e.schema_matrix import SchemaEnum, document, root_fields
 from tests.e2e.tokens import SECRET, bad_tokens, claims, handmade, token
 SCHEMA = build_schema()
 GQL = SCHEMA._schema
@@ -36,7 +38,7 @@ CREATORS = {
     Label.PERSON: "createPerson", Label.TEAM: "createTeam", Label.PROJECT: "createProject",
     Label.ARTIFACT: "registerArtifact", Label.DATASET: "createDataset", Label.FIELD: "createField",
     Label.JOB: "createJob", Label.RUN: "createRun", Label.MODEL: "createModel",
-    Label.MODEL_VERSION: "createModelVersion", Label.TRAINING_JOB: "createTrainingJob",
+    Label.MODEL_VERSION: "createModelVersion", Label.TRAINING_JOB: "submitTrainingJob",
     Label.DEPLOYMENT: "createDeployment", Label.METRIC: "recordProjectMetrics", Label.PREDICTION: "createPrediction",
 }
 LIMITS = {"rate_limit_per_minute": 1_000_000, "ws_max_connections_per_token": 10_000}
@@ -72,20 +74,41 @@ async def seed(url: str, tenant: str) -> dict[Label, str]:
     admin = token(tenant)
     for label, name in CREATORS.items():
         missing = {lb: f"<{lb.value}>" for lb in Label if lb not in ids}
-        doc = document(GQL, BY_NAME[name], {**missing, **ids}, selection=" { id }")
+        doc = document(GQL, BY_NAME[name], {**missing, **ids}, selection=" { id }", **seed_args(label, ids))
         answer = (await post(url, doc, admin)).json()
         assert "errors" not in answer, (name, answer)
         made = answer["data"][name]
         ids[label] = (made[0] if isinstance(made, list) else made)["id"]
+        if label is Label.ARTIFACT:  # a model template that training jobs can run
+            doc = document(GQL, BY_NAME["setArtifactEntrypoint"], ids, entrypoint={"command": IDLE})
+            assert "errors" not in (await post(url, doc, admin)).json()
+    running = f'query {{ trainingJob(id: {json.dumps(ids[Label.TRAINING_JOB])}) {{ status }} }}'
+    for _ in range(600):  # running, so nothing changes behind the snapshots below
+        if (await post(url, running, admin)).json()["data"]["trainingJob"]["status"] == "RUNNING":
+            break
+        await asyncio.sleep(0.05)
     return ids
+
+
+# The seeded training job: it runs (and changes nothing) until its server stops.
+IDLE = [sys.executable, "-c", "import time; time.sleep(600)"]
+
+
+def seed_args(label: Label, ids: dict[Label, str]) -> dict[str, Any]:
+    """Arguments a seeded node needs beyond the required ones: the artifact is a model template,
+    and the training job is submitted from it."""
+    if label is Label.ARTIFACT:
+        return {"input": {"name": f"template-{uuid.uuid4().hex[:6]}", "type": SchemaEnum("MODEL_TEMPLATE")}}
+    if label is Label.TRAINING_JOB:
+        return {"input": {"projectId": ids[Label.PROJECT], "name": "seeded", "templateId": ids[Label.ARTIFACT]}}
+    return {}
 
 
 async def snapshot(store, tenant: str, ids: dict[Label, str]) -> dict[str, Any]:
     """What must not change: counts per label, every seeded node as stored, the OK audit records."""
     raw = [from_global_id(g)[1] for g in ids.values()]
-    audit = await store.audit_log(tenant, AuditQuery(first=100))
-    return {"counts": await store.count_by_label(tenant), "nodes": await store.get_nodes(tenant, raw),
-            "ok": [r for r in audit.records if r.outcome == OK]}
+    ok = (await store.audit_log(tenant, AuditQuery(outcome=OK, first=100))).records
+    return {"counts": await store.count_by_label(tenant), "nodes": await store.get_nodes(tenant, raw), "ok": ok}
 
 
 async def all_audit(store, tenant: str) -> list:

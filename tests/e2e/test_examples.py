@@ -223,8 +223,9 @@ async def test_client_example_python_client(demo: Server):
 
 async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path):
     """The JavaScript client (graphql-ws over `ws`, the npm packages its package.json names,
-    installed for it): a query, then subscriptions to a training job (nodeChanged) and to the
-    change feed (changes), the feed resumed after the last cursor it told."""
+    installed for it): it submits a training job from the demo's template, follows it with the
+    trainingJobs subscription from a cursor to its end, then resumes trainingJobUpdated after the
+    RUNNING event's cursor."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not (node and npm):
         message = "node and npm are needed to run client-examples/websocket_client.mjs"
@@ -247,35 +248,25 @@ async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path)
     by: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by.setdefault(line.pop("from"), []).append(line)
-    assert set(by) == {"answer", "job", "feed", "resumed"}, out
-    answers, job_events = by["answer"], [e["nodeChanged"] for e in by["job"]]
-    feed, resumed = [e["changes"] for e in by["feed"]], [e["changes"] for e in by["resumed"]]
+    assert set(by) == {"answer", "job", "resumed"}, out
+    answers, job_events = by["answer"], [e["trainingJobs"] for e in by["job"]]
+    resumed = [e["trainingJobUpdated"] for e in by["resumed"]]
     assert_returns_data(answers[0], "websocket_client.mjs query")
-    job, following = (a["createTrainingJob"]["id"] for a in answers if "createTrainingJob" in a)
+    job = next(a["submitTrainingJob"]["id"] for a in answers if "submitTrainingJob" in a)
 
-    # nodeChanged: the progress reports made until it told of one (how many depends on when the
-    # server registered it), then 50 %, success and deletion, after which it ended; all of the job.
+    # graphql-ws from Node saw the job's every status change in order, with progress and metrics.
     assert all(e["id"] == job for e in job_events), job_events
-    assert [e["kind"] for e in job_events][-4:] == ["UPDATED"] * 3 + ["DELETED"], job_events
-    *reports, fifty, succeeded, deleted = job_events
-    assert reports and all(set(e["changedProperties"]) == {"progress"} for e in reports), reports
-    assert fifty["changedProperties"] == {"progress": 0.5}
-    assert succeeded["changedProperties"] == {"status": "SUCCEEDED", "progress": 1.0}
-    assert deleted["changedProperties"] is None
-
-    # changes(after: the last report's cursor): the 50 % report and the next job's creation, in a
-    # row, and nothing else (nobody else writes in this tenant meanwhile).
-    assert [(e["operation"], e["created"]) for e in feed] == [
-        ("updateTrainingJob", []), ("createTrainingJob", [{"id": following, "label": "TrainingJob"}])], feed
-    assert [e["seq"] for e in feed] == [int(reports[-1]["cursor"]) + 1, int(reports[-1]["cursor"]) + 2], feed
-    assert feed[0]["cursor"] == fifty["cursor"]
-
-    # Resumed after the feed's last cursor: the change made while unsubscribed first and once,
-    # then the deletion made after resuming.
-    assert [e["operation"] for e in resumed] == ["updateTrainingJob", "deleteTrainingJob"], resumed
-    assert [e["seq"] for e in resumed] == [feed[-1]["seq"] + 1, feed[-1]["seq"] + 2], resumed
-    assert [e["cursor"] for e in resumed] == [succeeded["cursor"], deleted["cursor"]]
-    assert all(e["created"] == [] for e in resumed)
+    order = [s for i, s in enumerate(e["status"] for e in job_events) if i == 0 or s != job_events[i - 1]["status"]]
+    assert order == ["PENDING", "RUNNING", "SUCCEEDED"], job_events
+    progress = [e["progress"] for e in job_events]
+    assert progress == sorted(progress) and progress[-1] == 1.0, progress
+    assert set(job_events[-1]["metrics"]) == {"val_loss", "val_accuracy"} and job_events[-1]["epoch"] == 5
     cursors = [int(e["cursor"]) for e in job_events]
     assert cursors == sorted(set(cursors)), cursors
-    assert [e["seq"] for e in feed + resumed] == [int(e["cursor"]) for e in feed + resumed]
+
+    # Resumed after the RUNNING event's cursor: every change since, once, in order, to the end.
+    running = next(e for e in job_events if e["status"] == "RUNNING")
+    assert [e["cursor"] for e in resumed] == [e["cursor"] for e in job_events if int(e["cursor"]) > int(running["cursor"])]
+    assert resumed[-1]["status"] == "SUCCEEDED"
+    assert resumed[-1]["job"]["produced"]["edges"][0]["node"]["metrics"] == job_events[-1]["metrics"]
+    assert [e["status"] for e in resumed] == [e["status"] for e in job_events[-len(resumed):]]  # as of each change

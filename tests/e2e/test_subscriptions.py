@@ -96,24 +96,24 @@ CHANGES = """subscription($after: String, $labels: [String!]) {
 
 
 async def test_node_changed_tells_each_update_with_the_node_as_now_then_its_deletion(server):
-    job = await create(server, "TrainingJob", "", 'name: "train-1", status: PENDING')
+    dep = await create(server, "Deployment", "", 'name: "churn-api", environment: "prod", status: PENDING')
     doc = """subscription($id: ID!) { nodeChanged(id: $id) {
-        cursor kind id changedProperties node { id ... on TrainingJob { name status progress } } } }"""
-    async with Subscribed(server, doc, {"id": job}) as sub:
-        await server.execute('mutation($id: ID!) { updateTrainingJob(id: $id, input: {status: RUNNING, progress: 0.25}) { id } }',
-                             {"id": job})
-        await server.execute('mutation($id: ID!) { updateTrainingJob(id: $id, input: {progress: 0.5}) { id } }', {"id": job})
-        await server.execute('mutation($id: ID!) { updateTrainingJob(id: $id, input: {name: "train-1b"}) { id } }', {"id": job})
-        await server.execute('mutation($id: ID!) { deleteTrainingJob(id: $id) { deletedIds } }', {"id": job})
+        cursor kind id changedProperties node { id ... on Deployment { name status replicas } } } }"""
+    async with Subscribed(server, doc, {"id": dep}) as sub:
+        await server.execute('mutation($id: ID!) { updateDeployment(id: $id, input: {status: RUNNING, replicas: 2}) { id } }',
+                             {"id": dep})
+        await server.execute('mutation($id: ID!) { updateDeployment(id: $id, input: {replicas: 3}) { id } }', {"id": dep})
+        await server.execute('mutation($id: ID!) { updateDeployment(id: $id, input: {name: "churn-api-b"}) { id } }', {"id": dep})
+        await server.execute('mutation($id: ID!) { deleteDeployment(id: $id) { deletedIds } }', {"id": dep})
         events = [e["nodeChanged"] for e in await sub.wait_for(4)]
     assert [e["kind"] for e in events] == ["UPDATED", "UPDATED", "UPDATED", "DELETED"]
-    assert all(e["id"] == job for e in events)
-    assert events[0]["changedProperties"] == {"status": "RUNNING", "progress": 0.25}
-    assert events[0]["node"] == {"id": job, "name": "train-1", "status": "RUNNING", "progress": 0.25}
-    assert events[1]["changedProperties"] == {"progress": 0.5}
+    assert all(e["id"] == dep for e in events)
+    assert events[0]["changedProperties"] == {"status": "running", "replicas": 2}
+    assert events[0]["node"] == {"id": dep, "name": "churn-api", "status": "RUNNING", "replicas": 2}
+    assert events[1]["changedProperties"] == {"replicas": 3}
     # Each event is resolved with loaders of its own: the node as it is at that event, not as an
     # earlier event of the same connection read it.
-    assert events[2]["node"]["name"] == "train-1b" and events[1]["node"]["name"] == "train-1"
+    assert events[2]["node"]["name"] == "churn-api-b" and events[1]["node"]["name"] == "churn-api"
     assert events[3]["node"] is None and events[3]["changedProperties"] is None
     assert [int(e["cursor"]) for e in events] == sorted(int(e["cursor"]) for e in events)
     assert sub.error is None
@@ -307,9 +307,10 @@ async def test_a_subscriber_too_far_behind_is_told_with_its_cursor_and_resumes_f
             await asyncio.sleep(0.3)
             # The socket is not read: each event carries 512 KB, so the server's sends soon wait
             # (once the kernel's socket buffers are full), and the subscription's queue fills behind them.
+            job = await create(server, "Job", "", 'namespace: "slow", name: "writer"')
             for i in range(N):  # random text: WebSocket compression cannot shrink it
-                await server.execute('mutation($s: JSON!) { createTrainingJob(input: {name: "j", spec: $s}) { id } }',
-                                     {"s": {"n": i, "blob": secrets.token_urlsafe(384 * 1024)}})
+                await server.execute('mutation($j: ID!, $r: String!, $f: JSON!) { createRun(input: {jobId: $j, runId: $r, facets: $f}) { id } }',
+                                     {"j": job, "r": str(uuid.uuid4()), "f": {"n": i, "blob": secrets.token_urlsafe(384 * 1024)}})
             seqs, error = [], None
             while error is None:
                 try:
@@ -329,5 +330,5 @@ async def test_a_subscriber_too_far_behind_is_told_with_its_cursor_and_resumes_f
         assert len(seqs) < N
         async with Subscribed(server, "subscription($a: String) { changes(after: $a) { seq } }",
                               {"a": error["extensions"]["cursor"]}) as resumed:
-            rest = [e["changes"]["seq"] for e in await resumed.wait_for(N - len(seqs))]
-        assert seqs + rest == list(range(seqs[0], seqs[0] + N))
+            rest = [e["changes"]["seq"] for e in await resumed.wait_for(N + 1 - len(seqs))]
+        assert seqs + rest == list(range(seqs[0], seqs[0] + N + 1))  # the job, then its N runs

@@ -338,3 +338,48 @@ async def _run_with_secret(store, tenant, tmp_path, secret: str) -> list[str]:
         nodes = await server.services.store.get_nodes(server.tenant, [submitted["id"]])
         seen += [json.dumps(n.props) for n in nodes.values()]
     return seen
+
+
+async def test_a_job_running_when_its_server_is_killed_is_reconciled_by_the_next_start(store, store_settings, tenant, tmp_path):
+    """A real `maestro-graph serve` runs the job and is killed (SIGKILL: nothing of it runs on);
+    the next start on the same store finds the job RUNNING with its owner gone, stops the job's
+    process group that outlived it, and marks it FAILED."""
+    from tests.e2e.test_feed_processes import graphql, process
+
+    class Via:  # what setup() and submit() need of a server: execute
+        def __init__(self, p) -> None:
+            self.p = p
+
+        async def execute(self, document: str, variables: dict | None = None) -> dict:
+            return await graphql(self.p, tenant, document, variables)
+
+    async with process("first", store_settings, tmp_path) as first:
+        ids = await setup(Via(first))
+        running = await submit(Via(first), ids, ["--child", "--hold", str(tmp_path / "never")])
+        seen = await until(Via(first), running["id"], "RUNNING")
+        for _ in range(WAIT * 20):
+            seen = await job(Via(first), running["id"])
+            if any(line.startswith("child pid") for line in seen["logTail"]):
+                break
+            await asyncio.sleep(0.05)
+        pid = int(seen["where"].split()[1])
+        first.proc.kill()
+        first.proc.wait(20)
+    assert live_members(pid), "the job outlived its server"
+    async with process("second", store_settings, tmp_path) as second:
+        done = await until(Via(second), running["id"], "FAILED", "SUCCEEDED", "CANCELLED")
+    assert done["status"] == "FAILED" and done["reason"].startswith("the server restarted while it ran"), done
+    assert live_members(pid) == []
+
+
+async def test_a_server_that_stops_fails_its_jobs_instead_of_leaving_them_running(store, tenant, tmp_path):
+    async with serve(store, tenant, tmp_path, runner_max_parallel=1, runner_grace_seconds=2.0) as server:
+        ids = await setup(server)
+        running = await submit(server, ids, ["--hold", str(tmp_path / "never")], name="running")
+        queued = await submit(server, ids, [], name="queued")
+        await until(server, running["id"], "RUNNING")
+    async with serve(store, tenant, tmp_path) as server:
+        ran, waited = await job(server, running["id"]), await job(server, queued["id"])
+    assert (ran["status"], waited["status"]) == ("FAILED", "FAILED")
+    assert ran["reason"].startswith("the server stopped while it ran")
+    assert waited["reason"] == "the server stopped before it started"
