@@ -188,6 +188,20 @@ class GraphStore(Protocol):
         type is small, else slices of the id index), as tuples, not Edges (an Edge costs more to
         make than the row costs to read)."""
 
+    async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Hold the lease `name` for `seconds` from now if no one holds it, its holder's time ran out,
+        or `holder` holds it already (which renews it); whether `holder` holds it now. Atomic across
+        processes: two takers of a free lease, one wins.
+
+        Leases are the server's own (one replica at a time watches Kubernetes jobs): not per
+        tenant, not graph nodes, not in the feed or the audit log. Time is the database's clock,
+        never a replica's (their clocks may differ): a holder that renews well within `seconds`
+        keeps it, one that stops renewing loses it `seconds` after its last renewal."""
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up if `holder` holds it (another holder's lease is left alone): any
+        holder may take it at once."""
+
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""
 

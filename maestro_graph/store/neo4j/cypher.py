@@ -331,3 +331,30 @@ WITH f ORDER BY f.seq LIMIT $batch
 DELETE f
 RETURN count(*) AS deleted
 """
+
+# -- leases (migrations/neo4j 0005): (:_MaestroLease {name, holder, expires_at}), not per tenant --
+# Take or renew, two statements in one transaction. The first MERGEs the lease (the name's
+# uniqueness constraint makes concurrent MERGEs of a new name create one node) and write-locks it
+# until commit, whoever holds it; the second, reading it under that lock, rewrites it only if the
+# taker holds it or its time ran out, and returns a row only then. Time: the server's clock,
+# seconds since the epoch.
+LOCK_LEASE = """
+MERGE (l:_MaestroLease {name: $name})
+ON CREATE SET l.holder = $holder, l.expires_at = 0.0
+SET l._lock = true
+REMOVE l._lock
+"""
+
+TAKE_LEASE = """
+MATCH (l:_MaestroLease {name: $name})
+WITH l, timestamp() / 1000.0 AS now
+WHERE l.holder = $holder OR l.expires_at <= now
+SET l.holder = $holder, l.expires_at = now + $seconds
+RETURN l.holder AS holder
+"""
+
+RELEASE_LEASE = """
+MATCH (l:_MaestroLease {name: $name})
+WHERE l.holder = $holder
+DELETE l
+"""

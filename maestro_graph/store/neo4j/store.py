@@ -44,6 +44,7 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
+from maestro_graph.domain import leases
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.changes import KeyPair
 from maestro_graph.domain.feed import FeedEntry
@@ -544,6 +545,25 @@ class Neo4jStore:
                                    for src, dst, props in rows[i:i + chunk]]
                 finally:
                     await tx.close()
+
+    async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        leases.check(name, holder, seconds)
+
+        async def work(tx: AsyncTransaction) -> bool:
+            await (await tx.run(cypher.LOCK_LEASE, name=name, holder=holder)).consume()
+            return bool(await _records(tx, cypher.TAKE_LEASE, name=name, holder=holder, seconds=float(seconds)))
+
+        with _translated("take_lease"):
+            return bool(await self._write(work))
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        leases.check(name, holder)
+
+        async def work(tx: AsyncTransaction) -> None:
+            await (await tx.run(cypher.RELEASE_LEASE, name=name, holder=holder)).consume()
+
+        with _translated("release_lease"):
+            await self._write(work)
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         async def work(tx: AsyncManagedTransaction) -> dict[Label, int]:

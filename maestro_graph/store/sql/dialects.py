@@ -54,6 +54,8 @@ class Dialect:
     statement counters listen to); writes may go through an engine of their own."""
 
     name: ClassVar[str]
+    #: SQL for the database's clock, in seconds since the epoch (a double); one value per statement
+    EPOCH_NOW: ClassVar[str]
     #: driver errors (besides SQLAlchemy's own) that mean the connection broke or the server is out of reach
     LOST: ClassVar[tuple[type[BaseException], ...]] = (OSError, TimeoutError)
 
@@ -165,6 +167,9 @@ class Dialect:
 
 class Sqlite(Dialect):
     name = "sqlite"
+    # unixepoch('subsec') needs SQLite 3.42; julianday('now') has milliseconds on any version,
+    # and 'now' is one value for the whole statement.
+    EPOCH_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
     LOST = (OSError, TimeoutError, sqlite3.OperationalError)
 
     def __init__(self, url: str, pool_size: int) -> None:
@@ -272,6 +277,8 @@ def _pragmas(engine: Engine, begin: str) -> None:
 
 class Postgres(Dialect):
     name = "postgresql"
+    # statement_timestamp(): one value for the statement (now() would be the transaction's start).
+    EPOCH_NOW = "CAST(EXTRACT(EPOCH FROM statement_timestamp()) AS DOUBLE PRECISION)"
 
     def __init__(self, url: str, pool_size: int) -> None:
         import asyncpg.exceptions as pg

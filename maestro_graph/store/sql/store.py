@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from maestro_graph.domain import leases
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.changes import KeyPair
 from maestro_graph.domain.feed import FeedEntry
@@ -26,6 +27,7 @@ from maestro_graph.store.apply import Attempt, apply, run_sync
 from maestro_graph.store.sql.dialects import Dialect, chunks, dialect_for
 from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import NODE_COLS, NODE_ROW, audit_log, change_feed, change_feed_heads, edges, node_row, nodes
+from maestro_graph.store.sql.tables import leases as lease_rows
 from maestro_graph.store.sql.tables import to_node
 from maestro_graph.store.versions import FeedWatcher, RecentVersions
 from maestro_graph.types import Cursor, Direction, NodeId, Props, Tenant
@@ -48,6 +50,7 @@ class SqlStore:
         self.backend = self.dialect.name
         self.url = self.dialect.url
         self._versions = RecentVersions()
+        self._take_lease = text(_TAKE_LEASE % {"now": self.dialect.EPOCH_NOW})
 
     @property
     def engine(self) -> Engine | AsyncEngine | None:
@@ -219,6 +222,16 @@ class SqlStore:
         async for rows in self.dialect.scan_edges(tenant, rel, with_props, chunk):
             yield rows
 
+    async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        leases.check(name, holder, seconds)
+        params = {"name": name, "holder": holder, "seconds": float(seconds)}
+        return await self._run(lambda c: c.execute(self._take_lease, params).first() is not None, write=True)
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        leases.check(name, holder)
+        stmt = delete(lease_rows).where(lease_rows.c.name == name, lease_rows.c.holder == holder)
+        await self._run(lambda c: c.execute(stmt), write=True)
+
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         def q(conn: Connection) -> dict[Label, int]:
             rows = conn.execute(select(nodes.c.label, func.count()).where(nodes.c.tenant == tenant).group_by(nodes.c.label))
@@ -370,6 +383,16 @@ class SqlWrites:
 _BUMP_TOPOLOGY = text(
     "INSERT INTO topology_versions (tenant, version) VALUES (:tenant, 1) "
     "ON CONFLICT (tenant) DO UPDATE SET version = topology_versions.version + 1 RETURNING version")
+
+# Take or renew in one statement, so it is atomic on both databases: the row is inserted, or
+# rewritten if its holder is the taker or its time ran out, and RETURNING gives a row only then
+# (a refused upsert returns none). Concurrent takers of a free lease: one inserts, the others meet
+# its row (PostgreSQL waits for its commit; SQLite's writers go one at a time) and are refused.
+_TAKE_LEASE = (
+    "INSERT INTO leases (name, holder, expires_at) VALUES (:name, :holder, %(now)s + :seconds) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE leases.holder = excluded.holder OR leases.expires_at <= %(now)s "
+    "RETURNING holder")
 
 # The head row is locked from here to commit: the tenant's next writer waits for this one's
 # commit before it takes seq + 1, so seqs follow commit order without gaps.

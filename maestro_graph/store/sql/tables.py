@@ -132,3 +132,14 @@ change_feed_heads = Table(
     Column("seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant", name="pk_change_feed_heads"),
 )
+
+# Leases (GraphStore.take_lease): one row per lease ever taken and not released, its holder and
+# when its time runs out, in seconds since the epoch on the database's clock. Not per tenant.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    PrimaryKeyConstraint("name", name="pk_leases"),
+)
