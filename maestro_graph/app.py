@@ -184,9 +184,7 @@ def runners_from_settings(settings: Settings) -> dict[str, Runner]:
     runners: dict[str, Runner] = {}
     if "local" in names:
         runners["local"] = LocalRunner(settings.data_dir / "training", settings.runner_max_parallel,
-                                       settings.runner_grace_seconds,
-                                       extra_env={"MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
-                                       if settings.mlflow_tracking_uri else None)
+                                       settings.runner_grace_seconds)
     if "kubernetes" in names:
         from maestro_graph.runners.kubernetes import KubernetesRunner
 

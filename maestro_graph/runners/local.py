@@ -3,9 +3,9 @@ working directory under the data dir. At most `max_parallel` run at once; the re
 order they came, as PENDING. Cancel and timeout send the group SIGTERM, then SIGKILL after a
 grace period, so a job's children go with it.
 
-A job's environment is its own variables, the runner's (MAESTRO_TRAINING_JOB_ID, MAESTRO_TENANT,
-MLFLOW_TRACKING_URI when configured) and the few of the server's named in `pass_env` (PATH,
-HOME, ...): never the server's whole environment, which holds its secrets.
+A job's environment is its own variables (with MLFLOW_TRACKING_URI when the server has one), the
+runner's (MAESTRO_TRAINING_JOB_ID, MAESTRO_TENANT) and the few of the server's named in
+`pass_env` (PATH, HOME, ...): never the server's whole environment, which holds its secrets.
 """
 
 from __future__ import annotations
@@ -39,10 +39,9 @@ class LocalRunner:
     name = "local"
 
     def __init__(self, root: Path, max_parallel: int = 2, grace_seconds: float = 10.0,
-                 pass_env: tuple[str, ...] = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"),
-                 extra_env: dict[str, str] | None = None) -> None:
+                 pass_env: tuple[str, ...] = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")) -> None:
         self.root, self.max_parallel, self.grace = root, max_parallel, grace_seconds
-        self.pass_env, self.extra_env = pass_env, dict(extra_env or {})
+        self.pass_env = pass_env
         self.reporter: Reporter | None = None
         self._queue: deque[_Running] = deque()
         self._jobs: dict[tuple[Tenant, NodeId], _Running] = {}
@@ -80,7 +79,6 @@ class LocalRunner:
             env = {k: os.environ[k] for k in self.pass_env if k in os.environ}
             env.update(launch.env)
             env.update(launch.secret_env)
-            env.update(self.extra_env)
             env.update(MAESTRO_TRAINING_JOB_ID=launch.job_id, MAESTRO_TENANT=launch.tenant, PYTHONUNBUFFERED="1")
             try:
                 job.process = await asyncio.create_subprocess_exec(

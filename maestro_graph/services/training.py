@@ -151,7 +151,8 @@ class TrainingJobs:
                 changes = await self.artifacts.usage_changes(tenant, sub.project_id, usage, changes)
             written = await op.commit(changes, audit_ids=[job.id, sub.project_id])
         await self.feed.follow(tenant)  # a cancel committed on another replica reaches this one
-        launch = Launch(tenant, job.id, sub.name, command + sub.args, env=dict(sub.env), secret_env=dict(sub.secret_env),
+        env = {**sub.env, **({"MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {})}
+        launch = Launch(tenant, job.id, sub.name, command + sub.args, env=env, secret_env=dict(sub.secret_env),
                         image=image, resources=Resources(sub.resources.cpu, sub.resources.memory, sub.resources.gpus),
                         timeout_seconds=timeout, workdir=self.workdir / tenant / job.id if self.workdir else None)
         try:
@@ -218,7 +219,9 @@ class TrainingJobs:
         pid = rest.partition(":")[0]
         if host != socket.gethostname() or not pid.isdigit():
             return True  # another machine's process: only it can tell
-        return int(pid) != os.getpid() and _pid_alive(int(pid))
+        # This pid under another instance id: another service of this very process (tests run
+        # replicas so); it may hold the job. Another pid: alive or gone.
+        return int(pid) == os.getpid() or _pid_alive(int(pid))
 
     def _on_entry(self, entry: FeedEntry, stored: Mapping[NodeId, Node] | None) -> None:
         """Cancels committed anywhere: the local runner of this process stops its own jobs."""

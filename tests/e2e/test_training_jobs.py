@@ -243,9 +243,11 @@ async def test_who_may_do_what(store, tenant, tmp_path):
         ok = (await editor.execute(SUBMIT, {"input": payload}))["submitTrainingJob"]
         assert (await until(server, ok["id"], "SUCCEEDED", "FAILED"))["status"] == "SUCCEEDED"
         assert ok["spec"]["command"] == [sys.executable, TRAIN]
-    async with serve(store, tenant, tmp_path, runner_allow_commands=True) as server:
+    async with serve(store, tenant, tmp_path, runner_allow_commands=True, mlflow_tracking_uri="http://127.0.0.1:5999") as server:
         done = (await server.as_(Role.EDITOR).execute(SUBMIT, {"input": {**free, "args": ["--epochs", "1", "--sleep", "0"]}}))
-        assert (await until(server, done["submitTrainingJob"]["id"], "SUCCEEDED", "FAILED"))["status"] == "SUCCEEDED"
+        ran = await until(server, done["submitTrainingJob"]["id"], "SUCCEEDED", "FAILED")
+        assert ran["status"] == "SUCCEEDED"
+        assert "mlflow at http://127.0.0.1:5999" in ran["logTail"]  # a configured tracking server reaches the job
 
 
 @pytest.mark.parametrize(("change", "field", "words"), [
