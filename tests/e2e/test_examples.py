@@ -9,7 +9,8 @@
   node for .mjs (its npm packages installed into a temporary directory).
 
 Placeholders a reader fills in are the only thing the test changes in an example:
-`<id of DATASET.PATH>` becomes the id of that demo column, and `export MAESTRO_TOKEN=<...>` is
+`<id of DATASET.PATH>` becomes the id of that demo column, `<id of project NAME>` (artifact,
+dataset) the id of the demo node of that name, and `export MAESTRO_TOKEN=<...>` is
 dropped because the test sets MAESTRO_TOKEN. Any other `<...>` fails the test.
 """
 
@@ -66,6 +67,8 @@ LOCAL = re.compile(r"\b(?:localhost|127\.0\.0\.1):8000\b")
 CURL_BLOCKS = [(line, body) for line, body in fenced_blocks(README_TEXT, "bash") if "curl" in body and LOCAL.search(body)]
 EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".mjs"))
 FIELD_ID = re.compile(r"<id of ([\w.-]+)\.([\w-]+)>")  # <id of shop.orders.amount>: dataset shop.orders, column amount
+NAMED_ID = re.compile(r"<id of (artifact|project|dataset) ([^<>\n]+)>")  # <id of project Churn prediction>
+LISTING = {"artifact": "artifacts", "project": "projects", "dataset": "datasets"}
 TOKEN_LINE = re.compile(r"^export MAESTRO_TOKEN=<[^>\n]*>[^\n]*\n", re.M)
 
 
@@ -143,10 +146,21 @@ async def field_id(server: Server, dataset: str, path: str) -> str:
     return ids[0]
 
 
+async def named_id(server: Server, kind: str, name: str) -> str:
+    listing = LISTING[kind]
+    answer = await server.execute(f"query($n: String!) {{ {listing}(first: 100, filter: {{text: $n}}) {{ edges {{ node {{ id name }} }} }} }}",
+                                  {"n": name})
+    ids = [e["node"]["id"] for e in answer[listing]["edges"] if e["node"]["name"] == name]
+    assert len(ids) == 1, f"the demo has no {kind} named {name!r}"
+    return ids[0]
+
+
 async def filled_in(server: Server, block: str, where: str) -> str:
     """The block with its placeholders filled in; any placeholder the test cannot fill fails it."""
     for dataset, path in set(FIELD_ID.findall(block)):
         block = block.replace(f"<id of {dataset}.{path}>", await field_id(server, dataset, path))
+    for kind, name in set(NAMED_ID.findall(block)):
+        block = block.replace(f"<id of {kind} {name}>", await named_id(server, kind, name))
     block = TOKEN_LINE.sub("", block)
     left = re.findall(r"<[^<>\s][^<>\n]*>", block)
     assert not left, f"{where}: a placeholder this test cannot fill in: {left}"
