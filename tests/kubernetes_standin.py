@@ -364,11 +364,12 @@ class KubernetesStandIn:
                         continue
                     if buf.closed:
                         return
-                    changed = asyncio.ensure_future(buf.changed.wait())
-                    dropped = asyncio.ensure_future(drop.wait())
-                    await asyncio.wait({changed, dropped}, return_when=asyncio.FIRST_COMPLETED)
-                    changed.cancel()
-                    dropped.cancel()
+                    waits = {asyncio.ensure_future(buf.changed.wait()), asyncio.ensure_future(drop.wait())}
+                    try:
+                        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for wait in waits:
+                            wait.cancel()
             finally:
                 buf.followers.discard(drop)
 

@@ -92,6 +92,7 @@ class _JobState:
     last: Any = None  # the newest V1Job seen
     pods: set[str] = field(default_factory=set)  # pod uids
     finishing: bool = False  # a _finish task runs (or ran)
+    reported: bool = False  # finished() was called
 
 
 @dataclass
@@ -368,7 +369,7 @@ class KubernetesRunner:
         for task in session.tasks:
             task.cancel()
         for state in self._jobs.values():
-            state.finishing = False
+            state.finishing = state.reported
         return session.threads
 
     # -- watching (threads) -------------------------------------------------------------------
@@ -590,6 +591,7 @@ class KubernetesRunner:
             log.warning("kubernetes runner: the log of job %s did not end within %s s; reporting "
                         "its end without the rest", job.metadata.name, self.log_drain_seconds)
         await self._reporter.finished(state.tenant, state.job_id, _finish_of(job, pods, deleted))
+        state.reported = True
 
     def _forget(self, name: str) -> None:
         state = self._jobs.pop(name, None)
