@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
+import json
 import logging
 import math
 import re
@@ -328,6 +329,7 @@ class KubernetesRunner:
     # -- the lease: only its holder watches ---------------------------------------------------
 
     async def _supervise(self) -> None:
+        said = ""  # the last error logged, so a missing configuration is said once, not every tick
         while not self._closed:
             try:
                 held = True if self._lease is None else await self._lease.hold()
@@ -338,7 +340,9 @@ class KubernetesRunner:
                 try:
                     self._start_session()
                 except RunnerUnavailable as e:
-                    log.error("kubernetes runner: not watching: %s", e.message)
+                    if e.message != said:
+                        log.error("kubernetes runner: not watching: %s", e.message)
+                    said = e.message
             elif not held and self._session is not None:
                 log.info("kubernetes runner: lost the watch lease; another replica watches")
                 self._stop_session()
@@ -380,6 +384,7 @@ class KubernetesRunner:
         batch, core = self._apis()
         list_fn = batch.list_namespaced_job if kind == "job" else core.list_namespaced_pod
         version: str | None = None
+        failures = 0  # in a row: the wait before the next try doubles, up to 30 s
         while not session.stop.is_set():
             try:
                 if version is None:
@@ -397,6 +402,7 @@ class KubernetesRunner:
                                           timeout_seconds=self.watch_seconds,
                                           _request_timeout=(self.request_seconds,
                                                             self.watch_seconds + self.request_seconds)):
+                        failures = 0
                         version = w.resource_version or version
                         if event["type"] != "BOOKMARK":
                             self._post((session, kind, event["type"], event["object"]))
@@ -414,13 +420,15 @@ class KubernetesRunner:
                     continue
                 log.warning("kubernetes runner: watching %ss failed (%s %s); retrying", kind,
                             e.status, e.reason)
-                session.stop.wait(self.retry_seconds)
+                failures += 1
+                session.stop.wait(min(self.retry_seconds * 2 ** (failures - 1), 30.0))
             except Exception as e:
                 if session.stop.is_set():
                     break
                 log.warning("kubernetes runner: the %s watch dropped (%s); resuming from %s", kind,
                             _cause(e), version)
-                session.stop.wait(self.retry_seconds)
+                failures += 1
+                session.stop.wait(min(self.retry_seconds * 2 ** (failures - 1), 30.0))
 
     def _follow(self, session: _Session, pod: _PodLog, before: threading.Thread | None) -> None:
         """Hand each line of the pod's log to the Reporter once: a follower that starts again
@@ -653,8 +661,6 @@ def _lines(response: Any) -> Iterator[str]:
 
 def _status_message(e: ApiException) -> str:
     """The message of the V1Status the API server answered with, else its reason."""
-    import json
-
     try:
         return json.loads(e.body).get("message") or str(e.reason)
     except Exception:

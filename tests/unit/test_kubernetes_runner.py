@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import pytest
 
+from kubernetes import client, config
+
 from maestro_graph.domain.errors import BadInput, RunnerUnavailable
 from maestro_graph.runners.base import Finish, Launch, Resources
 from maestro_graph.runners.kubernetes import ANNOTATION_CANCELLED, KubernetesRunner, job_name
@@ -249,8 +251,30 @@ async def test_a_cancel_from_another_replica_is_reported_as_cancelled(standin, r
     assert ("default", name) not in standin.jobs and ("default", name) not in standin.secrets
     assert not [p for p in standin.pods.values() if p.metadata.labels["job-name"] == name]
     assert other.calls == []  # the replica without the lease watched nothing
+    # The mark that told the watching replica it was a cancel, on the Job as it was deleted:
+    deleted = [o for _, kind, _, type_, o in standin.history
+               if kind == "job" and type_ == "DELETED" and o["metadata"]["name"] == name]
+    assert deleted[0]["metadata"]["annotations"][ANNOTATION_CANCELLED] == "true"
     await replica.cancel(TENANT, "TrainingJob:cancel")  # gone: nothing to do
     await replica.cancel(TENANT, "TrainingJob:unknown")
+
+
+async def test_a_job_deleted_by_someone_else_is_reported_deleted_not_cancelled(standin, runners, tmp_path):
+    reporter = Recorder()
+    runner = await runners(reporter)
+    await runner.submit(launch("TrainingJob:kubectl", tmp_path, gate=tmp_path / "never"))
+    await until(lambda: "line one" in reporter.lines("TrainingJob:kubectl"), "the first lines")
+    name = job_name(TENANT, "TrainingJob:kubectl")
+    api = config.new_client_from_config(config_file=str(tmp_path / "kubeconfig"))
+    try:  # what `kubectl delete job` does
+        await asyncio.to_thread(client.BatchV1Api(api).delete_namespaced_job, name, "default",
+                                propagation_policy="Background")
+    finally:
+        api.close()
+    finish = await until(lambda: reporter.finish("TrainingJob:kubectl"), "the deletion to be reported")
+
+    assert finish == Finish(exit_code=None, reason="its Kubernetes Job was deleted")
+    assert not standin.process_alive("default", name)
 
 
 async def test_only_the_lease_holder_watches_and_another_takes_over(standin, runners, tmp_path):
