@@ -541,8 +541,8 @@ class KubernetesRunner:
         state = self._jobs.get(name)
         if state is None:
             state = self._jobs[name] = _JobState(*ids)
-        if kind == "DELETED" and state.finishing:
-            self._forget(name)  # reported already: nothing more will come of it
+        if kind == "DELETED" and state.reported:
+            self._forget(name)  # nothing more will come of it
             return
         state.last = job
         if state.finishing:
