@@ -101,6 +101,10 @@ class Settings:
     ws_max_subscriptions: int = 100
     ws_max_connections_per_token: int = 20
     subscription_queue: int = 1000
+    # The namespace the Kubernetes training-job runner creates its Jobs, Pods and Secrets in.
+    kubernetes_namespace: str = "default"
+    # A kubeconfig file for that runner; empty: the in-cluster service account, else ~/.kube/config.
+    kubeconfig: str = ""
 
     @property
     def store(self) -> str:

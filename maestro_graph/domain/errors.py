@@ -61,3 +61,10 @@ class StoreUnavailable(MaestroError):
     """The store cannot be reached right now; the request may be retried."""
 
     code = "SERVICE_UNAVAILABLE"
+
+
+class RunnerUnavailable(MaestroError):
+    """A training-job runner cannot reach what it runs jobs on (the Kubernetes API server, ...)
+    right now; the request may be retried."""
+
+    code = "SERVICE_UNAVAILABLE"
