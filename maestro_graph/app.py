@@ -175,7 +175,7 @@ async def trim_feeds(store: GraphStore, settings: Settings) -> None:
             log.exception("trimming the change feed failed")
 
 
-def runners_from_settings(settings: Settings) -> dict[str, Runner]:
+def runners_from_settings(settings: Settings, store: GraphStore) -> dict[str, Runner]:
     """The training-job runners MAESTRO_RUNNERS enables."""
     names = [n.strip() for n in settings.runners.split(",") if n.strip()]
     unknown = sorted(set(names) - {"local", "kubernetes"})
@@ -188,7 +188,10 @@ def runners_from_settings(settings: Settings) -> dict[str, Runner]:
     if "kubernetes" in names:
         from maestro_graph.runners.kubernetes import KubernetesRunner
 
-        runners["kubernetes"] = KubernetesRunner(settings.kubernetes_namespace, settings.kubeconfig)
+        from maestro_graph.services.training import StoreLease, instance_id
+
+        runners["kubernetes"] = KubernetesRunner(settings.kubernetes_namespace, settings.kubeconfig,
+                                                 StoreLease(store, instance_id()))
     return runners
 
 
@@ -229,7 +232,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
                                             settings.lineage_index_max_lag, feed=feed), max_page=max_page,
                               subscriptions=SubscriptionHub(feed, settings.subscription_queue,
                                                             settings.ws_max_subscriptions),
-                              runners=runners_from_settings(settings), allow_commands=settings.runner_allow_commands,
+                              runners=runners_from_settings(settings, store), allow_commands=settings.runner_allow_commands,
                               default_timeout=settings.runner_timeout_seconds,
                               mlflow_tracking_uri=settings.mlflow_tracking_uri,
                               workdir=settings.data_dir / "training")

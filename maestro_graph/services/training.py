@@ -44,6 +44,7 @@ from maestro_graph.runners.local import group_alive, stop_group
 from maestro_graph.services.artifacts import ArtifactService
 from maestro_graph.services.feed import FeedFollower
 from maestro_graph.services.graph import GraphService
+from maestro_graph.store.base import GraphStore
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
 log = logging.getLogger("maestro_graph.training")
@@ -66,6 +67,22 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class StoreLease:
+    """The Kubernetes runner's lease (runners/kubernetes.py Lease), held in the store: one
+    replica at a time watches the cluster's jobs, on the database's clock."""
+
+    NAME = "kubernetes-runner"
+
+    def __init__(self, store: GraphStore, holder: str, seconds: float = 15.0) -> None:
+        self.store, self.holder, self.seconds = store, holder, seconds
+
+    async def hold(self) -> bool:
+        return await self.store.take_lease(self.NAME, self.holder, self.seconds)
+
+    async def release(self) -> None:
+        await self.store.release_lease(self.NAME, self.holder)
 
 
 @dataclass
@@ -288,7 +305,12 @@ class TrainingJobs:
             await self._move(tenant, job_id, tr.RUNNING, {"where": where, "started_at": now()}, "trainingJobStarted")
 
     async def line(self, tenant: Tenant, job_id: NodeId, text: str) -> None:
-        live = self._following(tenant, job_id)
+        live = self._live.get((tenant, job_id))
+        if live is None:  # first seen here (a watch another replica held): go on from what is stored
+            job = (await self.graph.get(tenant, [job_id])).get(job_id)
+            if job is None or job.props.get("status") not in tr.ACTIVE:
+                return  # ended or gone: a re-read log's lines are not news
+            live = self._following(tenant, job_id, dict(job.props))
         if live.done:
             return
         live.tally.take(text, now())
@@ -308,6 +330,8 @@ class TrainingJobs:
                     update=[(job_id, patch)], expect=[Expect(job_id, "status", tr.ACTIVE)]))
             except (Conflict, NotFound):  # ended or deleted meanwhile: nothing to show progress on
                 live.done = True
+                if self._live.get((tenant, job_id)) is live:
+                    del self._live[(tenant, job_id)]
             except MaestroError as err:  # the store failing: the next flush or the end writes it
                 live.tally.dirty = True
                 log.warning("could not write a training job's progress", extra={"job": job_id, "error": err.message})

@@ -18,6 +18,7 @@ import pytest
 
 from maestro_graph.auth.principal import Role
 from maestro_graph.logs import JsonFormatter
+from resolvers.relay import from_global_id
 from tests.e2e.conftest import serve
 from tests.e2e.test_subscriptions import Subscribed
 
@@ -385,3 +386,49 @@ async def test_a_server_that_stops_fails_its_jobs_instead_of_leaving_them_runnin
     assert (ran["status"], waited["status"]) == ("FAILED", "FAILED")
     assert ran["reason"].startswith("the server stopped while it ran")
     assert waited["reason"] == "the server stopped before it started"
+
+
+async def test_a_kubernetes_job_runs_and_is_cancelled_through_the_api(store, tenant, tmp_path):
+    """The Kubernetes runner as the server wires it (a lease in the store), against the stand-in
+    API server (tests/kubernetes_standin.py: no real one can run here), which runs each pod's
+    command as a local process."""
+    from tests.kubernetes_standin import KubernetesStandIn
+
+    standin = KubernetesStandIn().start()
+    try:
+        kubeconfig = standin.kubeconfig(tmp_path / "kubeconfig", namespace="ml")
+        async with serve(store, tenant, tmp_path, runners="local,kubernetes", kubeconfig=str(kubeconfig),
+                         kubernetes_namespace="ml") as server:
+            ids = await setup(server)
+            await server.execute("""mutation($id: ID!, $e: EntrypointInput!) { setArtifactEntrypoint(id: $id, entrypoint: $e) { id } }""",
+                                 {"id": ids["template"], "e": {"command": [sys.executable, TRAIN], "image": "python:3.11-slim"}})
+            secret = f"k8s-{uuid.uuid4().hex}"
+            sha = hashlib.sha256(secret.encode()).hexdigest()
+            async with Subscribed(server, EVENTS, {"project": ids["project"]}) as sub:
+                ran = await submit(server, ids, ["--epochs", "3", "--sleep", "0.2"], runner="KUBERNETES",
+                                   env={"TRAIN_TOKEN_SHA": sha}, secretEnv={"TRAIN_TOKEN": secret},
+                                   resources={"cpu": "500m", "memory": "256Mi"})
+                done = await until(server, ran["id"], "SUCCEEDED", "FAILED", "CANCELLED")
+                events = await sub.wait_for(3)
+                for _ in range(WAIT * 20):
+                    if events[-1]["trainingJobs"]["status"] == "SUCCEEDED":
+                        break
+                    await asyncio.sleep(0.05)
+            assert done["status"] == "SUCCEEDED", done
+            assert done["runner"] == "KUBERNETES" and done["where"].startswith("pod train-")
+            assert statuses(events) == ["PENDING", "RUNNING", "SUCCEEDED"], events
+            assert "secret token matches" in done["logTail"] and done["metrics"] == {"loss": 0.25, "accuracy": 0.875}
+            assert [e["node"]["version"] for e in done["produced"]["edges"]] == ["1"]
+            raw_id = from_global_id(ran["id"])[1]
+            [body] = [b for b in standin.jobs_received if raw_id in json.dumps(b)]
+            assert secret not in json.dumps(body)
+            container = body["spec"]["template"]["spec"]["containers"][0]
+            assert container["image"] == "python:3.11-slim" and container["resources"]["limits"] == {"cpu": "500m", "memory": "256Mi"}
+
+            held = await submit(server, ids, ["--hold", str(tmp_path / "never")], runner="KUBERNETES", name="held")
+            await until(server, held["id"], "RUNNING")
+            await server.execute("mutation($id: ID!) { cancelTrainingJob(id: $id) { id } }", {"id": held["id"]})
+            cancelled = await until(server, held["id"], "CANCELLED", "FAILED", "SUCCEEDED")
+            assert cancelled["status"] == "CANCELLED", cancelled
+    finally:
+        standin.stop()
