@@ -10,7 +10,7 @@ import pytest
 
 from maestro_graph.domain.audit import record
 from maestro_graph.domain.errors import Conflict, NotFound
-from maestro_graph.domain.feed import EdgeRef, FeedEntry, NodeRef
+from maestro_graph.domain.feed import OMITTED_PROPS, EdgeRef, FeedEntry, NodeRef
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Rel
 from maestro_graph.services.graph import GraphService
 
@@ -58,12 +58,15 @@ async def test_each_changing_apply_appends_one_entry_with_what_it_did(store, ten
         NodeRef(ada.id, "Person"), NodeRef(proj.id, "Project"), NodeRef(job.id, "TrainingJob")}
     assert set(FeedEntry.edge_refs(first.linked)) == {EdgeRef("MEMBER_OF", ada.id, proj.id), EdgeRef("OWNS", proj.id, job.id)}
     assert first.updated == first.deleted == first.unlinked == {}
-    assert dict(first.props) == {job.id: job.props}  # a watched label's new node: all its props; a Person: none
+    # A watched label's new node: all its props but the bulky ones a reader takes from the node; a Person: none.
+    assert dict(first.props) == {job.id: {k: v for k, v in job.props.items() if k not in OMITTED_PROPS[Label.TRAINING_JOB]}}
 
     assert (second.operation, second.actor) == ("updateTrainingJob", "bob")
     assert second.updated == {"TrainingJob": [job.id], "Person": [ada.id]} and second.created == {}
     assert FeedEntry.edge_refs(second.unlinked) == [EdgeRef("MEMBER_OF", ada.id, proj.id)]
-    assert dict(second.props) == {job.id: {"status": "RUNNING", "progress": 0.5}}  # what changed, new values
+    # What changed, with its new values; a training job's entry also carries its status, progress and
+    # metrics as the change left them (CARRIED_PROPS), changed or not.
+    assert dict(second.props) == {job.id: {"status": "RUNNING", "progress": 0.5, "metrics": {}}}
 
     assert (third.operation, third.actor, third.deleted) == ("deleteProject", "carol", {"Project": [proj.id]})
     assert first.at <= second.at <= third.at
