@@ -29,6 +29,8 @@ from resolvers.limits import Limits, QueryLimits, introspection_sizes
 from resolvers.lineage.mutations import LineageMutation
 from resolvers.lineage.queries import LineageQuery
 from resolvers.models.mutations import ModelMutation, TrainingMutation
+from resolvers.metamodel.mutations import MetaModelMutation
+from resolvers.metamodel.queries import MetaModelQuery
 from resolvers.models.queries import ModelQuery
 from resolvers.nodes import node_types
 from resolvers.operation_guard import OperationGuard
@@ -47,12 +49,12 @@ log = logging.getLogger("maestro_graph.graphql")
 # and edits first, in the graph model's label order, then the graph-wide fields and each domain's verbs.
 Query = merge_types("Query", (
     PeopleQuery, ProjectQuery, ArtifactQuery, DatasetQuery, JobQuery, ModelQuery,
-    GraphQuery, LineageQuery, AdminQuery, FeedQuery,
+    GraphQuery, LineageQuery, AdminQuery, FeedQuery, MetaModelQuery,
 ))
 Mutation = merge_types("Mutation", (
     PeopleMutation, ProjectEditMutation, ArtifactEditMutation, DatasetMutation, JobMutation, ModelMutation,
     ProjectRecordEditMutation, GraphMutation,
-    ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation, TrainingMutation,
+    ProjectMutation, ArtifactMutation, LineageMutation, AdminMutation, TrainingMutation, MetaModelMutation,
 ))
 
 def should_mask(error: GraphQLError) -> bool:

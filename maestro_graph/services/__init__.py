@@ -17,6 +17,7 @@ from maestro_graph.services.commits import Commits
 from maestro_graph.services.feed import FeedFollower
 from maestro_graph.services.graph import GraphService
 from maestro_graph.services.lineage import LineageService
+from maestro_graph.services.metamodel import MetaModels
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE
 from maestro_graph.services.projects import ProjectService
 from maestro_graph.services.subscriptions import SubscriptionHub
@@ -39,6 +40,7 @@ class Services:
     feed: FeedFollower  # the one post-commit path: every committed change, this process's and others'
     subscriptions: SubscriptionHub
     training: TrainingJobs
+    metamodel: MetaModels
 
     @classmethod
     def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None,
@@ -56,4 +58,4 @@ class Services:
         artifacts = ArtifactService(graph)
         return cls(store, graph, ProjectService(graph), artifacts, LineageService(store, graph, topology),
                    audit, TokenService(audit, minter), commits, feed, subscriptions,
-                   TrainingJobs(graph, artifacts, feed, runners or {}, **training))
+                   TrainingJobs(graph, artifacts, feed, runners or {}, **training), MetaModels(graph))
