@@ -188,6 +188,17 @@ class GraphStore(Protocol):
         type is small, else slices of the id index), as tuples, not Edges (an Edge costs more to
         make than the row costs to read)."""
 
+    def scan_node_props(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 10_000
+                        ) -> AsyncIterator[list[Node]]:
+        """Every node of `labels` in this tenant as a Node (id, label, key, props, created_at,
+        updated_at), in lists of at most `chunk`, in no particular order, all read in one
+        transaction (a consistent snapshot). What batch work over a whole tenant reads (the
+        meta-model's features): one call however many nodes, where listings stop at 100.
+        Each Node equals what get_nodes gives for its id. No labels: nothing.
+        SQL reads one statement's snapshot. Neo4j reads committed data (keyset pages by id in
+        the one transaction): a node written while the scan runs may or may not be in it, but
+        none comes twice and every node there throughout comes once."""
+
     async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
         """Hold the lease `name` for `seconds` from now if no one holds it, its holder's time ran out,
         or `holder` holds it already (which renews it); whether `holder` holds it now. Atomic across

@@ -232,6 +232,14 @@ WITH n ORDER BY n.tenant, n.id LIMIT $limit
 RETURN collect([n.id, n.label, n._name]) AS rows
 """
 
+# scan_node_props: a keyset page of whole nodes in id order, as SCAN_NODES reads (id, label, name).
+SCAN_NODE_PROPS = """
+MATCH (n:Node {tenant: $tenant})
+WHERE n.id > $after AND n.label IN $labels
+WITH n ORDER BY n.tenant, n.id LIMIT $limit
+RETURN collect(properties(n)) AS rows
+"""
+
 # scan_edges (store.py: _edge_lists says when each is used). Every query returns its rows as one
 # list: the driver takes ~100 us a record when they stream one by one. The type is formatted in.
 # How many relationships of a type the database holds, every tenant's: read off the count store.

@@ -533,6 +533,24 @@ class Neo4jStore:
                 finally:
                     await tx.close()
 
+    async def scan_node_props(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 10_000
+                              ) -> AsyncIterator[list[Node]]:
+        if not labels:
+            return
+        with _translated("scan_node_props"):
+            async with self._session() as session:
+                tx = await session.begin_transaction()  # explicit: a managed one could retry after rows went out
+                try:
+                    after: NodeId = ""
+                    while rows := await _collected(tx, cypher.SCAN_NODE_PROPS, tenant=tenant, after=after, limit=chunk,
+                                                   labels=[label.value for label in labels]):
+                        yield [to_node(props) for props in rows]
+                        if len(rows) < chunk:  # a short page is the last: no query for an empty one
+                            break
+                        after = rows[-1]["id"]  # keyset pages of the id index
+                finally:
+                    await tx.close()
+
     async def scan_edges(self, tenant: Tenant, rel: Rel, *, with_props: bool = False, chunk: int = 50_000
                          ) -> AsyncIterator[list[tuple[NodeId, NodeId, Props | None]]]:
         with _translated("scan_edges"):

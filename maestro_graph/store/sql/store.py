@@ -222,6 +222,14 @@ class SqlStore:
         async for rows in self.dialect.scan_edges(tenant, rel, with_props, chunk):
             yield rows
 
+    async def scan_node_props(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 10_000
+                              ) -> AsyncIterator[list[Node]]:
+        if not labels:
+            return
+        stmt = select(*NODE_COLS).where(nodes.c.tenant == tenant, nodes.c.label.in_([label.value for label in labels]))
+        async for rows in self.dialect.stream(stmt, chunk):
+            yield [to_node(r) for r in rows]
+
     async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
         leases.check(name, holder, seconds)
         params = {"name": name, "holder": holder, "seconds": float(seconds)}
