@@ -213,6 +213,21 @@ class GraphStore(Protocol):
         """Give the lease up if `holder` holds it (another holder's lease is left alone): any
         holder may take it at once."""
 
+    async def put_blob(self, tenant: Tenant, name: str, data: bytes) -> int:
+        """Store `data` under `name` (replacing what was there) in one transaction; the new version:
+        1 for the first, then one more than the last, per (tenant, name). Atomic: of two concurrent
+        puts of a name, one gets version n + 1 and the other n + 2.
+
+        Blobs are what every server replica must load (the trained meta-model): per tenant, not
+        graph nodes, not in the feed or the audit log (the service that writes one audits its own
+        operation). A name is 1 to 200 characters (domain/blobs.py); data over 64 MiB is BadInput."""
+
+    async def get_blob(self, tenant: Tenant, name: str) -> tuple[int, bytes] | None:
+        """(version, data) of the blob `name`, or None."""
+
+    async def blob_version(self, tenant: Tenant, name: str) -> int:
+        """The blob's version (0 if none): a cheap check before loading it again."""
+
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""
 

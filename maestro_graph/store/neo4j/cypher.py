@@ -366,3 +366,17 @@ MATCH (l:_MaestroLease {name: $name})
 WHERE l.holder = $holder
 DELETE l
 """
+
+# -- blobs (migrations/neo4j 0006): (:_MaestroBlob {tenant, name, version, data, updated_at}) --
+# MERGE (with the (tenant, name) uniqueness constraint) creates one node for concurrent first
+# puts; `SET b.version = b.version + 1` reads the version under the write lock it takes, so
+# concurrent puts get versions one after the other (as BUMP_FEED_HEAD's seq).
+PUT_BLOB = """
+MERGE (b:_MaestroBlob {tenant: $tenant, name: $name})
+SET b.version = coalesce(b.version, 0) + 1, b.data = $data, b.updated_at = $at
+RETURN b.version AS version
+"""
+
+GET_BLOB = "MATCH (b:_MaestroBlob {tenant: $tenant, name: $name}) RETURN b.version AS version, b.data AS data"
+
+BLOB_VERSION = "MATCH (b:_MaestroBlob {tenant: $tenant, name: $name}) RETURN b.version AS version"

@@ -44,7 +44,7 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
-from maestro_graph.domain import leases
+from maestro_graph.domain import blobs, leases
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.changes import KeyPair
 from maestro_graph.domain.feed import FeedEntry
@@ -582,6 +582,40 @@ class Neo4jStore:
 
         with _translated("release_lease"):
             await self._write(work)
+
+    async def put_blob(self, tenant: Tenant, name: str, data: bytes) -> int:
+        data = blobs.checked(name, data)
+
+        async def work(tx: AsyncTransaction) -> int:
+            return int((await _records(tx, cypher.PUT_BLOB, tenant=tenant, name=name, data=data, at=now()))[0]["version"])
+
+        with _translated("put_blob"):
+            try:
+                return int(await self._write(work))
+            except Neo4jError as err:
+                if not _out_of_memory(err):
+                    raise
+                # Up to 64 MiB fits a server configured with sense: it is short of memory right now.
+                log.warning("a neo4j blob put ran out of transaction memory (%d bytes): %s", len(data), err.code)
+                raise StoreUnavailable("the neo4j store is short of transaction memory right now; retry later") from err
+
+    async def get_blob(self, tenant: Tenant, name: str) -> tuple[int, bytes] | None:
+        blobs.check_name(name)
+
+        async def work(tx: AsyncManagedTransaction) -> tuple[int, bytes] | None:
+            rows = await _records(tx, cypher.GET_BLOB, tenant=tenant, name=name)
+            return (int(rows[0]["version"]), bytes(rows[0]["data"])) if rows else None
+
+        return await self._read("get_blob", work)
+
+    async def blob_version(self, tenant: Tenant, name: str) -> int:
+        blobs.check_name(name)
+
+        async def work(tx: AsyncManagedTransaction) -> int:
+            rows = await _records(tx, cypher.BLOB_VERSION, tenant=tenant, name=name)
+            return int(rows[0]["version"]) if rows else 0
+
+        return await self._read("blob_version", work)
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         async def work(tx: AsyncManagedTransaction) -> dict[Label, int]:
