@@ -188,6 +188,17 @@ class GraphStore(Protocol):
         type is small, else slices of the id index), as tuples, not Edges (an Edge costs more to
         make than the row costs to read)."""
 
+    def scan_node_props(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 10_000
+                        ) -> AsyncIterator[list[Node]]:
+        """Every node of `labels` in this tenant as a Node (id, label, key, props, created_at,
+        updated_at), in lists of at most `chunk`, in no particular order, all read in one
+        transaction (a consistent snapshot). What batch work over a whole tenant reads (the
+        meta-model's features): one call however many nodes, where listings stop at 100.
+        Each Node equals what get_nodes gives for its id. No labels: nothing.
+        SQL reads one statement's snapshot. Neo4j reads committed data (keyset pages by id in
+        the one transaction): a node written while the scan runs may or may not be in it, but
+        none comes twice and every node there throughout comes once."""
+
     async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
         """Hold the lease `name` for `seconds` from now if no one holds it, its holder's time ran out,
         or `holder` holds it already (which renews it); whether `holder` holds it now. Atomic across
@@ -201,6 +212,21 @@ class GraphStore(Protocol):
     async def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up if `holder` holds it (another holder's lease is left alone): any
         holder may take it at once."""
+
+    async def put_blob(self, tenant: Tenant, name: str, data: bytes) -> int:
+        """Store `data` under `name` (replacing what was there) in one transaction; the new version:
+        1 for the first, then one more than the last, per (tenant, name). Atomic: of two concurrent
+        puts of a name, one gets version n + 1 and the other n + 2.
+
+        Blobs are what every server replica must load (the trained meta-model): per tenant, not
+        graph nodes, not in the feed or the audit log (the service that writes one audits its own
+        operation). A name is 1 to 200 characters (domain/blobs.py); data over 64 MiB is BadInput."""
+
+    async def get_blob(self, tenant: Tenant, name: str) -> tuple[int, bytes] | None:
+        """(version, data) of the blob `name`, or None."""
+
+    async def blob_version(self, tenant: Tenant, name: str) -> int:
+        """The blob's version (0 if none): a cheap check before loading it again."""
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         """How many nodes of each label this tenant has (labels with none are absent)."""

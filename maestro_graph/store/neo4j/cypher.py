@@ -232,6 +232,14 @@ WITH n ORDER BY n.tenant, n.id LIMIT $limit
 RETURN collect([n.id, n.label, n._name]) AS rows
 """
 
+# scan_node_props: a keyset page of whole nodes in id order, as SCAN_NODES reads (id, label, name).
+SCAN_NODE_PROPS = """
+MATCH (n:Node {tenant: $tenant})
+WHERE n.id > $after AND n.label IN $labels
+WITH n ORDER BY n.tenant, n.id LIMIT $limit
+RETURN collect(properties(n)) AS rows
+"""
+
 # scan_edges (store.py: _edge_lists says when each is used). Every query returns its rows as one
 # list: the driver takes ~100 us a record when they stream one by one. The type is formatted in.
 # How many relationships of a type the database holds, every tenant's: read off the count store.
@@ -358,3 +366,17 @@ MATCH (l:_MaestroLease {name: $name})
 WHERE l.holder = $holder
 DELETE l
 """
+
+# -- blobs (migrations/neo4j 0006): (:_MaestroBlob {tenant, name, version, data, updated_at}) --
+# MERGE (with the (tenant, name) uniqueness constraint) creates one node for concurrent first
+# puts; `SET b.version = b.version + 1` reads the version under the write lock it takes, so
+# concurrent puts get versions one after the other (as BUMP_FEED_HEAD's seq).
+PUT_BLOB = """
+MERGE (b:_MaestroBlob {tenant: $tenant, name: $name})
+SET b.version = coalesce(b.version, 0) + 1, b.data = $data, b.updated_at = $at
+RETURN b.version AS version
+"""
+
+GET_BLOB = "MATCH (b:_MaestroBlob {tenant: $tenant, name: $name}) RETURN b.version AS version, b.data AS data"
+
+BLOB_VERSION = "MATCH (b:_MaestroBlob {tenant: $tenant, name: $name}) RETURN b.version AS version"

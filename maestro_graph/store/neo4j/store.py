@@ -44,7 +44,7 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
-from maestro_graph.domain import leases
+from maestro_graph.domain import blobs, leases
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.changes import KeyPair
 from maestro_graph.domain.feed import FeedEntry
@@ -533,6 +533,24 @@ class Neo4jStore:
                 finally:
                     await tx.close()
 
+    async def scan_node_props(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 10_000
+                              ) -> AsyncIterator[list[Node]]:
+        if not labels:
+            return
+        with _translated("scan_node_props"):
+            async with self._session() as session:
+                tx = await session.begin_transaction()  # explicit: a managed one could retry after rows went out
+                try:
+                    after: NodeId = ""
+                    while rows := await _collected(tx, cypher.SCAN_NODE_PROPS, tenant=tenant, after=after, limit=chunk,
+                                                   labels=[label.value for label in labels]):
+                        yield [to_node(props) for props in rows]
+                        if len(rows) < chunk:  # a short page is the last: no query for an empty one
+                            break
+                        after = rows[-1]["id"]  # keyset pages of the id index
+                finally:
+                    await tx.close()
+
     async def scan_edges(self, tenant: Tenant, rel: Rel, *, with_props: bool = False, chunk: int = 50_000
                          ) -> AsyncIterator[list[tuple[NodeId, NodeId, Props | None]]]:
         with _translated("scan_edges"):
@@ -564,6 +582,40 @@ class Neo4jStore:
 
         with _translated("release_lease"):
             await self._write(work)
+
+    async def put_blob(self, tenant: Tenant, name: str, data: bytes) -> int:
+        data = blobs.checked(name, data)
+
+        async def work(tx: AsyncTransaction) -> int:
+            return int((await _records(tx, cypher.PUT_BLOB, tenant=tenant, name=name, data=data, at=now()))[0]["version"])
+
+        with _translated("put_blob"):
+            try:
+                return int(await self._write(work))
+            except Neo4jError as err:
+                if not _out_of_memory(err):
+                    raise
+                # Up to 64 MiB fits a server configured with sense: it is short of memory right now.
+                log.warning("a neo4j blob put ran out of transaction memory (%d bytes): %s", len(data), err.code)
+                raise StoreUnavailable("the neo4j store is short of transaction memory right now; retry later") from err
+
+    async def get_blob(self, tenant: Tenant, name: str) -> tuple[int, bytes] | None:
+        blobs.check_name(name)
+
+        async def work(tx: AsyncManagedTransaction) -> tuple[int, bytes] | None:
+            rows = await _records(tx, cypher.GET_BLOB, tenant=tenant, name=name)
+            return (int(rows[0]["version"]), bytes(rows[0]["data"])) if rows else None
+
+        return await self._read("get_blob", work)
+
+    async def blob_version(self, tenant: Tenant, name: str) -> int:
+        blobs.check_name(name)
+
+        async def work(tx: AsyncManagedTransaction) -> int:
+            rows = await _records(tx, cypher.BLOB_VERSION, tenant=tenant, name=name)
+            return int(rows[0]["version"]) if rows else 0
+
+        return await self._read("blob_version", work)
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         async def work(tx: AsyncManagedTransaction) -> dict[Label, int]:

@@ -136,6 +136,12 @@ class Dialect:
         """(src, dst, props or None) rows of the tenant's `rel` relationships, as scan_nodes."""
         raise NotImplementedError
 
+    def stream(self, stmt: Any, chunk: int) -> AsyncIterator[list[ScanRow]]:
+        """The rows of a Core select, as SQLAlchemy makes them (JSON and binary columns decoded),
+        in lists of at most `chunk`: one statement in one transaction, so one snapshot, read a
+        chunk at a time instead of all at once."""
+        raise NotImplementedError
+
     # -- statements --------------------------------------------------------------------------
     def among(self, column: Any, values: Sequence[str]) -> Any:
         """`column IN values`."""
@@ -241,6 +247,18 @@ class Sqlite(Dialect):
         finally:
             await asyncio.to_thread(conn.close)
 
+    async def stream(self, stmt: Any, chunk: int) -> AsyncIterator[list[ScanRow]]:
+        """One connection, a thread hop per chunk; the statement reads one snapshot (WAL)."""
+        assert isinstance(self.engine, Engine), "call open() first"
+        with self.reaching():
+            conn = await asyncio.to_thread(self.engine.connect)
+            try:
+                result = await asyncio.to_thread(conn.execute, stmt)
+                while rows := await asyncio.to_thread(result.fetchmany, chunk):
+                    yield [tuple(r) for r in rows]
+            finally:
+                await asyncio.to_thread(conn.close)  # rolls the read transaction back
+
     # A SQLite writer holds the database lock from BEGIN IMMEDIATE already: `lock` asks nothing more.
     def nodes_by_id(self, conn: Connection, tenant: Tenant, ids: Iterable[NodeId], *, lock: bool = False) -> dict[NodeId, Node]:
         return sqlite_bulk.nodes_by_id(conn, tenant, ids)
@@ -318,14 +336,14 @@ class Postgres(Dialect):
         return listener.stop
 
     def scan_nodes(self, tenant: Tenant, labels: Sequence[str], chunk: int) -> AsyncIterator[list[ScanRow]]:
-        return self._scan(select(nodes.c.id, nodes.c.label, nodes.c.name).where(
+        return self.stream(select(nodes.c.id, nodes.c.label, nodes.c.name).where(
             nodes.c.tenant == tenant, nodes.c.label.in_(labels)), chunk)
 
     def scan_edges(self, tenant: Tenant, rel: Rel, with_props: bool, chunk: int) -> AsyncIterator[list[ScanRow]]:
-        return self._scan(select(edges.c.src, edges.c.dst, edges.c.props if with_props else null()).where(
+        return self.stream(select(edges.c.src, edges.c.dst, edges.c.props if with_props else null()).where(
             edges.c.tenant == tenant, edges.c.rel == rel.value), chunk)
 
-    async def _scan(self, stmt: Any, chunk: int) -> AsyncIterator[list[ScanRow]]:
+    async def stream(self, stmt: Any, chunk: int) -> AsyncIterator[list[ScanRow]]:
         """Through a server-side cursor."""
         assert isinstance(self.engine, AsyncEngine), "call open() first"
         with self.reaching():

@@ -12,13 +12,14 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, text, true, tuple_, update
+from sqlalchemy import Connection, Engine, LargeBinary, and_, bindparam, delete, func, insert, or_, select, text, true, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from maestro_graph.domain import leases
+from maestro_graph.domain import blobs, leases
 from maestro_graph.domain.audit import AuditPage, AuditQuery, AuditRecord
 from maestro_graph.domain.changes import KeyPair
+from maestro_graph.domain.clock import now
 from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.domain.graph import LABEL_OF, ChangeSet, Edge, Label, Neighbour, NeighbourPage, Node, NodeQuery, Page, Rel
 from maestro_graph.domain.text import fold
@@ -27,6 +28,7 @@ from maestro_graph.store.apply import Attempt, apply, run_sync
 from maestro_graph.store.sql.dialects import Dialect, chunks, dialect_for
 from maestro_graph.store.sql.migrate import upgrade
 from maestro_graph.store.sql.tables import NODE_COLS, NODE_ROW, audit_log, change_feed, change_feed_heads, edges, node_row, nodes
+from maestro_graph.store.sql.tables import blobs as blob_rows
 from maestro_graph.store.sql.tables import leases as lease_rows
 from maestro_graph.store.sql.tables import to_node
 from maestro_graph.store.versions import FeedWatcher, RecentVersions
@@ -222,6 +224,14 @@ class SqlStore:
         async for rows in self.dialect.scan_edges(tenant, rel, with_props, chunk):
             yield rows
 
+    async def scan_node_props(self, tenant: Tenant, labels: Sequence[Label], *, chunk: int = 10_000
+                              ) -> AsyncIterator[list[Node]]:
+        if not labels:
+            return
+        stmt = select(*NODE_COLS).where(nodes.c.tenant == tenant, nodes.c.label.in_([label.value for label in labels]))
+        async for rows in self.dialect.stream(stmt, chunk):
+            yield [to_node(r) for r in rows]
+
     async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
         leases.check(name, holder, seconds)
         params = {"name": name, "holder": holder, "seconds": float(seconds)}
@@ -231,6 +241,22 @@ class SqlStore:
         leases.check(name, holder)
         stmt = delete(lease_rows).where(lease_rows.c.name == name, lease_rows.c.holder == holder)
         await self._run(lambda c: c.execute(stmt), write=True)
+
+    async def put_blob(self, tenant: Tenant, name: str, data: bytes) -> int:
+        data = blobs.checked(name, data)
+        params = {"tenant": tenant, "name": name, "data": data, "at": now()}
+        return int(await self._run(lambda c: c.execute(_PUT_BLOB, params).scalar_one(), write=True))
+
+    async def get_blob(self, tenant: Tenant, name: str) -> tuple[int, bytes] | None:
+        blobs.check_name(name)
+        stmt = select(blob_rows.c.version, blob_rows.c.data).where(blob_rows.c.tenant == tenant, blob_rows.c.name == name)
+        row = await self._run(lambda c: c.execute(stmt).first(), write=False)
+        return (int(row[0]), bytes(row[1])) if row is not None else None
+
+    async def blob_version(self, tenant: Tenant, name: str) -> int:
+        blobs.check_name(name)
+        stmt = select(blob_rows.c.version).where(blob_rows.c.tenant == tenant, blob_rows.c.name == name)
+        return int(await self._run(lambda c: c.execute(stmt).scalar() or 0, write=False))
 
     async def count_by_label(self, tenant: Tenant) -> dict[Label, int]:
         def q(conn: Connection) -> dict[Label, int]:
@@ -393,6 +419,14 @@ _TAKE_LEASE = (
     "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
     "WHERE leases.holder = excluded.holder OR leases.expires_at <= %(now)s "
     "RETURNING holder")
+
+# Insert version 1 or bump the stored version, in one statement: the row is locked from the
+# conflict to commit, so of two concurrent puts the second sees the first's version and takes the
+# next (PostgreSQL waits for the first's commit; SQLite's writers go one at a time).
+_PUT_BLOB = text(
+    "INSERT INTO blobs (tenant, name, version, data, updated_at) VALUES (:tenant, :name, 1, :data, :at) "
+    "ON CONFLICT (tenant, name) DO UPDATE SET version = blobs.version + 1, data = excluded.data, "
+    "updated_at = excluded.updated_at RETURNING version").bindparams(bindparam("data", type_=LargeBinary))
 
 # The head row is locked from here to commit: the tenant's next writer waits for this one's
 # commit before it takes seq + 1, so seqs follow commit order without gaps.

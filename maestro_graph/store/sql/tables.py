@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Column, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Column, Float, Index, LargeBinary, MetaData, PrimaryKeyConstraint, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from maestro_graph.domain.graph import LABEL_OF, Node
@@ -142,4 +143,17 @@ leases = Table(
     Column("holder", String(200), nullable=False),
     Column("expires_at", Float, nullable=False),
     PrimaryKeyConstraint("name", name="pk_leases"),
+)
+
+# Blobs (GraphStore.put_blob): one row per (tenant, name), its data and its version, which each put
+# of the name bumps by one (migrations/sql 0008).
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    PrimaryKeyConstraint("tenant", "name", name="pk_blobs"),
 )
