@@ -146,6 +146,66 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     asyncio.run(_with_store(settings, work))
 
 
+def cmd_metamodel(args: argparse.Namespace) -> None:
+    """train, evaluate or score-artifacts for one tenant, with a progress bar and a table."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from maestro_graph.auth.principal import system
+
+    settings = _settings(args)
+    tenant = args.tenant or settings.tenant
+    console = Console(stderr=True)
+    out = Console()
+
+    async def work(store, services) -> None:  # type: ignore[no-untyped-def]
+        await store.migrate()
+        actor = system(tenant, "cli")
+        metamodel = services.metamodel
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("reading the graph", total=1)
+
+            def progress(what: str, done: int, of: int) -> None:
+                bar.update(task, description=what, completed=done, total=of)
+
+            if args.action == "train":
+                model = await metamodel.train(actor, progress)
+                bar.stop()
+                table = Table(title=f"meta-model v{model.version} for tenant {tenant}: {model.n} projects, "
+                                    f"{len(model.features)} features, 5-fold cross-validation")
+                for column in ("target", "MAE", "R²", "80% interval coverage"):
+                    table.add_column(column, justify="right" if column != "target" else "left")
+                for target, m in model.targets.items():
+                    table.add_row(target, f"{m.cv['mae']:.3f}", f"{m.cv['r2']:.3f}", f"{m.cv['coverage']:.1%}")
+                out.print(table)
+            elif args.action == "evaluate":
+                report, n, cut = await metamodel.evaluate(tenant, progress)
+                bar.stop()
+                table = Table(title=f"tenant {tenant}: {n} finished projects; time-ordered: trained on the first {cut} "
+                                    f"to finish, tested on the {n - cut} after; cv: 5-fold")
+                for column in ("target", "evaluation", "model", "MAE", "R²", "80% interval coverage", "n"):
+                    table.add_column(column, justify="left" if column in ("target", "evaluation", "model") else "right")
+                for target, by in report.items():
+                    for key, s in by.items():
+                        how, model_name = key.split(":")
+                        table.add_row(target, how, {"graph": "XGBoost, graph features", "plain": "XGBoost, non-graph features",
+                                                    "mean": "training mean"}[model_name],
+                                      f"{s['mae']:.3f}", f"{s['r2']:.3f}", f"{s['coverage']:.1%}", str(s["n"]))
+                out.print(table)
+                for target, by in report.items():
+                    for how in ("time", "cv"):
+                        cut_by = 1 - by[f"{how}:graph"]["mae"] / by[f"{how}:plain"]["mae"]
+                        out.print(f"{target} ({how}): graph features cut MAE by {cut_by:.1%} against the non-graph baseline")
+            else:
+                changed = await metamodel.score_artifacts(actor)
+                bar.stop()
+                out.print(f"rescored {changed} artifacts from the outcomes of the projects using them")
+
+    asyncio.run(_with_store(settings, work))
+
+
 def cmd_export_schema(args: argparse.Namespace) -> None:
     from resolvers.schema import build_schema
 
@@ -207,6 +267,12 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--tenant", help="tenant to store into (default: default) [MAESTRO_TENANT]")
     i.add_argument("--batch", type=int, default=BULK_BATCH, help=f"events per transaction (default {BULK_BATCH})")
     i.set_defaults(func=cmd_ingest)
+    m = with_store(sub.add_parser("metamodel", help="the meta-model: train it, evaluate it, rescore artifacts"))
+    m.add_argument("action", choices=["train", "evaluate", "score-artifacts"],
+                   help="train: on the tenant's finished projects, stored as a new version; evaluate: time-ordered and "
+                        "5-fold scores beside two baselines; score-artifacts: impact scores from outcomes")
+    m.add_argument("--tenant", help="tenant (default: default) [MAESTRO_TENANT]")
+    m.set_defaults(func=cmd_metamodel)
     e = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     e.add_argument("-o", "--output", help="write to this file instead of stdout")
     e.set_defaults(func=cmd_export_schema)
