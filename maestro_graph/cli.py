@@ -81,11 +81,24 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from maestro_graph.demo import load_demo
+    from maestro_graph.history import MAX_PROJECTS, load_history
     from maestro_graph.types import DEFAULT_TENANT
+
+    if args.projects is None and args.seed is not None:
+        sys.exit("maestro-graph: demo: --seed goes with --projects (a generated history); the demo graph has no seed")
+    if args.projects is not None and not 1 <= args.projects <= MAX_PROJECTS:
+        sys.exit(f"maestro-graph: demo: --projects must be from 1 to {MAX_PROJECTS:,}, got {args.projects}")
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
     async def work(store, services) -> None:  # type: ignore[no-untyped-def]
         await store.migrate()
-        await load_demo(services, args.tenant or DEFAULT_TENANT)
+        tenant = args.tenant or DEFAULT_TENANT
+        if args.projects is None:
+            await load_demo(services, tenant)
+        else:
+            await load_history(services, tenant, args.projects, 1 if args.seed is None else args.seed, progress)
 
     asyncio.run(_with_store(_settings(args), work))
 
@@ -260,6 +273,9 @@ def parser() -> argparse.ArgumentParser:
     with_store(sub.add_parser("migrate", help="bring the store's schema up to date")).set_defaults(func=cmd_migrate)
     d = with_store(sub.add_parser("demo", help="load the demo graph into the store"))
     d.add_argument("--tenant", help="tenant to load into (default: default)")
+    d.add_argument("--projects", type=int, help="instead of the demo graph, a generated history of this many projects "
+                                                "(docs/history-generator.md), into an empty tenant")
+    d.add_argument("--seed", type=int, help="the history's seed (default 1): the same projects and seed give the same graph")
     d.set_defaults(func=cmd_demo)
     i = with_store(sub.add_parser("ingest", help="store OpenLineage events from files (a backfill): JSON lines, "
                                                  "as the file transport appends them, or JSON documents"))
