@@ -100,7 +100,8 @@ def common_roles(snapshot: Snapshot, projects: Iterable[NodeId]) -> list[str]:
 
 
 def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else NAN
+    # fsum is exact, so the mean does not depend on the order a backend read the values in.
+    return math.fsum(values) / len(values) if values else NAN
 
 
 def features(snapshot: Snapshot, project: NodeId, t: float, roles: Sequence[str]) -> list[float]:

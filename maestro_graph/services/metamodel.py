@@ -4,8 +4,8 @@ explanations, recommends a team size and artifacts, finds similar projects, scor
 predictions against outcomes, and rescores artifacts from outcomes.
 
 Features come from domain/project_features.py, the model from domain/metamodel.py. Reads are
-batched: training reads the whole tenant in a fixed number of store calls (two node scans, six
-relationship scans) whatever its size; a prediction reads one project's neighbourhood in a
+batched: training reads the whole tenant in a fixed number of store calls (one scan of nodes, six
+relationship scans: seven calls) whatever its size; a prediction reads one project's neighbourhood in a
 handful of neighbour calls.
 """
 
@@ -92,7 +92,7 @@ class MetaModels:
 
     # -- reading the graph ------------------------------------------------------------------
     async def snapshot(self, tenant: Tenant) -> pf.Snapshot:
-        """The whole tenant as features need it, in eight store calls."""
+        """The whole tenant as features need it, in seven store calls."""
         snap = pf.Snapshot()
         metrics: dict[NodeId, Props] = {}
         async for chunk in self.store.scan_node_props(tenant, [Label.PROJECT, Label.METRIC]):
