@@ -170,7 +170,7 @@ def cmd_metamodel(args: argparse.Namespace) -> None:
     settings = _settings(args)
     tenant = args.tenant or settings.tenant
     console = Console(stderr=True)
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() else 140)  # a file or a pipe gets the whole table
 
     async def work(store, services) -> None:  # type: ignore[no-untyped-def]
         await store.migrate()
@@ -203,7 +203,7 @@ def cmd_metamodel(args: argparse.Namespace) -> None:
                 for target, by in report.items():
                     for key, s in by.items():
                         how, model_name = key.split(":")
-                        table.add_row(target, how, {"graph": "XGBoost, graph features", "plain": "XGBoost, non-graph features",
+                        table.add_row(target, how, {"graph": "XGBoost, graph features", "plain": "XGBoost, non-graph",
                                                     "mean": "training mean"}[model_name],
                                       f"{s['mae']:.3f}", f"{s['r2']:.3f}", f"{s['coverage']:.1%}", str(s["n"]))
                 out.print(table)

@@ -12,8 +12,9 @@ ceil((n+1)·0.8)/n quantile. Coverage is then measured on projects the model did
 
 from __future__ import annotations
 
-import base64
+import io
 import math
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,23 +92,29 @@ class MetaModel:
 
     # -- bytes, as the store keeps them ------------------------------------------------------
     def to_bytes(self) -> bytes:
-        return orjson.dumps({
-            "format": 1, "version": self.version, "trained_at": self.trained_at, "features": self.features,
-            "roles": self.roles, "n": self.n, "train_ids": self.train_ids,
-            "train_rows": base64.b64encode(np.ascontiguousarray(self.train_rows, dtype=np.float32).tobytes()).decode(),
-            "targets": {t: {"booster": base64.b64encode(bytes(m.booster.save_raw("ubj"))).decode(), "widen": m.widen,
-                            "cv": m.cv} for t, m in self.targets.items()},
-        })
+        """A zip: meta.json, the training rows (float32) and each target's booster (UBJSON),
+        deflated (trees compress several times over)."""
+        meta = {"format": 2, "version": self.version, "trained_at": self.trained_at, "features": self.features,
+                "roles": self.roles, "n": self.n, "train_ids": self.train_ids,
+                "targets": {t: {"widen": m.widen, "cv": m.cv} for t, m in self.targets.items()}}
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("meta.json", orjson.dumps(meta))
+            z.writestr("train_rows.f32", np.ascontiguousarray(self.train_rows, dtype=np.float32).tobytes())
+            for t, m in self.targets.items():
+                z.writestr(f"{t}.ubj", bytes(m.booster.save_raw("ubj")))
+        return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "MetaModel":
-        d = orjson.loads(data)
-        targets = {}
-        for t, m in d["targets"].items():
-            booster = xgb.Booster(params={"nthread": 1})
-            booster.load_model(bytearray(base64.b64decode(m["booster"])))
-            targets[t] = TargetModel(booster, float(m["widen"]), m["cv"])
-        rows = np.frombuffer(base64.b64decode(d["train_rows"]), dtype=np.float32)
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            d = orjson.loads(z.read("meta.json"))
+            targets = {}
+            for t, m in d["targets"].items():
+                booster = xgb.Booster(params={"nthread": 1})
+                booster.load_model(bytearray(z.read(f"{t}.ubj")))
+                targets[t] = TargetModel(booster, float(m["widen"]), m["cv"])
+            rows = np.frombuffer(z.read("train_rows.f32"), dtype=np.float32)
         width = len(d["features"])
         return cls(d["version"], d["trained_at"], d["features"], d["roles"], d["n"], targets, d["train_ids"],
                    rows.reshape(-1, width) if width else rows.reshape(0, 0))

@@ -2,7 +2,8 @@
 (what `maestro-graph serve --demo` serves):
 
 - each ```graphql block of README.md, queries and mutations: no errors, and every list the
-  answer holds is non-empty (an example that returns nothing on the demo teaches nothing);
+  answer holds is non-empty (an example that returns nothing on the demo teaches nothing); a
+  block asking the meta-model runs in a tenant holding the README's generated history, trained;
 - each ```bash block of README.md that curls the server on localhost, through bash, with
   MAESTRO_TOKEN set and the port changed to the test server's;
 - each file in client-examples/, as a subprocess: bash for .sh, this venv's Python for .py,
@@ -67,8 +68,13 @@ LOCAL = re.compile(r"\b(?:localhost|127\.0\.0\.1):8000\b")
 CURL_BLOCKS = [(line, body) for line, body in fenced_blocks(README_TEXT, "bash") if "curl" in body and LOCAL.search(body)]
 EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".mjs"))
 FIELD_ID = re.compile(r"<id of ([\w.-]+)\.([\w-]+)>")  # <id of shop.orders.amount>: dataset shop.orders, column amount
-NAMED_ID = re.compile(r"<id of (artifact|project|dataset) ([^<>\n]+)>")  # <id of project Churn prediction>
-LISTING = {"artifact": "artifacts", "project": "projects", "dataset": "datasets"}
+NAMED_ID = re.compile(r"<id of (artifact|project|dataset|person) ([^<>\n]+)>")  # <id of project Churn prediction>
+LISTING = {"artifact": "artifacts", "project": "projects", "dataset": "datasets", "person": "people"}
+# Blocks asking the meta-model run in a tenant holding the README's generated history (what
+# `maestro-graph demo --projects 300 --seed 1 --tenant history` loads), trained.
+METAMODEL = re.compile(r"\b(predictProject|recommendTeamSize|recommendArtifacts|similarProjects|metaModel|trainMetaModel)\b")
+DEMO_BLOCKS = [(line, body) for line, body in GRAPHQL_BLOCKS if not METAMODEL.search(body)]
+HISTORY_BLOCKS = [(line, body) for line, body in GRAPHQL_BLOCKS if METAMODEL.search(body)]
 TOKEN_LINE = re.compile(r"^export MAESTRO_TOKEN=<[^>\n]*>[^\n]*\n", re.M)
 
 
@@ -137,6 +143,19 @@ async def demo(store: GraphStore, tmp_path_factory: pytest.TempPathFactory) -> A
         yield server
 
 
+@pytest.fixture(scope="module")
+async def history(store: GraphStore, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """A real server whose tenant holds the README's generated history, with a trained meta-model."""
+    from maestro_graph.auth.principal import system
+    from maestro_graph.history import load_history
+
+    tenant = f"history-{uuid.uuid4().hex[:8]}"
+    async with serve(store, tenant, tmp_path_factory.mktemp("history")) as server:
+        assert await load_history(server.services, tenant, projects=300, seed=1, progress=lambda _: None)
+        await server.services.metamodel.train(system(tenant))
+        yield server
+
+
 async def field_id(server: Server, dataset: str, path: str) -> str:
     answer = await server.execute("""query($d: String!) { datasets(first: 100, filter: {text: $d}) {
         edges { node { name fields(first: 100) { edges { node { id path } } } } } } }""", {"d": dataset})
@@ -182,8 +201,17 @@ async def run(argv: list[str], where: str, env: dict[str, str], cwd: Path | None
     return out.decode()
 
 
-@pytest.mark.parametrize("line,block", GRAPHQL_BLOCKS, ids=[f"README.md:{line}" for line, _ in GRAPHQL_BLOCKS])
+@pytest.mark.parametrize("line,block", DEMO_BLOCKS, ids=[f"README.md:{line}" for line, _ in DEMO_BLOCKS])
 async def test_readme_graphql_example_runs_on_the_demo_graph(demo: Server, line: int, block: str):
+    await runs(demo, line, block)
+
+
+@pytest.mark.parametrize("line,block", HISTORY_BLOCKS, ids=[f"README.md:{line}" for line, _ in HISTORY_BLOCKS])
+async def test_readme_metamodel_example_runs_on_the_readmes_history(history: Server, line: int, block: str):
+    await runs(history, line, block)
+
+
+async def runs(demo: Server, line: int, block: str) -> None:
     where = f"README.md:{line}"
     document = await filled_in(demo, block, where)
     if document.lstrip().startswith("subscription"):  # over WebSocket, as a client subscribes: its first event
