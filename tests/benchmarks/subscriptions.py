@@ -8,15 +8,15 @@ concurrent subscribers while a writer updates their nodes at a fixed rate.
 
 Each scenario, against real server processes (`maestro-graph serve --no-auth`, SQLite in a temp
 dir, a free loopback port each; limits raised out of the way):
-  seed      --nodes TrainingJobs (createTrainingJob over HTTP);
+  seed      --nodes Metrics of one project (recordProjectMetrics over HTTP);
   subscribe --subscribers `nodeChanged(id) { cursor changedProperties }` subscriptions spread
             evenly over the nodes, --per-socket of them on each WebSocket (graphql-transport-ws,
             the `websockets` library, one asyncio client process);
   warm up   a write to each node, again for the nodes of subscriptions that missed it, until
             every subscription has seen one (that is how the client knows the server has
             registered every subscription: subscribe has no acknowledgement);
-  write     updateTrainingJob(id, {progress}) over keep-alive HTTP at --rate writes/s for
-            --seconds, round-robin over the nodes; progress encodes the write's number, and the
+  write     updateMetric(id, {value}) over keep-alive HTTP at --rate writes/s for
+            --seconds, round-robin over the nodes; the value is the write's number, and the
             client keeps each number's send time and the time its HTTP response arrived;
   drain     until every subscriber has every write to its node, or nothing more came for 10 s.
 Delay = time an event arrived - time its write was sent (so it includes the commit), and, second
@@ -56,13 +56,14 @@ from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_SUBSCRIBERS, MAX_SECONDS, MAX_RATE = 20_000, 120.0, 2000.0
-SCALE = 10_000_000  # progress = write number / SCALE: a float in [0, 1] that maps back exactly
+SCALE = 10_000_000  # the most writes one run may number (the value each write sets)
 TENANT = "subbench"
 DRAIN_IDLE = 10.0  # seconds without a new event after which the drain gives up
 WARM_ROUNDS = 10  # rounds of warm-up writes before giving up on a subscription that sees none
 SUBSCRIPTION = ("subscription($id: ID!) { nodeChanged(id: $id) { cursor changedProperties } }")
-UPDATE = "mutation($id: ID!, $p: Float) { updateTrainingJob(id: $id, input: {progress: $p}) { id } }"
-CREATE = "mutation($name: String!) { createTrainingJob(input: {name: $name, status: RUNNING}) { id } }"
+UPDATE = "mutation($id: ID!, $p: Float) { updateMetric(id: $id, input: {value: $p}) { id } }"
+PROJECT = 'mutation { createProject(input: {name: "subbench", problemClass: OTHER, complexityScore: 1}) { id } }'
+CREATE = """mutation($p: ID!, $m: [CreateMetricInput!]!) { recordProjectMetrics(projectId: $p, metrics: $m) { id } }"""
 
 
 def free_port() -> int:
@@ -202,8 +203,8 @@ class Client:
                     data = msg["payload"].get("data") or {}
                     event = data.get("nodeChanged") or {}
                     props = event.get("changedProperties") or {}
-                    if "progress" in props:
-                        subs[msg["id"]].got.append((round(props["progress"] * SCALE), now))
+                    if "value" in props:
+                        subs[msg["id"]].got.append((round(props["value"]), now))
                         self.last_event = now
                     elif msg["payload"].get("errors"):
                         subs[msg["id"]].ended = str(msg["payload"]["errors"])[:300]
@@ -224,7 +225,7 @@ class Client:
         return sum(per_node[self.sent[n][0]] for n in numbers if n in self.sent)
 
     async def write(self, session: aiohttp.ClientSession, number: int, node: int) -> None:
-        body = {"query": UPDATE, "variables": {"id": self.node_ids[node], "p": number / SCALE}}
+        body = {"query": UPDATE, "variables": {"id": self.node_ids[node], "p": float(number)}}
         sent = time.time()
         self.sent[number] = (node, sent, float("nan"))
         async with session.post(self.write_url + "/graphql", json=body) as r:
@@ -284,16 +285,17 @@ class Client:
 
 async def seed(url: str, nodes: int) -> list[str]:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        gate = asyncio.Semaphore(8)
-
-        async def one(i: int) -> str:
-            async with gate:
-                r = await client.post("/graphql", json={"query": CREATE, "variables": {"name": f"bench-job-{i:05d}"}})
-                body = r.json()
-                assert r.status_code == 200 and not body.get("errors"), body
-                return body["data"]["createTrainingJob"]["id"]
-
-        return list(await asyncio.gather(*(one(i) for i in range(nodes))))
+        r = await client.post("/graphql", json={"query": PROJECT})
+        assert r.status_code == 200 and not r.json().get("errors"), r.text
+        project = r.json()["data"]["createProject"]["id"]
+        ids: list[str] = []
+        for start in range(0, nodes, 500):  # metrics are recorded in batches under their project
+            batch = [{"type": "COMMITS_PER_WEEK", "value": 0.0} for _ in range(start, min(nodes, start + 500))]
+            r = await client.post("/graphql", json={"query": CREATE, "variables": {"p": project, "m": batch}})
+            body = r.json()
+            assert r.status_code == 200 and not body.get("errors"), body
+            ids += [m["id"] for m in body["data"]["recordProjectMetrics"]]
+        return ids
 
 
 async def scenario(args: argparse.Namespace, subscribers: int, servers: dict[str, tuple[subprocess.Popen, str]]
@@ -469,7 +471,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subscribers", type=lambda v: [int(x) for x in v.split(",")], action="append",
                     help="subscribers, a scenario each (repeatable or comma-separated; default 1000)")
-    ap.add_argument("--nodes", type=int, default=100, help="TrainingJobs the subscribers are spread over (default 100)")
+    ap.add_argument("--nodes", type=int, default=100, help="Metrics the subscribers are spread over (default 100)")
     ap.add_argument("--per-socket", type=int, default=10, help="subscriptions per WebSocket (default 10)")
     ap.add_argument("--rate", type=float, default=100.0, help="writes a second (default 100)")
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds of writes (default 20)")
