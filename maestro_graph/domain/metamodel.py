@@ -79,6 +79,18 @@ class MetaModel:
             out[target] = [Prediction(float(r[1]), float(min(r) - model.widen), float(max(r) + model.widen)) for r in q]
         return out
 
+    def explain(self, rows: Sequence[Sequence[float]]) -> dict[str, tuple[list[Prediction], np.ndarray]]:
+        """predict() and contributions() in one pass per target: the SHAP values of every
+        quantile sum to its prediction, so one pred_contribs call gives both."""
+        data = xgb.DMatrix(np.asarray(rows, dtype=np.float32), feature_names=_safe(self.features))
+        out = {}
+        for target, model in self.targets.items():
+            contribs = model.booster.predict(data, pred_contribs=True)  # (rows, quantiles, features + 1)
+            q = contribs.sum(axis=2)
+            preds = [Prediction(float(r[1]), float(min(r) - model.widen), float(max(r) + model.widen)) for r in q]
+            out[target] = (preds, contribs[:, QUANTILES.index(0.5), :])
+        return out
+
     def contributions(self, rows: Sequence[Sequence[float]], target: str) -> np.ndarray:
         """(rows, features + 1) SHAP values of the median model; the last column is the bias.
         Each row sums to the predicted value."""

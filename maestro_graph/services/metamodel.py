@@ -145,14 +145,18 @@ class MetaModels:
             pid = project_id
             node = (await self.graph.require(tenant, [pid], Label.PROJECT, field="projectId"))[pid]
             snap.projects[pid] = node.props
-            for nb in (await graph.neighbours(tenant, [pid], Rel.MEMBER_OF, Direction.IN))[pid]:
+            # The first hop: four independent reads, at once.
+            members, uses, metrics, owns = await asyncio.gather(*(
+                graph.neighbours(tenant, [pid], rel, direction) for rel, direction in (
+                    (Rel.MEMBER_OF, Direction.IN), (Rel.USES, Direction.OUT), (Rel.HAS_METRIC, Direction.OUT),
+                    (Rel.OWNS, Direction.OUT))))
+            for nb in members[pid]:
                 snap.member(pid, nb.node.id, str(nb.edge.props.get("role", "member")))
-            for nb in (await graph.neighbours(tenant, [pid], Rel.USES, Direction.OUT))[pid]:
+            for nb in uses[pid]:
                 snap.use(pid, nb.node.id, nb.edge.props)
-            for nb in (await graph.neighbours(tenant, [pid], Rel.HAS_METRIC, Direction.OUT))[pid]:
+            for nb in metrics[pid]:
                 snap.metrics.setdefault(pid, []).append(nb.node.props)
-            owned = [nb.node.id for nb in (await graph.neighbours(tenant, [pid], Rel.OWNS, Direction.OUT))[pid]
-                     if nb.node.label is Label.DATASET]
+            owned = [nb.node.id for nb in owns[pid] if nb.node.label is Label.DATASET]
             snap.datasets[pid] = owned
             if owned:
                 for d, nbs in (await graph.neighbours(tenant, owned, Rel.HAS_FIELD, Direction.OUT)).items():
@@ -167,20 +171,23 @@ class MetaModels:
                     seen.update(frontier)
                     if not frontier:
                         break
+        # The second hop, both sides at once: the members' other projects and the artifacts' other users.
         people = [p for p, _ in snap.members.get(pid, [])]
-        if people:
-            for person, nbs in (await graph.neighbours(tenant, people, Rel.MEMBER_OF, Direction.OUT)).items():
-                for nb in nbs:
-                    snap.projects.setdefault(nb.node.id, nb.node.props)
-                    if nb.node.id != pid:
-                        snap.projects_of.setdefault(person, []).append(nb.node.id)
         chosen = [a for a, _ in snap.uses.get(pid, [])]
-        if chosen:
-            for artifact, nbs in (await graph.neighbours(tenant, chosen, Rel.USES, Direction.IN)).items():
-                for nb in nbs:
-                    if nb.node.id != pid:
-                        snap.projects.setdefault(nb.node.id, nb.node.props)
-                        snap.users.setdefault(artifact, []).append((nb.node.id, nb.edge.props))
+        no_hop: dict[NodeId, list[Any]] = {}
+        teams, users = await asyncio.gather(
+            graph.neighbours(tenant, people, Rel.MEMBER_OF, Direction.OUT) if people else _none(no_hop),
+            graph.neighbours(tenant, chosen, Rel.USES, Direction.IN) if chosen else _none(no_hop))
+        for person, nbs in teams.items():
+            for nb in nbs:
+                snap.projects.setdefault(nb.node.id, nb.node.props)
+                if nb.node.id != pid:
+                    snap.projects_of.setdefault(person, []).append(nb.node.id)
+        for artifact, nbs in users.items():
+            for nb in nbs:
+                if nb.node.id != pid:
+                    snap.projects.setdefault(nb.node.id, nb.node.props)
+                    snap.users.setdefault(artifact, []).append((nb.node.id, nb.edge.props))
         return snap, pid
 
     # -- the model --------------------------------------------------------------------------
@@ -423,6 +430,10 @@ class MetaModels:
             return len(patches)
 
 
+async def _none(value: dict[NodeId, list[Any]]) -> dict[NodeId, list[Any]]:
+    return value
+
+
 def _check_draft(draft: Draft) -> None:
     if draft.problem_class not in PROBLEM_CLASSES:
         raise BadInput(f"draft.problemClass: {draft.problem_class!r} is not a problem class", field="problemClass")
@@ -436,10 +447,9 @@ def _check_draft(draft: Draft) -> None:
 
 
 def _outcomes(model: mm.MetaModel, row: list[float]) -> dict[str, Outcome]:
-    predicted = model.predict([row])
     out = {}
-    for target, preds in predicted.items():
-        contribs = model.contributions([row], target)[0]
+    for target, (preds, all_contribs) in model.explain([row]).items():
+        contribs = all_contribs[0]
         top = [j for j in np.argsort(-np.abs(contribs[:-1]), kind="stable") if contribs[j] != 0.0]
         p = preds[0]
         out[target] = Outcome(target, p.value, p.lower, p.upper, float(contribs[-1]),
