@@ -264,6 +264,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
         yield
         trimming.cancel()
         await services.training.close()
+        services.metamodel.index.close()
         services.subscriptions.close()
         await services.lineage.topology.close()
         await feed.close()

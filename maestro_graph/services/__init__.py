@@ -58,4 +58,4 @@ class Services:
         artifacts = ArtifactService(graph)
         return cls(store, graph, ProjectService(graph), artifacts, LineageService(store, graph, topology),
                    audit, TokenService(audit, minter), commits, feed, subscriptions,
-                   TrainingJobs(graph, artifacts, feed, runners or {}, **training), MetaModels(graph))
+                   TrainingJobs(graph, artifacts, feed, runners or {}, **training), MetaModels(graph, feed))

@@ -12,6 +12,7 @@ handful of neighbour calls.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,9 +28,12 @@ from maestro_graph.domain.clock import now
 from maestro_graph.domain.errors import BadInput, NotFound
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.vocabulary import PROBLEM_CLASSES
+from maestro_graph.domain.feed import FeedEntry
+from maestro_graph.services.feed import FeedFollower
 from maestro_graph.services.graph import GraphService
 from maestro_graph.types import Direction, NodeId, Props, Tenant
 
+log = logging.getLogger("maestro_graph.metamodel")
 BLOB = "metamodel"
 DRAFT = "draft:project"  # the id a draft project has in its snapshot
 PLAIN_FEATURES = ("team_size", "complexity", *(f"problem:{c}" for c in PROBLEM_CLASSES))  # the non-graph baseline
@@ -84,11 +88,76 @@ class Similar:
     shared_artifacts: list[NodeId]
 
 
+# What a feature reads: a change touching none of these leaves every project's features as they
+# were (a prediction's own Prediction nodes among them).
+FEATURE_LABELS = frozenset(label.value for label in (Label.PROJECT, Label.PERSON, Label.ARTIFACT, Label.METRIC,
+                                                     Label.DATASET, Label.FIELD))
+FEATURE_RELS = frozenset(rel.value for rel in (Rel.MEMBER_OF, Rel.USES, Rel.HAS_METRIC, Rel.OWNS, Rel.HAS_FIELD, Rel.FEEDS))
+INDEX_MAX_PROJECTS = 200_000  # a bigger tenant is read around each project instead
+
+
+def touches_features(entry: FeedEntry) -> bool:
+    return entry.truncated or any(
+        label in FEATURE_LABELS for by in (entry.created, entry.updated, entry.deleted) for label in by
+    ) or any(rel in FEATURE_RELS for by in (entry.linked, entry.unlinked) for rel in by)
+
+
+class FeatureIndex:
+    """Each tenant's feature snapshot in memory, so a prediction reads no store, kept current by
+    the change feed like the lineage index: a change that touches what features read marks the
+    tenant's snapshot stale, and the next prediction reads around its project in the store (the
+    same features: tests/contract/test_metamodel_reads.py) while the snapshot is read again in
+    the background. Another process's change is seen at the feed's next poll."""
+
+    def __init__(self, service: "MetaModels", feed: FeedFollower | None) -> None:
+        self.service, self.feed = service, feed
+        self._fresh: dict[Tenant, pf.Snapshot] = {}
+        self._reading: dict[Tenant, asyncio.Task[None]] = {}
+        self._stale_since_read: set[Tenant] = set()
+        self._stop = feed.consume(self._entry) if feed is not None else None
+
+    def _entry(self, entry: FeedEntry, stored: Mapping[NodeId, Node] | None) -> None:
+        if touches_features(entry):
+            self._fresh.pop(entry.tenant, None)
+            self._stale_since_read.add(entry.tenant)
+
+    async def get(self, tenant: Tenant) -> pf.Snapshot | None:
+        """The tenant's snapshot if it is current, else None (and a read of it is started)."""
+        if self.feed is None:
+            return None
+        found = self._fresh.get(tenant)
+        if found is not None:
+            return found
+        if tenant not in self._reading:
+            self._reading[tenant] = asyncio.create_task(self._read(tenant))
+        return None
+
+    async def _read(self, tenant: Tenant) -> None:
+        try:
+            assert self.feed is not None
+            await self.feed.follow(tenant)
+            self._stale_since_read.discard(tenant)
+            snap = await self.service.snapshot(tenant)
+            if tenant not in self._stale_since_read and len(snap.projects) <= INDEX_MAX_PROJECTS:
+                self._fresh[tenant] = snap
+        except Exception:  # noqa: BLE001 - predictions read the store meanwhile; the next one tries again
+            log.exception("could not read the meta-model's feature snapshot", extra={"tenant": tenant})
+        finally:
+            self._reading.pop(tenant, None)
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._stop()
+        for task in self._reading.values():
+            task.cancel()
+
+
 class MetaModels:
-    def __init__(self, graph: GraphService) -> None:
+    def __init__(self, graph: GraphService, feed: FeedFollower | None = None) -> None:
         self.graph = graph
         self.store = graph.store
         self._loaded: dict[Tenant, mm.MetaModel] = {}
+        self.index = FeatureIndex(self, feed)
 
     # -- reading the graph ------------------------------------------------------------------
     async def snapshot(self, tenant: Tenant) -> pf.Snapshot:
@@ -250,7 +319,11 @@ class MetaModels:
             raise BadInput("give exactly one of projectId and draft", field="projectId")
         if draft is not None:
             _check_draft(draft)
-        snap, pid = await self.neighbourhood(tenant, project_id, draft)
+        indexed = await self.index.get(tenant)
+        if indexed is not None and project_id is not None and project_id in indexed.projects:
+            snap, pid = indexed, project_id
+        else:
+            snap, pid = await self.neighbourhood(tenant, project_id, draft)
         props = snap.projects[pid]
         # A finished project is predicted as of its start (what one would have said then); any
         # other, as of now.

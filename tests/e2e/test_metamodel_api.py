@@ -4,6 +4,7 @@ team size and artifacts, find similar projects, and score a prediction once its 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -119,3 +120,38 @@ async def test_a_viewer_reads_the_model_but_cannot_train_or_store_predictions(se
     assert (await viewer.execute("{ metaModel { version trainingSize } }"))["metaModel"] == {"version": 1, "trainingSize": 25}
     second = (await server.execute("mutation { trainMetaModel { version } }"))["trainMetaModel"]
     assert second["version"] == 2  # every replica now serves version 2: it is in the store
+
+
+async def test_predictions_from_the_feature_index_match_the_store_and_follow_changes(server):
+    """A prediction reads the tenant's feature snapshot kept in memory once it is current, and
+    reads around the project in the store while it is not: the same answer either way, and a
+    change to the project is in the next prediction."""
+    ids = await small_history(server, n=30)
+    await server.execute("mutation { trainMetaModel { version } }")
+    active = to_global_id(Label.PROJECT, ids["projects"][-1])
+    doc = "mutation($p: ID!) { predictProject(projectId: $p) { successScore { value contributions(first: 100) { feature value } } } }"
+
+    async def predict() -> dict:
+        return (await server.execute(doc, {"p": active}))["predictProject"]["successScore"]
+
+    index = server.services.metamodel.index
+    first = await predict()  # the store's answer; the snapshot is read meanwhile
+    for _ in range(200):
+        if server.tenant in index._fresh:
+            break
+        await asyncio.sleep(0.05)
+    assert server.tenant in index._fresh, "the feature snapshot was read"
+    assert await predict() == first  # from the snapshot: the same
+    assert server.tenant in index._fresh  # a prediction's own Prediction nodes leave it current
+
+    size = {c["feature"]: c["value"] for c in first["contributions"]}["team_size"]
+    newcomer = to_global_id(Label.PERSON, next(p for p in ids["people"]))
+    await server.execute("""mutation($p: ID!, $m: ID!) { addProjectMembers(projectId: $p, members: [{personId: $m, role: "analyst"}]) { id } }""",
+                         {"p": active, "m": newcomer})
+    after = await predict()
+    grown = {c["feature"]: c["value"] for c in after["contributions"]}["team_size"]
+    # The newcomer may have been a member already (a role change); either way the answer is the store's now.
+    assert grown in (size, size + 1)
+    members = (await server.execute("query($p: ID!) { node(id: $p) { ... on Project { members { totalCount } } } }",
+                                    {"p": active}))["node"]["members"]["totalCount"]
+    assert grown == members
