@@ -15,20 +15,20 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from maestro_graph.auth.principal import Principal, Role
+from maestro_graph.auth.principal import Principal
 from maestro_graph.domain import metamodel as mm
 from maestro_graph.domain import project_features as pf
 from maestro_graph.domain.clock import now
 from maestro_graph.domain.errors import BadInput, NotFound
+from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, Rel
 from maestro_graph.domain.vocabulary import PROBLEM_CLASSES
-from maestro_graph.domain.feed import FeedEntry
 from maestro_graph.services.feed import FeedFollower
 from maestro_graph.services.graph import GraphService
 from maestro_graph.types import Direction, NodeId, Props, Tenant
@@ -375,8 +375,10 @@ class MetaModels:
             _check_draft(draft)
             pid = DRAFT
             snap.projects[pid] = pf.draft_props(draft.problem_class, draft.complexity, draft.team_size, now())
-            await self.graph.require(tenant, draft.member_ids, Label.PERSON, field="memberIds") if draft.member_ids else None
-            await self.graph.require(tenant, draft.artifact_ids, Label.ARTIFACT, field="artifactIds") if draft.artifact_ids else None
+            if draft.member_ids:
+                await self.graph.require(tenant, draft.member_ids, Label.PERSON, field="memberIds")
+            if draft.artifact_ids:
+                await self.graph.require(tenant, draft.artifact_ids, Label.ARTIFACT, field="artifactIds")
             for person in draft.member_ids:
                 snap.member(pid, person, "member")
             for artifact in draft.artifact_ids:

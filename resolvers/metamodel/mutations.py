@@ -5,10 +5,9 @@ from typing import Optional
 import strawberry
 
 from resolvers.context import Info
-from resolvers.metamodel.queries import _project
-from resolvers.metamodel.types import MetaModelInfo, OutcomePrediction, ProjectDraftInput, ProjectPrediction, TargetScores, draft_of
+from resolvers.metamodel.queries import project_of
+from resolvers.metamodel.types import MetaModelInfo, OutcomePrediction, ProjectDraftInput, ProjectPrediction, draft_of, model_info
 from resolvers.permissions import EDITOR
-from resolvers.projects.types import PredictionTarget
 
 
 @strawberry.type
@@ -21,10 +20,7 @@ class MetaModelMutation:
         ctx = info.context
         model = await ctx.services.metamodel.train(ctx.principal)
         ctx.loaders.forget()
-        cv = [TargetScores(target=PredictionTarget(t), mae=m.cv["mae"], r2=m.cv["r2"], coverage=m.cv["coverage"],  # type: ignore[misc]
-                           n=int(m.cv["n"])) for t, m in model.targets.items()]
-        return MetaModelInfo(version=model.version, trained_at=model.trained_at, features=model.features,  # type: ignore[arg-type]
-                             training_size=model.n, cross_validated=cv, tenant=ctx.tenant)
+        return model_info(model, ctx.tenant)
 
     @strawberry.mutation(description=(
         "Predict a project's (or a draft's) success score, duration and cost, each with an 80% interval and the "
@@ -33,7 +29,7 @@ class MetaModelMutation:
     async def predict_project(self, info: Info, project_id: Optional[strawberry.ID] = None,
                               draft: Optional[ProjectDraftInput] = None) -> ProjectPrediction:
         ctx = info.context
-        f = await ctx.services.metamodel.predict(ctx.principal, _project(project_id), draft_of(draft))
+        f = await ctx.services.metamodel.predict(ctx.principal, project_of(project_id), draft_of(draft))
         ctx.loaders.forget()
         o = f.outcomes
         return ProjectPrediction(model_version=f.model_version, as_of=f.as_of,  # type: ignore[arg-type]

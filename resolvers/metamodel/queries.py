@@ -7,24 +7,22 @@ import strawberry
 
 from maestro_graph.domain.graph import Label
 from resolvers.context import Info
+from maestro_graph.domain.errors import BadInput
 from resolvers.metamodel.types import (ArtifactRecommendation, FeatureContribution, MetaModelInfo, OutcomePrediction,
-                                       ProjectDraftInput, SimilarProject, TargetScores, TeamSizeOption,
-                                       TeamSizeRecommendation, draft_of)
+                                       ProjectDraftInput, SimilarProject, TeamSizeOption, TeamSizeRecommendation, draft_of,
+                                       model_info)
 from resolvers.permissions import VIEWER
-from resolvers.projects.types import PredictionTarget
 from resolvers.relay import from_global_id
 
 MAX_FIRST = 100
 
 
-def _project(project_id: Optional[strawberry.ID]) -> Optional[str]:
+def project_of(project_id: Optional[strawberry.ID]) -> Optional[str]:
     return from_global_id(project_id, Label.PROJECT, field="projectId")[1] if project_id else None
 
 
 def _first(first: int) -> int:
     if not 1 <= first <= MAX_FIRST:
-        from maestro_graph.domain.errors import BadInput
-
         raise BadInput(f"first: from 1 to {MAX_FIRST}, got {first}", field="first")
     return first
 
@@ -36,18 +34,14 @@ class MetaModelQuery:
                       permission_classes=VIEWER)
     async def meta_model(self, info: Info) -> MetaModelInfo:
         ctx = info.context
-        model = await ctx.services.metamodel.model(ctx.tenant)
-        cv = [TargetScores(target=PredictionTarget(t), mae=m.cv["mae"], r2=m.cv["r2"], coverage=m.cv["coverage"],  # type: ignore[misc]
-                           n=int(m.cv["n"])) for t, m in model.targets.items()]
-        return MetaModelInfo(version=model.version, trained_at=model.trained_at, features=model.features,  # type: ignore[arg-type]
-                             training_size=model.n, cross_validated=cv, tenant=ctx.tenant)
+        return model_info(await ctx.services.metamodel.model(ctx.tenant), ctx.tenant)
 
     @strawberry.field(description="Predicted outcomes for team sizes 1 to 10 and the best one, for a project or a draft.",
                       permission_classes=VIEWER)
     async def recommend_team_size(self, info: Info, project_id: Optional[strawberry.ID] = None,
                                   draft: Optional[ProjectDraftInput] = None) -> TeamSizeRecommendation:
         ctx = info.context
-        best, options, version = await ctx.services.metamodel.team_sizes(ctx.tenant, _project(project_id), draft_of(draft))
+        best, options, version = await ctx.services.metamodel.team_sizes(ctx.tenant, project_of(project_id), draft_of(draft))
         return TeamSizeRecommendation(best=best, model_version=version, options=[
             TeamSizeOption(team_size=size, success_score=OutcomePrediction.of(o["success_score"]),
                            duration_days=OutcomePrediction.of(o["duration_days"]), cost=OutcomePrediction.of(o["cost"]))
@@ -58,7 +52,7 @@ class MetaModelQuery:
     async def recommend_artifacts(self, info: Info, project_id: Optional[strawberry.ID] = None,
                                   draft: Optional[ProjectDraftInput] = None, first: int = 5) -> list[ArtifactRecommendation]:
         ctx = info.context
-        recs, _ = await ctx.services.metamodel.recommend_artifacts(ctx.tenant, _project(project_id), draft_of(draft), _first(first))
+        recs, _ = await ctx.services.metamodel.recommend_artifacts(ctx.tenant, project_of(project_id), draft_of(draft), _first(first))
         return [ArtifactRecommendation(uplift=r.uplift, success_score=r.success, artifact_id=r.artifact.id,
                                        why=[FeatureContribution(feature=f, value=v, contribution=c) for f, v, c in r.why])
                 for r in recs]
@@ -68,6 +62,6 @@ class MetaModelQuery:
     async def similar_projects(self, info: Info, project_id: Optional[strawberry.ID] = None,
                                draft: Optional[ProjectDraftInput] = None, first: int = 5) -> list[SimilarProject]:
         ctx = info.context
-        found, _ = await ctx.services.metamodel.similar(ctx.tenant, _project(project_id), draft_of(draft), _first(first))
+        found, _ = await ctx.services.metamodel.similar(ctx.tenant, project_of(project_id), draft_of(draft), _first(first))
         return [SimilarProject(distance=s.distance, project_id=s.project.id, member_ids=s.shared_members,
                                artifact_ids=s.shared_artifacts) for s in found]

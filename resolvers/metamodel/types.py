@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import strawberry
 
@@ -165,3 +165,11 @@ def draft_of(d: Optional[ProjectDraftInput]) -> Optional[Draft]:
                  [from_global_id(i, Label.ARTIFACT, field="artifactIds")[1] for i in d.artifact_ids or []],
                  d.team_size)
 
+
+
+def model_info(model: Any, tenant: str) -> MetaModelInfo:
+    """A trained model (domain/metamodel.py MetaModel) as the API shows it."""
+    cv = [TargetScores(target=PredictionTarget(t), mae=m.cv["mae"], r2=m.cv["r2"], coverage=m.cv["coverage"],  # type: ignore[misc]
+                       n=int(m.cv["n"])) for t, m in model.targets.items()]
+    return MetaModelInfo(version=model.version, trained_at=model.trained_at, features=model.features,
+                         training_size=model.n, cross_validated=cv, tenant=tenant)
