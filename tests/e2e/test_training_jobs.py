@@ -431,3 +431,36 @@ async def test_a_kubernetes_job_runs_and_is_cancelled_through_the_api(store, ten
             assert cancelled["status"] == "CANCELLED", cancelled
     finally:
         standin.stop()
+
+
+async def test_a_subscriber_on_another_replica_follows_a_job_and_that_replica_can_cancel(store, store_settings, tenant, tmp_path):
+    """Two real `maestro-graph serve` processes on one store: a job runs on A; a subscriber on B
+    sees each of its status changes in order (the feed carries them); a cancel sent to B stops
+    the job A runs (A learns of it from the feed)."""
+    from tests.e2e.test_feed_processes import graphql, process, subscribed
+
+    class Via:
+        def __init__(self, p) -> None:
+            self.p = p
+
+        async def execute(self, document: str, variables: dict | None = None) -> dict:
+            return await graphql(self.p, tenant, document, variables)
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    async with process("a", store_settings, tmp_path / "a") as a, process("b", store_settings, tmp_path / "b") as b:
+        ids = await setup(Via(a))
+        async with subscribed(b, tenant, EVENTS, {"project": ids["project"]}) as events:
+            ran = await submit(Via(a), ids, ["--epochs", "3", "--sleep", "0.2"])
+            seen: list[dict] = []
+            while not seen or seen[-1]["trainingJobs"]["status"] not in ("SUCCEEDED", "FAILED"):
+                seen.append(await asyncio.wait_for(events.get(), WAIT))
+        assert statuses(seen) == ["PENDING", "RUNNING", "SUCCEEDED"], seen
+        assert all(e["trainingJobs"]["id"] == ran["id"] for e in seen)
+
+        held = await submit(Via(a), ids, ["--hold", str(tmp_path / "never")], name="held")
+        running = await until(Via(a), held["id"], "RUNNING")
+        pid = int(running["where"].split()[1])
+        await Via(b).execute("mutation($id: ID!) { cancelTrainingJob(id: $id) { id } }", {"id": held["id"]})
+        done = await until(Via(b), held["id"], "CANCELLED", "FAILED", "SUCCEEDED")
+        assert done["status"] == "CANCELLED" and live_members(pid) == []
