@@ -161,6 +161,10 @@ class ModelProps(_Props):
     name: Name
     description: Text | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    # What a model card says a person wrote (services/model_cards.py): edited through the API,
+    # never written by an importer, so a sync from MLflow leaves them as they are.
+    intended_use: Text | None = None
+    limitations: Text | None = None
 
 
 class ModelVersionProps(_Props):
@@ -170,6 +174,9 @@ class ModelVersionProps(_Props):
     metrics: dict[str, float] = Field(default_factory=dict)
     mlflow_run_id: str | None = None
     mlflow_model_uri: str | None = None
+    # As on ModelProps; a version's own, when set, stands over its model's on the card.
+    intended_use: Text | None = None
+    limitations: Text | None = None
 
 
 class TrainingJobProps(_Props):

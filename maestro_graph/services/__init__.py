@@ -18,6 +18,7 @@ from maestro_graph.services.feed import FeedFollower
 from maestro_graph.services.graph import GraphService
 from maestro_graph.services.lineage import LineageService
 from maestro_graph.services.metamodel import MetaModels
+from maestro_graph.services.model_cards import ModelCards
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE
 from maestro_graph.services.projects import ProjectService
 from maestro_graph.services.subscriptions import SubscriptionHub
@@ -41,6 +42,7 @@ class Services:
     subscriptions: SubscriptionHub
     training: TrainingJobs
     metamodel: MetaModels
+    cards: ModelCards  # model cards: views of the graph, read on each request
 
     @classmethod
     def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None,
@@ -58,4 +60,5 @@ class Services:
         artifacts = ArtifactService(graph)
         return cls(store, graph, ProjectService(graph), artifacts, LineageService(store, graph, topology),
                    audit, TokenService(audit, minter), commits, feed, subscriptions,
-                   TrainingJobs(graph, artifacts, feed, runners or {}, **training), MetaModels(graph, feed))
+                   TrainingJobs(graph, artifacts, feed, runners or {}, **training), MetaModels(graph, feed),
+                   ModelCards(store))

@@ -33,6 +33,8 @@ class Model(StoredNode, relay.Node):
     name: str
     description: Optional[str]
     tags: list[str]
+    intended_use: Optional[str] = strawberry.field(description="What it is for and for whom (a model card's section; kept across syncs).")
+    limitations: Optional[str] = strawberry.field(description="Where it should not be used or is known to fail (a model card's section; kept across syncs).")
     created_at: datetime
     updated_at: datetime
     versions: Connection[ModelVersion] = related(Rel.VERSION_OF, IN, description="Its versions.")
@@ -48,6 +50,10 @@ class ModelVersion(StoredNode, relay.Node):
     metrics: JSON
     mlflow_run_id: Optional[str]
     mlflow_model_uri: Optional[str]
+    intended_use: Optional[str] = strawberry.field(description=(
+        "What this version is for, when it differs from its model's (a model card's section; kept across syncs)."))
+    limitations: Optional[str] = strawberry.field(description=(
+        "Where this version should not be used, when it differs from its model's (a model card's section; kept across syncs)."))
     created_at: datetime
     updated_at: datetime
     model: Optional[Model] = related_one(Rel.VERSION_OF, OUT, description="The model it is a version of.")
@@ -123,6 +129,8 @@ class CreateModelInput:
     name: str
     description: Optional[str] = None
     tags: Optional[list[str]] = None
+    intended_use: Optional[str] = None
+    limitations: Optional[str] = None
 
 
 @strawberry.input(description="Fields to change on a Model; null removes an optional field.")
@@ -130,6 +138,8 @@ class UpdateModelInput:
     name: Optional[str] = strawberry.UNSET
     description: Optional[str] = strawberry.UNSET
     tags: Optional[list[str]] = strawberry.UNSET
+    intended_use: Optional[str] = strawberry.UNSET
+    limitations: Optional[str] = strawberry.UNSET
 
 
 @strawberry.input
@@ -140,6 +150,8 @@ class CreateModelVersionInput:
     metrics: Optional[JSON] = None
     mlflow_run_id: Optional[str] = None
     mlflow_model_uri: Optional[str] = None
+    intended_use: Optional[str] = None
+    limitations: Optional[str] = None
 
 
 @strawberry.input(description="Fields to change on a ModelVersion; null removes an optional field.")
@@ -149,6 +161,8 @@ class UpdateModelVersionInput:
     metrics: Optional[JSON] = strawberry.UNSET
     mlflow_run_id: Optional[str] = strawberry.UNSET
     mlflow_model_uri: Optional[str] = strawberry.UNSET
+    intended_use: Optional[str] = strawberry.UNSET
+    limitations: Optional[str] = strawberry.UNSET
 
 
 @strawberry.input(description="Fields to change on a TrainingJob. Its status and progress are the server's to write.")
