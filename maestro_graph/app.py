@@ -32,7 +32,7 @@ from maestro_graph.graphiql import OfflineGraphiQL, graphiql_routes
 from maestro_graph.guard import PRINCIPAL, Guard
 from maestro_graph.logs import AccessLog
 from maestro_graph.middleware import Faults, SecurityHeaders, cors
-from maestro_graph.routes import lineage_endpoint
+from maestro_graph.routes import card_endpoint, lineage_endpoint
 from maestro_graph.runners.base import Runner
 from maestro_graph.runners.local import LocalRunner
 from maestro_graph.services import Services
@@ -289,6 +289,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/api/v1/lineage", lineage_endpoint(services), methods=["POST"]),
+            Route("/models/{id}/card", card_endpoint(services), methods=["GET"]),
             WebSocketRoute("/graphql", graphql),
             *(graphiql_routes() if settings.graphiql else ()),
         ],

@@ -1,4 +1,4 @@
-"""The HTTP gate in front of /graphql and /api/v1/lineage, before any parsing or store work:
+"""The HTTP gate in front of /graphql, /api/v1/lineage and /models/{id}/card, before any parsing or store work:
 who is calling (401), how often (429 + Retry-After) and how much they send (413).
 
 Every refusal has a JSON body with `code` (UNAUTHENTICATED or LIMIT_EXCEEDED) in the shape
@@ -21,6 +21,16 @@ from maestro_graph.domain.errors import LimitExceeded, Unauthenticated
 
 PRINCIPAL = "maestro.principal"  # where the guard leaves the caller in the ASGI scope
 GRAPHQL_PATH, LINEAGE_PATH = "/graphql", "/api/v1/lineage"
+CARD_PREFIX = "/models/"  # GET /models/{id}/card: model cards as documents (routes.py)
+
+
+def guarded(path: str) -> bool:
+    """Whether a path serves data, so the guard must see who calls it.
+
+    >>> guarded("/graphql"), guarded("/models/TW9kZWw=/card"), guarded("/healthz")
+    (True, True, False)
+    """
+    return path in (GRAPHQL_PATH, LINEAGE_PATH) or path.startswith(CARD_PREFIX)
 
 
 class BodyTooLarge(LimitExceeded):
@@ -77,11 +87,11 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path not in (GRAPHQL_PATH, LINEAGE_PATH):
+        if scope["type"] != "http" or not guarded(path):
             return await self.app(scope, receive, send)
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if scope["method"] == "GET" and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"),
-                                                                keep_blank_values=True):
+        if (not path.startswith(CARD_PREFIX) and scope["method"] == "GET"
+                and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)):
             return await self.app(scope, receive, send)  # the GraphiQL page: no data in it
         try:
             principal = await self.auth.authenticate(headers.get("authorization"))

@@ -1,19 +1,26 @@
-"""Plain HTTP endpoints beside GraphQL: the OpenLineage HTTP transport path."""
+"""Plain HTTP endpoints beside GraphQL: the OpenLineage HTTP transport path, and model cards as documents."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
+import re
 import zlib
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from maestro_graph import json_input
+from maestro_graph.cards import MEDIA_TYPES, render
+from maestro_graph.cards.html import STYLE
 from maestro_graph.auth.tokens import INVALID_TOKEN
 from maestro_graph.domain.errors import BadInput, MaestroError, Unauthenticated
+from maestro_graph.domain.graph import Label
 from maestro_graph.guard import PRINCIPAL, inflate, read_body
 from maestro_graph.services import Services
+from resolvers.relay import from_global_id  # the API's one reader of global ids
 
 log = logging.getLogger("maestro_graph.openlineage")
 MAX_BODY = 16 * 1024 * 1024  # an OpenLineage batch bigger than this (inflated) should be split by the producer
@@ -52,3 +59,73 @@ def lineage_endpoint(services: Services):  # type: ignore[no-untyped-def]
                             status_code=201)
 
     return receive
+
+
+CARD_FORMATS = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
+_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def card_format(query: str | None, accept: str) -> str:
+    """The format a card is asked for: `?format=` if given, else the Accept header's most preferred
+    of ours; HTML for a browser (it asks for text/html), Markdown for anyone else.
+
+    >>> card_format(None, "text/html,application/xhtml+xml,*/*;q=0.8"), card_format(None, "*/*"), card_format("pdf", "")
+    ('html', 'md', 'pdf')
+    >>> card_format(None, "text/markdown;q=0.5, application/pdf")
+    'pdf'
+    """
+    if query is not None:
+        if query not in CARD_FORMATS:
+            raise BadInput(f"format must be one of {', '.join(CARD_FORMATS)}, got {query[:40]!r}", field="format")
+        return query
+    by_type = {media: fmt for fmt, media in CARD_FORMATS.items()}
+    wanted: list[tuple[float, int, str]] = []
+    for i, part in enumerate(accept.split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for p in params:
+            if p.startswith("q="):
+                try:
+                    q = float(p[2:])
+                except ValueError:
+                    q = 0.0
+        if media.lower() in by_type and q > 0:
+            wanted.append((-q, i, by_type[media.lower()]))
+    return min(wanted)[2] if wanted else "md"
+
+
+def card_filename(model: str, version: str, fmt: str) -> str:
+    """
+    >>> card_filename("Churn model/eu", "2.0.0", "pdf")
+    'model-card-Churn-model-eu-2.0.0.pdf'
+    """
+    stem = _FILENAME_UNSAFE.sub("-", f"{model}-{version}").strip("-.")[:120] or "model"
+    return f"model-card-{stem}.{fmt}"
+
+
+def card_endpoint(services: Services):  # type: ignore[no-untyped-def]
+    """GET /models/{id}/card: a ModelVersion's card (id: its global id) as Markdown, HTML or PDF,
+    generated from the graph on each request, for any role of the caller's tenant (the guard in
+    front has authenticated the caller). An id of another tenant is NOT_FOUND like an unknown one."""
+    style_hash = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+    html_csp = f"default-src 'none'; style-src 'sha256-{style_hash}'; frame-ancestors 'none'"
+
+    async def card(request: Request) -> Response:
+        principal = request.scope.get(PRINCIPAL)
+        try:
+            if principal is None:
+                raise Unauthenticated(INVALID_TOKEN)
+            fmt = card_format(request.query_params.get("format"), request.headers.get("accept", ""))
+            _, version_id = from_global_id(request.path_params["id"], Label.MODEL_VERSION, field="id")
+            built = await services.cards.card(principal.tenant, version_id)
+        except MaestroError as err:
+            return _error(STATUS.get(err.code, 500), err)
+        body = await asyncio.to_thread(render, built, fmt)  # PDF layout is pure Python: off the event loop
+        headers = {"Cache-Control": "no-store", "Vary": "Accept"}
+        if fmt == "html":
+            headers["Content-Security-Policy"] = html_csp
+        name = card_filename(built.details.model_name, built.details.version, fmt)
+        headers["Content-Disposition"] = f'{"attachment" if fmt == "pdf" else "inline"}; filename="{name}"'
+        return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+    return card

@@ -18,6 +18,7 @@ from resolvers.admin.mutations import AdminMutation
 from resolvers.admin.queries import AdminQuery
 from resolvers.artifacts.mutations import ArtifactEditMutation, ArtifactMutation
 from resolvers.artifacts.queries import ArtifactQuery
+from resolvers.cards.queries import CardQuery
 from resolvers.datasets.mutations import DatasetMutation
 from resolvers.datasets.queries import DatasetQuery
 from resolvers.errors import CLIENT_ERRORS, SentIds, add_code
@@ -49,7 +50,7 @@ log = logging.getLogger("maestro_graph.graphql")
 # and edits first, in the graph model's label order, then the graph-wide fields and each domain's verbs.
 Query = merge_types("Query", (
     PeopleQuery, ProjectQuery, ArtifactQuery, DatasetQuery, JobQuery, ModelQuery,
-    GraphQuery, LineageQuery, AdminQuery, FeedQuery, MetaModelQuery,
+    GraphQuery, LineageQuery, AdminQuery, FeedQuery, MetaModelQuery, CardQuery,
 ))
 Mutation = merge_types("Mutation", (
     PeopleMutation, ProjectEditMutation, ArtifactEditMutation, DatasetMutation, JobMutation, ModelMutation,

@@ -1,0 +1,1 @@
+"""modelCard: a model version's card, in typed sections."""
