@@ -16,7 +16,7 @@ from maestro_graph import json_input
 from maestro_graph.cards import MEDIA_TYPES, render
 from maestro_graph.cards.html import STYLE
 from maestro_graph.auth.tokens import INVALID_TOKEN
-from maestro_graph.domain.errors import BadInput, MaestroError, Unauthenticated
+from maestro_graph.domain.errors import BadInput, MaestroError, NotFound, Unauthenticated
 from maestro_graph.domain.graph import Label
 from maestro_graph.guard import PRINCIPAL, inflate, read_body
 from maestro_graph.services import Services
@@ -116,8 +116,12 @@ def card_endpoint(services: Services):  # type: ignore[no-untyped-def]
             if principal is None:
                 raise Unauthenticated(INVALID_TOKEN)
             fmt = card_format(request.query_params.get("format"), request.headers.get("accept", ""))
-            _, version_id = from_global_id(request.path_params["id"], Label.MODEL_VERSION, field="id")
-            built = await services.cards.card(principal.tenant, version_id)
+            sent = request.path_params["id"]
+            _, version_id = from_global_id(sent, Label.MODEL_VERSION, field="id")
+            try:
+                built = await services.cards.card(principal.tenant, version_id)
+            except NotFound:  # named as the client sent it (as GraphQL's errors do), in this route's terms
+                raise NotFound(f"no ModelVersion with id {sent}", field="id") from None
         except MaestroError as err:
             return _error(STATUS.get(err.code, 500), err)
         body = await asyncio.to_thread(render, built, fmt)  # PDF layout is pure Python: off the event loop

@@ -30,6 +30,21 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   fi
 fi
 
+# Model cards' PDF is read back with pdftotext (Debian's poppler-utils) in tests/e2e/test_model_cards.py.
+if ! command -v pdftotext >/dev/null; then
+  say "installing pdftotext (Debian's poppler-utils)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null \
+      || echo "WARNING: poppler-utils could not be installed: the model card PDF test will fail" >&2
+  else
+    echo "WARNING: pdftotext missing and installing it needs root (apt-get install poppler-utils)" >&2
+  fi
+  if [ "$ci" = "true" ] && ! command -v pdftotext >/dev/null; then
+    echo "FAILED: pdftotext is missing, and CI must check the model card PDF." >&2
+    exit 1
+  fi
+fi
+
 stop_all() {
   bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
   bash tests/services/redis.sh stop >/dev/null 2>&1 || true

@@ -25,7 +25,8 @@ FIELD_TITLES = {
     CardField.DEPLOYMENTS: "Deployments",
 }
 NOT_WRITTEN = "_Not written yet._"
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&])")
+# What could start markup in the middle of a line (a value never starts one: it follows a label).
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
 def esc(value: object) -> str:

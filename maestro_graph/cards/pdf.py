@@ -118,7 +118,6 @@ def to_pdf(card: ModelCard) -> bytes:
     pdf.write_html(
         pdf.text(plain_cells(body_html(card))),
         font_family=pdf.family,
-        pre_code_font=pdf.mono,
         table_line_separators=True,
         li_prefix_color=accent,
         tag_styles={
@@ -126,6 +125,7 @@ def to_pdf(card: ModelCard) -> bytes:
             "h2": TextStyle(font_family=pdf.family, font_size_pt=13, color=accent, t_margin=6, b_margin=2),
             "h3": TextStyle(font_family=pdf.family, font_size_pt=11, color=(31, 41, 51), t_margin=4, b_margin=1),
             "code": FontFace(family=pdf.mono, size_pt=9),
+            "pre": TextStyle(font_family=pdf.mono, font_size_pt=9),
             "blockquote": TextStyle(font_family=pdf.family, color=(31, 41, 51), l_margin=4, t_margin=0, b_margin=2),
         },
     )
