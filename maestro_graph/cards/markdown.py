@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 
 from maestro_graph.domain.model_card import (
     CardField, DatasetRef, MetricChange, ModelCard, Owner, PersonRef, TrainingDataset, VersionEntry, WrittenText,
@@ -48,6 +49,23 @@ def code(value: object) -> str:
     text = " ".join(str(value).split()).replace("|", "\\|")  # \\| keeps a table cell whole
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"
+
+
+def when(stamp: str | None) -> str:
+    """A stored time as people read it, to the minute, in UTC.
+
+    >>> when("2026-12-07T17:11:32.820265Z"), when("not a time")
+    ('2026-12-07 17:11 UTC', 'not a time')
+    """
+    if not stamp:
+        return ""
+    try:
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return esc(stamp)
+    if at.tzinfo is not None:
+        at = at.astimezone(timezone.utc)
+    return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def number(value: float | None) -> str:
@@ -141,7 +159,7 @@ def to_markdown(card: ModelCard) -> str:
     out = [f"# Model card: {esc(d.model_name)} {esc(d.version)}", ""]
     missing = ", ".join(FIELD_TITLES[f].lower() for f in c.missing) or "nothing"
     out += [f"> Completeness **{len(c.filled)}/{len(c.filled) + len(c.missing)}** ({round(c.score * 100)}%). "
-            f"Missing: {missing}.", ">", f"> Generated from the graph at {esc(card.generated_at)}.", ""]
+            f"Missing: {missing}.", ">", f"> Generated from the graph at {when(card.generated_at)}.", ""]
 
     out += ["## Model details", ""]
     rows = [("Model", esc(d.model_name)), ("Version", esc(d.version)), ("Stage", esc(d.stage))]
@@ -149,14 +167,14 @@ def to_markdown(card: ModelCard) -> str:
         rows.append(("Aliases", ", ".join(code(a) for a in d.aliases)))
     if d.framework:
         rows.append(("Framework", esc(d.framework)))
-    rows.append(("Created", esc(d.created_at) + (f" by {esc(d.created_by)}" if d.created_by else "")))
+    rows.append(("Created", when(d.created_at) + (f" by {esc(d.created_by)}" if d.created_by else "")))
     if d.training_job:
         j = d.training_job
         job = f"{esc(j.name)} ({esc(j.status)})"
         if j.submitted_by:
             job += f", submitted by {esc(j.submitted_by)}"
         if j.finished_at:
-            job += f", finished {esc(j.finished_at)}"
+            job += f", finished {when(j.finished_at)}"
         rows.append(("Training job", job))
     else:
         rows.append(("Training job", "none recorded"))
@@ -166,7 +184,6 @@ def to_markdown(card: ModelCard) -> str:
         rows.append(("MLflow run", code(d.mlflow_run_id)))
     if d.mlflow_model_uri:
         rows.append(("MLflow model", code(d.mlflow_model_uri)))
-    rows.append(("Version id", code(d.version_id)))
     out += table(("Field", "Value"), rows) + [""]
     out += [*(d.description.splitlines() if d.description else ["_No description yet._"]), ""]
 
@@ -223,10 +240,11 @@ def to_markdown(card: ModelCard) -> str:
     out += ["## Version history", ""]
     out += table(("Version", "Stage", "Created", "Changes from the version before"),
                  ((("**" + esc(v.version) + "** (this card)") if v.current else esc(v.version), esc(v.stage),
-                   esc(v.created_at), changes(v, i == 0)) for i, v in enumerate(card.history))) + [""]
+                   when(v.created_at), changes(v, i == 0)) for i, v in enumerate(card.history))) + [""]
     if card.history_truncated:
         out += ["_Older versions are left out._", ""]
 
     out += ["## Completeness", ""]
-    out += [f"- [{'x' if f in c.filled else ' '}] {FIELD_TITLES[f]}" for f in CardField] + [""]
+    out += [f"- **Filled:** {', '.join(FIELD_TITLES[f] for f in c.filled) or 'nothing yet'}",
+            f"- **Missing:** {', '.join(FIELD_TITLES[f] for f in c.missing) or 'nothing'}", ""]
     return "\n".join(out)

@@ -207,7 +207,7 @@ async def test_a_model_card_as_markdown_html_and_pdf(server, tmp_path):
     assert "ml.churn\\_features" in text and "mart.customer\\_facts" in text and "churn-api" in text
     assert "auc 0.81 → 0.86 (+0.05)" in text
     assert "Missing: limitations, training job." in text
-    assert "- [ ] Limitations" in text and "- [x] Intended use" in text
+    assert "- **Missing:** Limitations, Training job" in text and "- **Filled:** Description, Intended use," in text
 
     html = await get_card(server, ids["v2"], accept="text/html,application/xhtml+xml,*/*;q=0.8", bearer=viewer)
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
