@@ -179,6 +179,12 @@ async def test_a_model_card_is_read_from_the_graph(server):
     assert "INTENDED_USE" in done["filled"] and "DEPLOYMENTS" in done["filled"]
     assert done["score"] == pytest.approx(7 / 9)
 
+    # The reads are batched: a fixed number of store calls whatever the number of datasets, owners or versions.
+    server.store.calls.clear()
+    await server.execute(CARD, {"id": ids["v2"]})
+    assert sorted(set(server.store.calls)) == ["get_nodes", "neighbours", "walk"], server.store.calls
+    assert len(server.store.calls) <= 13, server.store.calls
+
     # A version's own text stands over its model's; the card is read anew on each request.
     await server.execute("mutation($id: ID!) { updateModelVersion(id: $id, input: {limitations: \"Not for credit decisions.\"}) { id } }",
                          {"id": ids["v2"]})
