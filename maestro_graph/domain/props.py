@@ -157,10 +157,16 @@ class RunProps(_Props):
     facets: dict[str, Any] = Field(default_factory=dict)
 
 
+MlflowTags = dict[Annotated[str, StringConstraints(max_length=250)], Annotated[str, StringConstraints(max_length=5000)]]
+
+
 class ModelProps(_Props):
     name: Name
     description: Text | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    # Written by the MLflow sync (services/mlflow_sync.py): the registered model it mirrors.
+    mlflow_name: Name | None = None
+    mlflow_tags: MlflowTags | None = None
 
 
 class ModelVersionProps(_Props):
@@ -170,6 +176,15 @@ class ModelVersionProps(_Props):
     metrics: dict[str, float] = Field(default_factory=dict)
     mlflow_run_id: str | None = None
     mlflow_model_uri: str | None = None
+    # Written by the MLflow sync (services/mlflow_sync.py): what MLflow's registry and the
+    # version's run say about it.
+    mlflow_model_id: Short | None = None  # the logged model (MLflow 3) the version was registered from
+    aliases: list[Short] | None = None
+    mlflow_tags: MlflowTags | None = None
+    params: MlflowTags | None = None  # the run's parameters
+    description: Text | None = None
+    created_by: Annotated[str, StringConstraints(max_length=300)] | None = None
+    registered_at: Timestamp | None = None
 
 
 class TrainingJobProps(_Props):
