@@ -179,7 +179,7 @@ class ModelVersionProps(_Props):
     # Written by the MLflow sync (services/mlflow_sync.py): what MLflow's registry and the
     # version's run say about it.
     mlflow_model_id: Short | None = None  # the logged model (MLflow 3) the version was registered from
-    aliases: list[Short] | None = None
+    mlflow_aliases: list[Short] | None = None  # (not `aliases`: a Dataset's aliases are names search matches)
     mlflow_tags: MlflowTags | None = None
     params: MlflowTags | None = None  # the run's parameters
     description: Text | None = None

@@ -284,7 +284,7 @@ def read(uri: str, known: dict[str, dict[str, Any]], progress: Callable[[str, in
     ids = [e.id for e in snap.experiments]
     runs = with_retries("runs", uri, lambda: _pages(
         lambda t: c.search_runs(ids, run_view_type=ViewType.ACTIVE_ONLY, max_results=PAGE, page_token=t,
-                                order_by=["attributes.start_time ASC"]))) if ids else []
+                                order_by=["attributes.start_time ASC"])), **retry) if ids else []
     for n, r in enumerate(runs, 1):
         progress("reading runs", n - 1, len(runs))
         inputs = tuple(sorted((

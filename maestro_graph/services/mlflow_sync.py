@@ -7,7 +7,7 @@ What MLflow becomes:
   summaries (last, min, max, steps), tags, user and dataset inputs in facets["mlflow"]);
 - a registered model: a Model of the same name (an existing Model of that name is adopted),
   with mlflow_name and mlflow_tags;
-- a model version: a ModelVersion (version, stage, aliases, tags, the run's params and last
+- a model version: a ModelVersion (version, stage, mlflow_aliases, tags, the run's params and last
   metric values, mlflow_run_id, mlflow_model_uri, mlflow_model_id), TRAINED_ON the datasets its
   run's inputs match (integrations/mlflow.py says how) and USES_FEATURE the fields their schemas
   name;
@@ -58,7 +58,7 @@ STAGES = {"None": "none", "Staging": "staging", "Production": "production", "Arc
 # What the sync owns on the nodes it writes: other props (set by people or other services) stay.
 RUN_PROPS = ("state", "started_at", "ended_at", "producer", "facets")
 MODEL_PROPS = ("mlflow_name", "mlflow_tags")
-VERSION_PROPS = ("stage", "metrics", "mlflow_run_id", "mlflow_model_uri", "mlflow_model_id", "aliases", "mlflow_tags",
+VERSION_PROPS = ("stage", "metrics", "mlflow_run_id", "mlflow_model_uri", "mlflow_model_id", "mlflow_aliases", "mlflow_tags",
                  "params", "created_by", "registered_at")
 OWNED_LINKS = (Rel.TRAINED_ON, Rel.USES_FEATURE)  # of a synced version: MLflow's word replaces what was there
 
@@ -271,7 +271,7 @@ class MlflowSync:
                 props = {"model_id": model_id, "version": v.version, "stage": STAGES.get(v.stage, "none"),
                          "metrics": {k: s["last"] for k, s in run.metrics.items() if math.isfinite(s["last"])} if run else {},
                          "mlflow_run_id": v.run_id, "mlflow_model_uri": v.source or None, "mlflow_model_id": model_ref,
-                         "aliases": list(v.aliases) or None, "mlflow_tags": v.tags or None,
+                         "mlflow_aliases": list(v.aliases) or None, "mlflow_tags": v.tags or None,
                          "params": (run.params or None) if run else None, "created_by": v.user or None,
                          "registered_at": stamp(v.created),
                          **({"description": v.description} if v.description else {})}
