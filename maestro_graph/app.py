@@ -175,6 +175,19 @@ async def trim_feeds(store: GraphStore, settings: Settings) -> None:
             log.exception("trimming the change feed failed")
 
 
+def follow_mlflow(services: Services, settings: Settings) -> asyncio.Task[None] | None:
+    """With a tracking server and a sync interval set: a task syncing MLflow into the default
+    tenant, in whichever replica holds the store's lease (services/mlflow_sync.py)."""
+    if not settings.mlflow_tracking_uri or settings.mlflow_sync_interval <= 0:
+        return None
+    from maestro_graph.services.mlflow_sync import MlflowSync
+    from maestro_graph.services.training import instance_id
+
+    sync = MlflowSync.from_settings(services.graph, settings)
+    return asyncio.create_task(sync.follow(settings.tenant, settings.mlflow_tracking_uri, settings.mlflow_sync_interval,
+                                           instance_id()), name="maestro-mlflow-sync")
+
+
 def runners_from_settings(settings: Settings, store: GraphStore) -> dict[str, Runner]:
     """The training-job runners MAESTRO_RUNNERS enables."""
     names = [n.strip() for n in settings.runners.split(",") if n.strip()]
@@ -259,10 +272,13 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
         await feed.start()
         await services.training.start()
         trimming = asyncio.create_task(trim_feeds(store, settings), name="maestro-feed-trim")
+        following = follow_mlflow(services, settings)
         if announce:
             print(local_admin_banner(settings, auth) + f"\n  store: {store.backend}", flush=True)
         yield
         trimming.cancel()
+        if following is not None:
+            following.cancel()
         await services.training.close()
         services.metamodel.index.close()
         services.subscriptions.close()

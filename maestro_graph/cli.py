@@ -1,4 +1,4 @@
-"""The `maestro-graph` command: serve, token, migrate, demo, ingest, export-schema."""
+"""The `maestro-graph` command: serve, token, migrate, demo, ingest, metamodel, mlflow, export-schema."""
 
 from __future__ import annotations
 
@@ -219,6 +219,58 @@ def cmd_metamodel(args: argparse.Namespace) -> None:
     asyncio.run(_with_store(settings, work))
 
 
+def cmd_mlflow(args: argparse.Namespace) -> None:
+    """sync: MLflow's experiments, runs and registered models into one tenant's graph, once or
+    (--watch) every MAESTRO_MLFLOW_SYNC_INTERVAL seconds, with progress on stderr."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from maestro_graph.auth.principal import system
+    from maestro_graph.services.mlflow_sync import MlflowSync
+
+    settings = _settings(args)
+    uri = args.tracking_uri or settings.mlflow_tracking_uri
+    if not uri:
+        sys.exit("maestro-graph: mlflow sync: no tracking server: pass --tracking-uri or set MAESTRO_MLFLOW_TRACKING_URI")
+    tenant = args.tenant or settings.tenant
+    interval = settings.mlflow_sync_interval if settings.mlflow_sync_interval > 0 else 300.0
+    console = Console(stderr=True)
+
+    async def work(store, services) -> None:  # type: ignore[no-untyped-def]
+        await store.migrate()
+        sync = MlflowSync.from_settings(services.graph, settings)
+        while True:
+            began = time.perf_counter()
+            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                          TimeElapsedColumn(), console=console, transient=not console.is_terminal) as bar:
+                task = bar.add_task(f"syncing {uri}", total=1)
+
+                def progress(what: str, done: int, of: int) -> None:
+                    if not console.is_terminal and what != bar.tasks[0].description:
+                        console.print(f"mlflow sync: {what}")  # a pipe or a file gets one line a step
+                    bar.update(task, description=what, completed=done, total=of)
+
+                try:
+                    result = await sync.sync(system(tenant, "cli"), uri, progress)
+                except MaestroError as err:
+                    if not args.watch:
+                        sys.exit(f"maestro-graph: mlflow sync: {err.message}. Nothing was written.")
+                    console.print(f"mlflow sync: {err.message}. Nothing was written; trying again in {interval:.0f} s.")
+                    result = None
+            if result is not None:
+                print(f"mlflow sync of {uri} into tenant {tenant}: {result.summary()} "
+                      f"({time.perf_counter() - began:.1f} s)", flush=True)
+                if result.unmatched:
+                    print(f"  dataset sources no dataset matched: {', '.join(result.unmatched)}", flush=True)
+            if not args.watch:
+                return
+            await asyncio.sleep(interval)
+
+    asyncio.run(_with_store(settings, work))
+
+
 def cmd_export_schema(args: argparse.Namespace) -> None:
     from resolvers.schema import build_schema
 
@@ -289,6 +341,12 @@ def parser() -> argparse.ArgumentParser:
                         "5-fold scores beside two baselines; score-artifacts: impact scores from outcomes")
     m.add_argument("--tenant", help="tenant (default: default) [MAESTRO_TENANT]")
     m.set_defaults(func=cmd_metamodel)
+    ml = with_store(sub.add_parser("mlflow", help="MLflow: sync its experiments, runs and registered models into the graph"))
+    ml.add_argument("action", choices=["sync"], help="sync: once, or with --watch every MAESTRO_MLFLOW_SYNC_INTERVAL seconds")
+    ml.add_argument("--tracking-uri", help="the MLflow tracking server [MAESTRO_MLFLOW_TRACKING_URI]")
+    ml.add_argument("--tenant", help="tenant to sync into (default: default) [MAESTRO_TENANT]")
+    ml.add_argument("--watch", action="store_true", help="keep syncing, every MAESTRO_MLFLOW_SYNC_INTERVAL seconds (default 300)")
+    ml.set_defaults(func=cmd_mlflow)
     e = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     e.add_argument("-o", "--output", help="write to this file instead of stdout")
     e.set_defaults(func=cmd_export_schema)

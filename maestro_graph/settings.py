@@ -96,8 +96,15 @@ class Settings:
     runner_max_parallel: int = 2
     runner_grace_seconds: float = 10.0
     runner_timeout_seconds: float = 24 * 3600.0
-    # An MLflow tracking server: training jobs get it as MLFLOW_TRACKING_URI.
+    # An MLflow tracking server: training jobs get it as MLFLOW_TRACKING_URI, and `serve` syncs
+    # it into `tenant` every mlflow_sync_interval seconds (0: never; `maestro-graph mlflow sync`
+    # still does). Dataset rules map MLflow dataset sources to OpenLineage datasets (a JSON list, or
+    # @path to a JSON file: integrations/mlflow.py); projects maps experiments to projects
+    # ("experiment=project,...").
     mlflow_tracking_uri: str = ""
+    mlflow_sync_interval: float = 300.0
+    mlflow_dataset_rules: str = ""
+    mlflow_projects: str = ""
     ws_max_subscriptions: int = 100
     ws_max_connections_per_token: int = 20
     subscription_queue: int = 1000

@@ -72,6 +72,21 @@ export MAESTRO_NEO4J_PASSWORD=${MAESTRO_NEO4J_PASSWORD:-maestro-test-pw}
 export MAESTRO_TEST_NEO4J_PASSWORD=$MAESTRO_NEO4J_PASSWORD
 start Neo4j deploy/neo4j/neo4j-local.sh MAESTRO_TEST_NEO4J_URL --fresh  # each run on an empty store
 
+# tests/e2e/test_mlflow_sync.py runs a real `mlflow server` and a training script that logs to it,
+# from a venv of their own: the full `mlflow` pins graphql-core below 3.3 (through graphene), and
+# the server's strawberry needs 3.3. The server's own venv has only the client (mlflow-skinny).
+say "installing mlflow (server, pandas, scikit-learn) into .venv-mlflow"
+if { [ -x .venv-mlflow/bin/python ] || python3 -m venv .venv-mlflow; } \
+    && .venv-mlflow/bin/pip install -q --upgrade pip >/dev/null \
+    && .venv-mlflow/bin/pip install -q "mlflow>=3.0" "pandas>=2.0" "scikit-learn>=1.3"; then
+  export MAESTRO_TEST_MLFLOW_PYTHON=$PWD/.venv-mlflow/bin/python
+elif [ "$ci" = "true" ]; then
+  echo "FAILED: mlflow could not be installed into .venv-mlflow, and CI must test the MLflow sync." >&2
+  exit 1
+else
+  echo "WARNING: mlflow could not be installed: the MLflow sync test will be SKIPPED." >&2
+fi
+
 say "running the tests"
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -68,3 +68,10 @@ class RunnerUnavailable(MaestroError):
     right now; the request may be retried."""
 
     code = "SERVICE_UNAVAILABLE"
+
+
+class IntegrationUnavailable(MaestroError):
+    """A system Maestro reads from (an MLflow tracking server, ...) cannot be reached or answers
+    errors right now; nothing was written and the request may be retried."""
+
+    code = "SERVICE_UNAVAILABLE"

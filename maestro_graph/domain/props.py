@@ -157,6 +157,9 @@ class RunProps(_Props):
     facets: dict[str, Any] = Field(default_factory=dict)
 
 
+MlflowTags = dict[Annotated[str, StringConstraints(max_length=250)], Annotated[str, StringConstraints(max_length=5000)]]
+
+
 class ModelProps(_Props):
     name: Name
     description: Text | None = None
@@ -165,6 +168,9 @@ class ModelProps(_Props):
     # never written by an importer, so a sync from MLflow leaves them as they are.
     intended_use: Text | None = None
     limitations: Text | None = None
+    # Written by the MLflow sync (services/mlflow_sync.py): the registered model it mirrors.
+    mlflow_name: Name | None = None
+    mlflow_tags: MlflowTags | None = None
 
 
 class ModelVersionProps(_Props):
@@ -177,6 +183,15 @@ class ModelVersionProps(_Props):
     # As on ModelProps; a version's own, when set, stands over its model's on the card.
     intended_use: Text | None = None
     limitations: Text | None = None
+    # Written by the MLflow sync (services/mlflow_sync.py): what MLflow's registry and the
+    # version's run say about it.
+    mlflow_model_id: Short | None = None  # the logged model (MLflow 3) the version was registered from
+    mlflow_aliases: list[Short] | None = None  # (not `aliases`: a Dataset's aliases are names search matches)
+    mlflow_tags: MlflowTags | None = None
+    params: MlflowTags | None = None  # the run's parameters
+    description: Text | None = None
+    created_by: Annotated[str, StringConstraints(max_length=300)] | None = None
+    registered_at: Timestamp | None = None
 
 
 class TrainingJobProps(_Props):
