@@ -173,13 +173,15 @@ def _details(model: Node, version: Node, job: Node | None) -> ModelDetails:
         jp = job.props
         job_ref = TrainingJobRef(job.id, job.name, str(jp.get("status", "")), jp.get("submitted_by"),
                                  _stamp(jp.get("started_at")), _stamp(jp.get("finished_at")))
-    created_by = (job_ref.submitted_by if job_ref else None) or vp.get("mlflow_user") or vp.get("user_id")
+    # What the MLflow sync writes (services/mlflow_sync.py): created_by, mlflow_aliases, mlflow_tags.
+    created_by = (job_ref.submitted_by if job_ref else None) or vp.get("created_by")
     framework = vp.get("framework") or mp.get("framework")
-    tags = list(dict.fromkeys([*_strings(mp.get("tags")), *_strings(vp.get("tags"))]))
+    tags = list(dict.fromkeys([*_strings(mp.get("tags")), *_strings(mp.get("mlflow_tags")), *_strings(vp.get("mlflow_tags"))]))
     return ModelDetails(
         model_id=model.id, model_name=model.name, version_id=version.id, version=str(vp.get("version", "")),
-        stage=str(vp.get("stage", "none")), created_at=version.created_at, description=_text(mp, "description"),
-        created_by=str(created_by) if created_by else None, training_job=job_ref, aliases=_strings(vp.get("aliases")),
+        stage=str(vp.get("stage", "none")), created_at=version.created_at,
+        description=_text(vp, "description") or _text(mp, "description"),
+        created_by=str(created_by) if created_by else None, training_job=job_ref, aliases=_strings(vp.get("mlflow_aliases")),
         framework=str(framework) if framework else None, tags=tags, mlflow_run_id=vp.get("mlflow_run_id"),
         mlflow_model_uri=vp.get("mlflow_model_uri"),
     )
