@@ -137,7 +137,7 @@ async def running(app: Any) -> AsyncIterator[str]:
 async def serve(store: GraphStore, tenant: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[Server]:
     """A server on `store` (counted), with the test's settings plus `overrides`, as an admin of `tenant`."""
     counting = CountingStore(store)
-    app = create_app(server_settings(tmp_path, **overrides), store=counting)  # type: ignore[arg-type]
+    app = create_app(server_settings(tmp_path, **{"tenant": tenant, **overrides}), store=counting)  # type: ignore[arg-type]
     async with running(app) as url:
         counting.calls.clear()
         server = Server(url, counting, tenant)

@@ -28,7 +28,8 @@ from maestro_graph.services.mlflow_sync import MlflowSync
 from maestro_graph.types import Direction
 from resolvers.relay import to_global_id
 from tests.conftest import IN_CI
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, serve
+from tests.e2e.test_model_cards import pdf_text
 
 BIN = Path(sys.executable).parent
 # The MLflow server and the training script run from a venv of their own (tests/run.sh makes it):
@@ -42,6 +43,7 @@ PRODUCER = "https://github.com/maestro-graph/tests"
 
 class MlflowServer:
     def __init__(self, root: Path) -> None:
+        self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(root / "mlflow-server.log", "wb")
@@ -122,7 +124,7 @@ def cli(store_settings, tenant: str, uri: str) -> subprocess.CompletedProcess:
 
 
 async def test_mlflow_sync_reaches_impact_analysis_is_idempotent_follows_deletions_and_survives_mlflow_down(
-        server, mlflow_server, store_settings, tenant):
+        server, mlflow_server, store_settings, tenant, tmp_path):
     store = server.store.inner
     # The graph first knows the datasets and their columns through OpenLineage.
     events = [
@@ -142,11 +144,22 @@ async def test_mlflow_sync_reaches_impact_analysis_is_idempotent_follows_deletio
     assert trained.returncode == 0, trained.stderr[-3000:]
     runs = json.loads(trained.stdout.strip().splitlines()[-1])["runs"]
 
+    # `serve` with a tracking URI syncs on its own (the replica holding the store's lease).
+    model_key = natural_key(Label.MODEL, {"name": "churn-model"})
+    (tmp_path / "follower").mkdir()
+    async with serve(store, tenant, tmp_path / "follower", mlflow_tracking_uri=mlflow_server.url,
+                     mlflow_sync_interval=1.0):
+        for _ in range(1200):
+            if await store.get_by_keys(tenant, Label.MODEL, [model_key]):
+                break
+            await asyncio.sleep(0.1)
+    assert await store.get_by_keys(tenant, Label.MODEL, [model_key]), "serve's MLflow follower synced"
+
     sync = MlflowSync(server.services.graph, attempts=2, backoff=0.1)
     actor = system(tenant, "test")
     first = await sync.sync(actor, mlflow_server.url)
     assert (first.experiments, first.runs, first.models, first.versions) == (2, 3, 1, 2), first  # 2: with "Default"
-    assert first.unmatched == [] and first.changed
+    assert first.unmatched == [] and not first.changed  # the follower took it all in already
 
     model = (await store.get_by_keys(tenant, Label.MODEL, [natural_key(Label.MODEL, {"name": "churn-model"})]))
     model = next(iter(model.values()))
@@ -178,6 +191,17 @@ async def test_mlflow_sync_reaches_impact_analysis_is_idempotent_follows_deletio
     tenure = await field_id(store, tenant, "s3://lake", "customers.parquet", "tenure")
     impact = (await server.execute(IMPACT, {"id": to_global_id(Label.FIELD, tenure)}))["impactAnalysis"]
     assert [mv["node"]["version"] for mv in impact["modelVersions"]] == ["2"]
+
+    # The synced version's model card, in all three formats, with what MLflow and the graph say.
+    card = f"{server.url}/models/{to_global_id(Label.MODEL_VERSION, v2.id)}/card"
+    async with httpx.AsyncClient(timeout=60, headers=server.headers) as http:
+        md, html, pdf = [await http.get(card, params={"format": f}) for f in ("md", "html", "pdf")]
+    assert (md.status_code, html.status_code, pdf.status_code) == (200, 200, 200)
+    for words in ("churn-model", "champion", "warehouse.orders", "customers.parquet", "churn-api", "loss", "Churn"):
+        assert words in md.text, words
+    assert "<html" in html.text.lower() and "champion" in html.text
+    pdf_words = pdf_text(pdf.content, mlflow_server.root)
+    assert "churn-model" in pdf_words and "champion" in pdf_words and "warehouse.orders" in pdf_words
 
     # A second sync changes nothing: no feed entry.
     head = (await store.feed_heads())[tenant]
