@@ -150,13 +150,18 @@ def limited_strings() -> list[tuple[Label, str, int]]:
     return out
 
 
+def _is_list(label: Label, prop: str) -> bool:
+    schema = SPECS[label].schema.model_json_schema()["properties"][prop]
+    return any(option.get("type") == "array" for option in [schema, *schema.get("anyOf", [])])
+
+
 def value_of_length(label: Label, prop: str, n: int, char: str = WIDE) -> object:
     """A valid value of `prop` exactly n characters long, of `char` where the prop's rule allows."""
     if prop == "email":
         return char * (n - len("@example.com")) + "@example.com"
     if prop == "version":
         return "1.0.0-" + "a" * (n - 6)
-    if prop == "tags":
+    if _is_list(label, prop):  # tags, a model version's MLflow aliases: one item of that length
         return [char * n]
     if prop == "path":  # a column's name is its last segment, at most 300 characters
         segment = char * 299 + "."
