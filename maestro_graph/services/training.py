@@ -50,7 +50,7 @@ from maestro_graph.types import Direction, NodeId, Props, Tenant
 log = logging.getLogger("maestro_graph.training")
 RUNNER_ACTOR = "maestro:runner"  # who the audit log and the feed say made a runner's writes
 DEFAULT_TIMEOUT = 24 * 3600.0
-RECONCILE_PAGE = 100
+MARKER = "maestro-job"  # a local job's marker file in its directory, while it may run
 
 
 def instance_id() -> str:
@@ -172,6 +172,8 @@ class TrainingJobs:
         launch = Launch(tenant, job.id, sub.name, command + sub.args, env=env, secret_env=dict(sub.secret_env),
                         image=image, resources=Resources(sub.resources.cpu, sub.resources.memory, sub.resources.gpus),
                         timeout_seconds=timeout, workdir=self.workdir / tenant / job.id if self.workdir else None)
+        if runner.name == "local":
+            self._mark(tenant, job.id)
         try:
             await runner.submit(launch)
         except MaestroError as err:
@@ -346,6 +348,7 @@ class TrainingJobs:
             job = (await self.graph.get(tenant, [job_id])).get(job_id)
             if job is None or job.props.get("status") not in tr.ACTIVE:
                 self._live.pop((tenant, job_id), None)
+                self._unmark(tenant, job_id)
                 return
             patch: Props = {**(live.tally.patch() if live.tally.dirty else {}), "finished_at": now()}
             if finish.exit_code is not None:
@@ -362,6 +365,7 @@ class TrainingJobs:
             extra = await self._model_version(tenant, job, {**job.props, **patch}) if status == tr.SUCCEEDED else None
             await self._move(tenant, job_id, status, patch, "trainingJobFinished", extra)
             self._live.pop((tenant, job_id), None)
+            self._unmark(tenant, job_id)
 
     async def _move(self, tenant: Tenant, job_id: NodeId, status: str, patch: Props, operation: str,
                     extra: ChangeSet | None = None) -> bool:
@@ -416,26 +420,37 @@ class TrainingJobs:
 
     # -- after a restart --------------------------------------------------------------------
     async def reconcile(self) -> int:
-        """Local jobs a previous server process on this machine left PENDING or RUNNING become
-        FAILED ("the server restarted"), their process group stopped if it outlived the server.
-        Kubernetes jobs are watched again by the runner (it re-lists). How many were failed."""
+        """Local jobs a previous server process left PENDING or RUNNING become FAILED ("the
+        server restarted"), their process group stopped if it outlived the server. They are
+        found by their markers in this data dir (`mark`), so a start costs what this machine ran,
+        not a read of every tenant. Kubernetes jobs are watched again by the runner (it re-lists).
+        How many were failed."""
+        if self.workdir is None:
+            return 0
         failed = 0
-        for tenant in sorted(await self.graph.store.feed_heads()):
-            after = None
-            while True:
-                page = await self.graph.store.find_nodes(tenant, NodeQuery(
-                    Label.TRAINING_JOB, kinds=tr.ACTIVE, first=RECONCILE_PAGE, after=after))
-                for job in page.nodes:
-                    if job.props.get("runner") == "local" and not self._owner_alive(tenant, job):
-                        await asyncio.to_thread(_stop_leftover, job.props.get("where"))
-                        ran = job.props.get("status") == tr.RUNNING
-                        await self.finished(tenant, job.id, Finish(
-                            None, "the server restarted while it ran" if ran else "the server restarted before it started"))
-                        failed += 1
-                if not page.has_next or not page.nodes:
-                    break
-                after = (page.nodes[-1].name, page.nodes[-1].id)
+        for marker in sorted(self.workdir.glob(f"*/*/{MARKER}")):
+            tenant, job_id = marker.parent.parent.name, marker.parent.name
+            job = (await self.graph.get(tenant, [job_id])).get(job_id)
+            if job is None or job.props.get("status") not in tr.ACTIVE:
+                marker.unlink(missing_ok=True)
+            elif job.props.get("runner") == "local" and not self._owner_alive(tenant, job):
+                await asyncio.to_thread(_stop_leftover, job.props.get("where"))
+                ran = job.props.get("status") == tr.RUNNING
+                await self.finished(tenant, job.id, Finish(
+                    None, "the server restarted while it ran" if ran else "the server restarted before it started"))
+                failed += 1
         return failed
+
+    def _mark(self, tenant: Tenant, job_id: NodeId) -> None:
+        """Leave a marker in the job's directory while it may run: what reconcile() looks for."""
+        if self.workdir is not None:
+            folder = self.workdir / tenant / job_id
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / MARKER).write_text(self.instance)
+
+    def _unmark(self, tenant: Tenant, job_id: NodeId) -> None:
+        if self.workdir is not None:
+            (self.workdir / tenant / job_id / MARKER).unlink(missing_ok=True)
 
 
 def _stop_leftover(where: Any) -> None:
