@@ -94,6 +94,16 @@ async def seed(url: str, tenant: str) -> dict[Label, str]:
 IDLE = [sys.executable, "-c", "import time; time.sleep(600)"]
 
 
+async def settled(srv: Any) -> None:
+    """Wait until what the seed set going has done with the store (its training job starting,
+    the feed's followers taking its changes in), so the calls counted after are the requests'."""
+    for _ in range(50):
+        before = len(srv.store.calls)
+        await asyncio.sleep(0.3)
+        if len(srv.store.calls) == before:
+            return
+
+
 def seed_args(label: Label, ids: dict[Label, str]) -> dict[str, Any]:
     """Arguments a seeded node needs beyond the required ones: the artifact is a model template,
     and the training job is submitted from it."""
@@ -120,6 +130,7 @@ async def test_every_field_refuses_every_bad_token_before_touching_the_store(sto
     async with serve(store, tenant, tmp_path, **LIMITS) as srv:
         ids = await seed(srv.url, tenant)
         before, audit_before = await snapshot(store, tenant, ids), await all_audit(store, tenant)
+        await settled(srv)
         srv.store.calls.clear()
         tokens = bad_tokens(tenant)
         for rf in FIELDS:
@@ -236,6 +247,7 @@ async def test_rs256_server_refuses_algorithm_confusion_none_and_foreign_keys(st
             # ES256 is an accepted algorithm, but this server's key is RSA: no crash, the same 401.
             "ES256 against the RSA key": jwt.encode(claims(tenant), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256"),
         }
+        await settled(srv)
         srv.store.calls.clear()
         for rf in FIELDS:
             doc = document(GQL, rf, {label: to_global_id(label, str(uuid.uuid4())) for label in Label})
@@ -269,6 +281,7 @@ async def test_every_field_fanned_out_or_aliased_is_refused_before_touching_the_
     async with serve(store, tenant, tmp_path, max_cost=1_000, **LIMITS) as srv:
         ids = await seed(srv.url, tenant)
         before = await snapshot(store, tenant, ids)
+        await settled(srv)
         srv.store.calls.clear()
         for rf in FIELDS:
             doc = document(GQL, rf, ids)
@@ -294,6 +307,7 @@ async def test_every_field_over_a_socket_whose_token_expired_runs_nothing(store,
     async with serve(store, tenant, tmp_path, **LIMITS) as srv:
         ids = await seed(srv.url, tenant)
         before, audit_before = await snapshot(store, tenant, ids), await all_audit(store, tenant)
+        await settled(srv)
         srv.store.calls.clear()
         ws_url = srv.url.replace("http://", "ws://") + "/graphql"
         # 30 s of leeway: this token is accepted for about 1.5 s more.
