@@ -3,6 +3,8 @@ projects as for 50 (one per level), not one per item."""
 
 from __future__ import annotations
 
+import asyncio
+
 import random
 
 import pytest
@@ -63,8 +65,19 @@ async def server(store, tenant, tmp_path):
         yield s
 
 
+async def settled(server) -> None:
+    """Wait until the server's followers have taken the seed's changes in (their store calls are
+    not the query's)."""
+    for _ in range(50):
+        before = len(server.store.calls)
+        await asyncio.sleep(0.3)
+        if len(server.store.calls) == before:
+            return
+
+
 async def measure(server, n: int) -> tuple[list[str], int, int]:
     await seed(server.store.inner, server.tenant, n)
+    await settled(server)
     server.store.calls.clear()
     with StatementCounter(server.store) as statements:
         data = await server.execute(NESTED)
@@ -86,6 +99,7 @@ async def test_round_trips_do_not_grow_with_the_data(server, store):
     # A second, smaller graph in a fresh tenant through the same server would need another
     # server; instead compare against the same query on a first page of 10.
     await seed(server.store.inner, server.tenant, 50)
+    await settled(server)
     server.store.calls.clear()
     with StatementCounter(server.store) as big:
         await server.execute(NESTED)
