@@ -201,14 +201,7 @@ class MetaModels:
         snap = pf.Snapshot()
         graph = self.store
         if draft is not None:
-            pid = DRAFT
-            snap.projects[pid] = pf.draft_props(draft.problem_class, draft.complexity, draft.team_size, now())
-            people = await self.graph.require(tenant, draft.member_ids, Label.PERSON, field="memberIds") if draft.member_ids else {}
-            for person in people:
-                snap.member(pid, person, "member")
-            artifacts = await self.graph.require(tenant, draft.artifact_ids, Label.ARTIFACT, field="artifactIds") if draft.artifact_ids else {}
-            for artifact in artifacts:
-                snap.use(pid, artifact, {"at": now()})
+            pid = await self._add_draft(tenant, snap, draft)
         else:
             assert project_id is not None
             pid = project_id
@@ -258,6 +251,19 @@ class MetaModels:
                     snap.projects.setdefault(nb.node.id, nb.node.props)
                     snap.users.setdefault(artifact, []).append((nb.node.id, nb.edge.props))
         return snap, pid
+
+    async def _add_draft(self, tenant: Tenant, snap: pf.Snapshot, draft: Draft) -> NodeId:
+        """Put a draft project into `snap`, with its members and artifacts (which must exist)."""
+        snap.projects[DRAFT] = pf.draft_props(draft.problem_class, draft.complexity, draft.team_size, now())
+        if draft.member_ids:
+            await self.graph.require(tenant, draft.member_ids, Label.PERSON, field="memberIds")
+        if draft.artifact_ids:
+            await self.graph.require(tenant, draft.artifact_ids, Label.ARTIFACT, field="artifactIds")
+        for person in dict.fromkeys(draft.member_ids):
+            snap.member(DRAFT, person, "member")
+        for artifact in dict.fromkeys(draft.artifact_ids):
+            snap.use(DRAFT, artifact, {"at": now()})
+        return DRAFT
 
     # -- the model --------------------------------------------------------------------------
     async def train(self, actor: Principal, progress: Progress = mm._quiet) -> mm.MetaModel:
@@ -373,16 +379,7 @@ class MetaModels:
         snap = await self.snapshot(tenant)  # every artifact's users, to weigh each candidate
         if draft is not None:
             _check_draft(draft)
-            pid = DRAFT
-            snap.projects[pid] = pf.draft_props(draft.problem_class, draft.complexity, draft.team_size, now())
-            if draft.member_ids:
-                await self.graph.require(tenant, draft.member_ids, Label.PERSON, field="memberIds")
-            if draft.artifact_ids:
-                await self.graph.require(tenant, draft.artifact_ids, Label.ARTIFACT, field="artifactIds")
-            for person in draft.member_ids:
-                snap.member(pid, person, "member")
-            for artifact in draft.artifact_ids:
-                snap.use(pid, artifact, {"at": now()})
+            pid = await self._add_draft(tenant, snap, draft)
         else:
             assert project_id is not None
             await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
