@@ -42,6 +42,7 @@ from maestro_graph.services.topology_cache import TopologyCache
 from maestro_graph.settings import Settings
 from maestro_graph.store.base import GraphStore
 from maestro_graph.store.factory import create_store
+from maestro_graph.webui import ui_routes
 from resolvers.context import Context
 from resolvers.limits import Limits
 from resolvers.schema import build_schema
@@ -175,6 +176,17 @@ async def trim_feeds(store: GraphStore, settings: Settings) -> None:
             log.exception("trimming the change feed failed")
 
 
+async def stopping(what: str, step: Any, seconds: float = 10.0) -> None:
+    """Run one step of a server's stop for at most `seconds`; past that, leave it and say so."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.warning("stopping %s took over %.0f s: left unfinished", what, seconds)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("stopping %s failed: %s", what, task.exception())
+
+
 def follow_mlflow(services: Services, settings: Settings) -> asyncio.Task[None] | None:
     """With a tracking server and a sync interval set: a task syncing MLflow into the default
     tenant, in whichever replica holds the store's lease (services/mlflow_sync.py)."""
@@ -279,13 +291,15 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
         trimming.cancel()
         if following is not None:
             following.cancel()
-        await services.training.close()
+        # Each step is bounded: a store that stopped answering must not keep the process from
+        # stopping (an orchestrator would kill it mid-step anyway); what was left is logged.
+        await stopping("the training jobs", services.training.close(), settings.runner_grace_seconds + 10)
         services.metamodel.index.close()
         services.subscriptions.close()
-        await services.lineage.topology.close()
-        await feed.close()
+        await stopping("the lineage index", services.lineage.topology.close())
+        await stopping("the change feed follower", feed.close())
         if owns_store:
-            await store.close()
+            await stopping("the store", store.close())
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -308,6 +322,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, load_demo
             Route("/models/{id}/card", card_endpoint(services), methods=["GET"]),
             WebSocketRoute("/graphql", graphql),
             *(graphiql_routes() if settings.graphiql else ()),
+            *ui_routes(),
         ],
         middleware=[
             Middleware(SecurityHeaders),

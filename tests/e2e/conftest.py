@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +37,27 @@ def server_settings(tmp_path: Path, **overrides: Any) -> Settings:
 # Not what a request costs: lifecycle, and the feed follower's poll and reads, which run on their
 # own clock (on PostgreSQL a NOTIFY of a commit made before the count began can wake it after).
 NOT_COUNTED = frozenset({"open", "close", "migrate", "feed_heads", "listen_feed", "feed_since"})
+# Set while the server handles a request, and inherited by the tasks the request starts (its
+# DataLoaders' batches): a store call or SQL statement made without it is the server's own
+# background work (feed followers, the lineage index, a training job's runner), which runs on
+# its own clock and is not what a request costs.
+IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request", default=False)
+
+
+class RequestScoped:
+    """ASGI wrapper marking what runs for an HTTP request or a WebSocket as IN_REQUEST."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            IN_REQUEST.set(True)  # this request's task's own context: its copy, not the server's
+        await self.app(scope, receive, send)
 
 
 class CountingStore:
-    """Wraps a store and counts the calls made to it: one call is one store round trip."""
+    """Wraps a store and counts the calls requests make to it: one call is one store round trip."""
 
     def __init__(self, inner: GraphStore) -> None:
         self.inner, self.calls = inner, []
@@ -51,14 +70,16 @@ class CountingStore:
 
         if inspect.isasyncgenfunction(attr):  # a scan: one call however many chunks it yields
             async def scanned(*args: Any, **kwargs: Any) -> Any:
-                self.calls.append(name)
+                if IN_REQUEST.get():
+                    self.calls.append(name)
                 async for chunk in attr(*args, **kwargs):
                     yield chunk
 
             return scanned
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
+            if IN_REQUEST.get():
+                self.calls.append(name)
             return await attr(*args, **kwargs)
 
         return counted
@@ -131,7 +152,13 @@ async def running(app: Any) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         uv.should_exit = True
-        await asyncio.wait_for(task, 30)
+        done, _ = await asyncio.wait({task}, timeout=60)
+        if not done:  # say where it hangs: every task's stack, then fail
+            for t in asyncio.all_tasks():
+                t.print_stack(limit=8, file=sys.stderr)
+            task.cancel()
+            raise AssertionError("the server did not stop within 60 s; the tasks' stacks are above")
+        task.result()
 
 
 @contextlib.asynccontextmanager
@@ -139,7 +166,7 @@ async def serve(store: GraphStore, tenant: str, tmp_path: Path, **overrides: Any
     """A server on `store` (counted), with the test's settings plus `overrides`, as an admin of `tenant`."""
     counting = CountingStore(store)
     app = create_app(server_settings(tmp_path, **{"tenant": tenant, **overrides}), store=counting)  # type: ignore[arg-type]
-    async with running(app) as url:
+    async with running(RequestScoped(app)) as url:
         counting.calls.clear()
         server = Server(url, counting, tenant)
         server.services = app.state.services  # the app's own services, for tests that look inside
