@@ -45,6 +45,21 @@ if ! command -v pdftotext >/dev/null; then
   fi
 fi
 
+# The web explorer's tests (tests/browser) drive Debian's Chromium through Playwright.
+if ! command -v chromium >/dev/null; then
+  say "installing chromium (Debian's package)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null \
+      || echo "WARNING: chromium could not be installed: the browser tests will say so" >&2
+  else
+    echo "WARNING: chromium missing and installing it needs root (apt-get install chromium)" >&2
+  fi
+  if [ "$ci" = "true" ] && ! command -v chromium >/dev/null; then
+    echo "FAILED: chromium is missing, and CI must test the web explorer in a browser." >&2
+    exit 1
+  fi
+fi
+
 stop_all() {
   bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
   bash tests/services/redis.sh stop >/dev/null 2>&1 || true
