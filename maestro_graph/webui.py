@@ -1,7 +1,7 @@
-"""The web explorer at /ui: the files in maestro_graph/ui/static/, served from the package.
+"""The web explorer at /ui: the files in maestro_graph/web-ui/static/, served from the package.
 
 The page is public (it holds no data): it asks for a token and sends it with each GraphQL
-request, as any front-end does. Its libraries are copies in static/vendor/ (ui/vendor.mjs), so
+request, as any front-end does. Its libraries are copies in static/vendor/ (web-ui/vendor.mjs), so
 it loads nothing from another host and works inside a network without internet.
 """
 
@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-STATIC_DIR = Path(__file__).parent / "ui" / "static"
+STATIC_DIR = Path(__file__).parent / "web-ui" / "static"
 PATH = "/ui"
 
 # What the page may do: run and style from its own files only (no inline script), draw on
