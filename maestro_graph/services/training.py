@@ -166,14 +166,20 @@ class TrainingJobs:
             changes = ChangeSet(create=[job], link=[Edge(Rel.OWNS, sub.project_id, job.id)])
             if usage is not None:
                 changes = await self.artifacts.usage_changes(tenant, sub.project_id, usage, changes)
-            written = await op.commit(changes, audit_ids=[job.id, sub.project_id])
+            if runner.name == "local":
+                # before the commit: a process that dies right after it leaves a marker, and the
+                # next start fails the job instead of leaving it PENDING for ever
+                self._mark(tenant, job.id)
+            try:
+                written = await op.commit(changes, audit_ids=[job.id, sub.project_id])
+            except BaseException:
+                self._unmark(tenant, job.id)
+                raise
         await self.feed.follow(tenant)  # a cancel committed on another replica reaches this one
         env = {**sub.env, **({"MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {})}
         launch = Launch(tenant, job.id, sub.name, command + sub.args, env=env, secret_env=dict(sub.secret_env),
                         image=image, resources=Resources(sub.resources.cpu, sub.resources.memory, sub.resources.gpus),
                         timeout_seconds=timeout, workdir=self.workdir / tenant / job.id if self.workdir else None)
-        if runner.name == "local":
-            self._mark(tenant, job.id)
         try:
             await runner.submit(launch)
         except MaestroError as err:

@@ -374,6 +374,48 @@ async def test_a_job_running_when_its_server_is_killed_is_reconciled_by_the_next
     assert live_members(pid) == []
 
 
+async def test_a_local_job_is_marked_for_the_next_start_before_its_submission_commits(store, tenant, tmp_path):
+    """What a next start reconciles is what the data dir marks: the marker must be there from the
+    moment the job is committed, or a server dying right after the commit leaves it PENDING for
+    ever. Held just after the commit (the submission waits to follow the tenant's feed), the
+    committed job is already marked; a submission refused before committing leaves no marker."""
+    async with serve(store, tenant, tmp_path) as server:
+        ids = await setup(server)
+        training = server.services.training
+        held, release = asyncio.Event(), asyncio.Event()
+
+        class Held:  # the service's feed, holding follow() until released
+            def __init__(self, feed: Any) -> None:
+                self.inner = feed
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self.inner, name)
+
+            async def follow(self, t: str) -> int:
+                held.set()
+                await release.wait()
+                return await self.inner.follow(t)
+
+        training.feed = Held(training.feed)
+        try:
+            submitting = asyncio.create_task(submit(server, ids, [], name="held"))
+            await asyncio.wait_for(held.wait(), WAIT)
+            page = await server.execute("query($p: ID) { trainingJobs(projectId: $p) { edges { node { id status } } } }",
+                                        {"p": ids["project"]})
+            (committed,) = [e["node"] for e in page["trainingJobs"]["edges"]]
+            assert committed["status"] == "PENDING"
+            marker = tmp_path / "training" / tenant / from_global_id(committed["id"])[1] / "maestro-job"
+            assert marker.exists(), "a committed local job has no marker yet"
+        finally:
+            release.set()
+            training.feed = training.feed.inner
+        await submitting
+        with pytest.raises(Exception, match="timeoutSeconds"):
+            await submit(server, ids, [], name="refused", timeoutSeconds=-1)
+        markers = list((tmp_path / "training" / tenant).glob("*/maestro-job"))
+        assert all(m.parent.name == from_global_id(committed["id"])[1] for m in markers), markers
+
+
 async def test_a_server_that_stops_fails_its_jobs_instead_of_leaving_them_running(store, tenant, tmp_path):
     async with serve(store, tenant, tmp_path, runner_max_parallel=1, runner_grace_seconds=2.0) as server:
         ids = await setup(server)
