@@ -82,7 +82,7 @@ def test_the_readme_and_client_examples_hold_the_examples_this_test_runs():
     """The extraction finds what it should: an example that stops matching would otherwise pass unrun."""
     assert len(GRAPHQL_BLOCKS) >= 6, GRAPHQL_BLOCKS
     assert len(CURL_BLOCKS) >= 2, CURL_BLOCKS
-    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "websocket_client.mjs"}
+    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "python_subscription.py", "websocket_client.mjs"}
     runnable = {p.name for p in EXAMPLE_FILES} | {"package.json", "package-lock.json"}
     others = {p.name for p in CLIENT_EXAMPLES.iterdir() if p.is_file()} - runnable
     assert not others, f"client examples this test does not run: {others}"
@@ -263,6 +263,36 @@ async def test_client_example_python_client(demo: Server):
     assert "Example " in out and "'role': 'lead'" in out and "calendar-features-" in out, out
 
 
+def assert_followed_to_success(job: str, events: list[dict[str, Any]]) -> None:
+    """A client followed training job `job` (the demo template, 5 epochs) from before it started:
+    its every status change in order, progress never going back and reaching 1.0, the last epoch's
+    metrics, cursors strictly increasing."""
+    assert events and all(e["id"] == job for e in events), events
+    order = [s for i, s in enumerate(e["status"] for e in events) if i == 0 or s != events[i - 1]["status"]]
+    assert order == ["PENDING", "RUNNING", "SUCCEEDED"], events
+    progress = [e["progress"] for e in events]
+    assert progress == sorted(progress) and progress[-1] == 1.0, progress
+    assert set(events[-1]["metrics"]) == {"val_loss", "val_accuracy"} and events[-1]["epoch"] == 5
+    cursors = [int(e["cursor"]) for e in events]
+    assert cursors == sorted(set(cursors)), cursors
+
+
+async def test_client_example_python_subscription(demo: Server):
+    """gql's websockets transport (graphql-transport-ws): a query, the submit mutation, then
+    trainingJobUpdated from the cursor read before submitting, to the job's end."""
+    ws_url = demo.url.replace("http://", "ws://") + "/graphql"
+    out = await run([sys.executable, str(CLIENT_EXAMPLES / "python_subscription.py"), ws_url], "python_subscription.py",
+                    {"MAESTRO_TOKEN": demo.bearer or ""})
+    lines = assert_json_answers(out, "python_subscription.py")
+    answers = [line for line in lines if line.pop("from") == "answer"]
+    events = [line["trainingJobUpdated"] for line in lines if "trainingJobUpdated" in line]
+    assert len(answers) + len(events) == len(lines), out
+    assert_returns_data(answers[0], "python_subscription.py query")
+    job = answers[1]["submitTrainingJob"]
+    assert job["status"] == "PENDING", job
+    assert_followed_to_success(job["id"], events)
+
+
 async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path):
     """The JavaScript client (graphql-ws over `ws`, the npm packages its package.json names,
     installed for it): it submits a training job from the demo's template, follows it with the
@@ -297,14 +327,7 @@ async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path)
     job = next(a["submitTrainingJob"]["id"] for a in answers if "submitTrainingJob" in a)
 
     # graphql-ws from Node saw the job's every status change in order, with progress and metrics.
-    assert all(e["id"] == job for e in job_events), job_events
-    order = [s for i, s in enumerate(e["status"] for e in job_events) if i == 0 or s != job_events[i - 1]["status"]]
-    assert order == ["PENDING", "RUNNING", "SUCCEEDED"], job_events
-    progress = [e["progress"] for e in job_events]
-    assert progress == sorted(progress) and progress[-1] == 1.0, progress
-    assert set(job_events[-1]["metrics"]) == {"val_loss", "val_accuracy"} and job_events[-1]["epoch"] == 5
-    cursors = [int(e["cursor"]) for e in job_events]
-    assert cursors == sorted(set(cursors)), cursors
+    assert_followed_to_success(job, job_events)
 
     # Resumed after the RUNNING event's cursor: every change since, once, in order, to the end.
     running = next(e for e in job_events if e["status"] == "RUNNING")
