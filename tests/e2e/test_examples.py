@@ -7,7 +7,8 @@
 - each ```bash block of README.md that curls the server on localhost, through bash, with
   MAESTRO_TOKEN set and the port changed to the test server's;
 - each file in client-examples/, as a subprocess: bash for .sh, this venv's Python for .py,
-  node for .mjs (its npm packages installed into a temporary directory).
+  node for .ts once compiled by the TypeScript its package.json pins (`npm ci` from its
+  package-lock.json into a temporary directory).
 
 Placeholders a reader fills in are the only thing the test changes in an example:
 `<id of DATASET.PATH>` becomes the id of that demo column, `<id of project NAME>` (artifact,
@@ -66,7 +67,8 @@ README_TEXT = README.read_text()
 GRAPHQL_BLOCKS = fenced_blocks(README_TEXT, "graphql")
 LOCAL = re.compile(r"\b(?:localhost|127\.0\.0\.1):8000\b")
 CURL_BLOCKS = [(line, body) for line, body in fenced_blocks(README_TEXT, "bash") if "curl" in body and LOCAL.search(body)]
-EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".mjs"))
+EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".ts"))
+NODE_PROJECT = ("package.json", "package-lock.json", "tsconfig.json")  # what typescript_client.ts builds with
 FIELD_ID = re.compile(r"<id of ([\w.-]+)\.([\w-]+)>")  # <id of shop.orders.amount>: dataset shop.orders, column amount
 NAMED_ID = re.compile(r"<id of (artifact|project|dataset|person) ([^<>\n]+)>")  # <id of project Churn prediction>
 LISTING = {"artifact": "artifacts", "project": "projects", "dataset": "datasets", "person": "people"}
@@ -82,8 +84,8 @@ def test_the_readme_and_client_examples_hold_the_examples_this_test_runs():
     """The extraction finds what it should: an example that stops matching would otherwise pass unrun."""
     assert len(GRAPHQL_BLOCKS) >= 6, GRAPHQL_BLOCKS
     assert len(CURL_BLOCKS) >= 2, CURL_BLOCKS
-    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "python_subscription.py", "websocket_client.mjs"}
-    runnable = {p.name for p in EXAMPLE_FILES} | {"package.json", "package-lock.json"}
+    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "python_subscription.py", "typescript_client.ts"}
+    runnable = {p.name for p in EXAMPLE_FILES} | {*NODE_PROJECT, ".gitignore"}
     others = {p.name for p in CLIENT_EXAMPLES.iterdir() if p.is_file()} - runnable
     assert not others, f"client examples this test does not run: {others}"
 
@@ -293,37 +295,37 @@ async def test_client_example_python_subscription(demo: Server):
     assert_followed_to_success(job["id"], events)
 
 
-async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path):
-    """The JavaScript client (graphql-ws over `ws`, the npm packages its package.json names,
-    installed for it): it submits a training job from the demo's template, follows it with the
-    trainingJobs subscription from a cursor to its end, then resumes trainingJobUpdated after the
-    RUNNING event's cursor."""
+async def test_client_example_typescript_client(demo: Server, tmp_path: Path):
+    """The TypeScript client (graphql-ws over `ws`), installed with `npm ci` from its lock file and
+    compiled by the TypeScript it pins (type errors fail the build): it queries, submits a training
+    job from the demo's template, follows it with the trainingJobs subscription from a cursor to its
+    end, then resumes trainingJobUpdated after the RUNNING event's cursor."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not (node and npm):
-        message = "node and npm are needed to run client-examples/websocket_client.mjs"
+        message = "node and npm are needed to run client-examples/typescript_client.ts"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    for name in ("websocket_client.mjs", "package.json"):
+    for name in ("typescript_client.ts", *NODE_PROJECT):
         shutil.copy(CLIENT_EXAMPLES / name, tmp_path / name)
     try:
-        await run([npm, "install", "--prefix", str(tmp_path), "--no-audit", "--no-fund", "--loglevel=error"],
-                  "npm install", {}, cwd=tmp_path)
+        await run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], "npm ci", {}, cwd=tmp_path)
     except AssertionError as failed:  # no registry within reach: nothing to run the example with
         if IN_CI:
             raise
-        pytest.skip(f"npm install failed, so websocket_client.mjs was NOT RUN: {failed}")
+        pytest.skip(f"npm ci failed, so typescript_client.ts was NOT RUN: {failed}")
+    await run([npm, "run", "build", "--silent"], "tsc (npm run build)", {}, cwd=tmp_path)
     ws_url = demo.url.replace("http://", "ws://") + "/graphql"
-    out = await run([node, str(tmp_path / "websocket_client.mjs"), ws_url], "websocket_client.mjs",
+    out = await run([node, str(tmp_path / "dist" / "typescript_client.js"), ws_url], "typescript_client.ts",
                     {"MAESTRO_TOKEN": demo.bearer or ""})
-    lines = assert_json_answers(out, "websocket_client.mjs")
+    lines = assert_json_answers(out, "typescript_client.ts")
     by: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by.setdefault(line.pop("from"), []).append(line)
     assert set(by) == {"answer", "job", "resumed"}, out
     answers, job_events = by["answer"], [e["trainingJobs"] for e in by["job"]]
     resumed = [e["trainingJobUpdated"] for e in by["resumed"]]
-    assert_returns_data(answers[0], "websocket_client.mjs query")
+    assert_returns_data(answers[0], "typescript_client.ts query")
     job = next(a["submitTrainingJob"]["id"] for a in answers if "submitTrainingJob" in a)
 
     # graphql-ws from Node saw the job's every status change in order, with progress and metrics.
