@@ -90,18 +90,22 @@ def test_the_readme_and_client_examples_hold_the_examples_this_test_runs():
     assert not others, f"client examples this test does not run: {others}"
 
 
-def test_the_install_line_the_readme_gives_installs_what_the_python_client_imports():
-    """The README's `pip install '.[examples]'` must bring gql and the transport python_client.py uses."""
+@pytest.mark.parametrize("example", [p for p in EXAMPLE_FILES if p.suffix == ".py"], ids=lambda p: p.name)
+def test_the_install_line_the_readme_gives_installs_what_the_python_clients_import(example: Path):
+    """The README's `pip install '.[examples]'` must bring what each Python client imports: gql and
+    the transports it uses, openlineage-python."""
     import tomllib
 
     assert ".venv/bin/pip install '.[examples]'" in " ".join(README_TEXT.split())
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     wanted = {re.sub(r"[<>=].*", "", r) for r in extras.get("examples", [])}
-    source = (CLIENT_EXAMPLES / "python_client.py").read_text()
+    source = example.read_text()
     for module, extra in (("gql.transport.httpx", "httpx"), ("gql.transport.aiohttp", "aiohttp"),
                           ("gql.transport.websockets", "websockets")):
         if module in source:
             assert any(r.startswith("gql[") and extra in r for r in wanted), f"the examples extra lacks gql[{extra}]: {wanted}"
+    if re.search(r"^(from|import) openlineage\.client\b", source, re.M):
+        assert "openlineage-python" in wanted, f"the examples extra lacks openlineage-python: {wanted}"
 
 
 def test_the_readme_configuration_table_names_every_setting():
@@ -293,6 +297,36 @@ async def test_client_example_python_subscription(demo: Server):
     job = answers[1]["submitTrainingJob"]
     assert job["status"] == "PENDING", job
     assert_followed_to_success(job["id"], events)
+
+
+async def test_client_example_openlineage_producer(demo: Server):
+    """openlineage-python's own client (HTTP transport, bearer token) emits START and COMPLETE with
+    a columnLineage facet; the GraphQL API then shows the column edges, the run and the impact."""
+    out = await run([sys.executable, str(CLIENT_EXAMPLES / "openlineage_producer.py"), demo.url], "openlineage_producer.py",
+                    {"MAESTRO_TOKEN": demo.bearer or ""})
+    start, complete = assert_json_answers(out, "openlineage_producer.py")
+    assert (start["eventType"], complete["eventType"]) == ("START", "COMPLETE") and start["runId"] == complete["runId"], out
+
+    amount, status = await field_id(demo, "billing.refunds", "amount"), await field_id(demo, "billing.refunds", "status")
+    refunded = await field_id(demo, "marts.daily_refunds", "refunded")
+    up = (await demo.execute("""query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 1, granularity: FIELD) {
+        edges { sourceId targetId relationship transformationType transformationSubtype job } } }""", {"id": refunded}))["lineage"]
+    edges = {e["sourceId"]: e for e in up["edges"] if e["targetId"] == refunded}
+    assert edges.keys() == {amount, status}, up
+    assert edges[amount] == {"sourceId": amount, "targetId": refunded, "relationship": "DERIVES", "transformationType": "DIRECT",
+                             "transformationSubtype": "AGGREGATION", "job": "example/daily_refunds"}
+    assert (edges[status]["transformationType"], edges[status]["transformationSubtype"]) == ("INDIRECT", "FILTER")
+
+    impact = (await demo.execute("""query($id: ID!) { impactAnalysis(id: $id) { totals { fields datasets }
+        fields { distance node { id path dataset { name } } } } }""", {"id": amount}))["impactAnalysis"]
+    reached = {(f["distance"], f["node"]["dataset"]["name"], f["node"]["path"]) for f in impact["fields"]}
+    assert reached == {(1, "marts.daily_refunds", "refunded")}, impact  # what it reaches; not the column itself
+    assert impact["totals"]["fields"] == 1 and impact["totals"]["datasets"] == 2, impact  # its own dataset and the mart
+
+    runs = await demo.execute("""{ jobs(filter: {text: "daily_refunds"}) { edges { node { namespace name
+        runs(first: 10) { edges { node { runId state } } } } } } }""")
+    (job,) = [e["node"] for e in runs["jobs"]["edges"] if e["node"]["name"] == "daily_refunds"]
+    assert {"runId": start["runId"], "state": "COMPLETE"} in [r["node"] for r in job["runs"]["edges"]], job
 
 
 async def test_client_example_typescript_client(demo: Server, tmp_path: Path):
