@@ -67,7 +67,7 @@ README_TEXT = README.read_text()
 GRAPHQL_BLOCKS = fenced_blocks(README_TEXT, "graphql")
 LOCAL = re.compile(r"\b(?:localhost|127\.0\.0\.1):8000\b")
 CURL_BLOCKS = [(line, body) for line, body in fenced_blocks(README_TEXT, "bash") if "curl" in body and LOCAL.search(body)]
-EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".ts"))
+EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".ts", ".ipynb"))
 NODE_PROJECT = ("package.json", "package-lock.json", "tsconfig.json")  # what typescript_client.ts builds with
 FIELD_ID = re.compile(r"<id of ([\w.-]+)\.([\w-]+)>")  # <id of shop.orders.amount>: dataset shop.orders, column amount
 NAMED_ID = re.compile(r"<id of (artifact|project|dataset|person) ([^<>\n]+)>")  # <id of project Churn prediction>
@@ -84,8 +84,9 @@ def test_the_readme_and_client_examples_hold_the_examples_this_test_runs():
     """The extraction finds what it should: an example that stops matching would otherwise pass unrun."""
     assert len(GRAPHQL_BLOCKS) >= 6, GRAPHQL_BLOCKS
     assert len(CURL_BLOCKS) >= 2, CURL_BLOCKS
-    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "python_subscription.py", "typescript_client.ts"}
-    runnable = {p.name for p in EXAMPLE_FILES} | {*NODE_PROJECT, ".gitignore"}
+    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "python_subscription.py", "typescript_client.ts",
+                                               "openlineage_producer.py", "walkthrough.ipynb"}
+    runnable = {p.name for p in EXAMPLE_FILES} | {*NODE_PROJECT, ".gitignore", "requirements-notebook.txt"}
     others = {p.name for p in CLIENT_EXAMPLES.iterdir() if p.is_file()} - runnable
     assert not others, f"client examples this test does not run: {others}"
 
@@ -327,6 +328,93 @@ async def test_client_example_openlineage_producer(demo: Server):
         runs(first: 10) { edges { node { runId state } } } } } } }""")
     (job,) = [e["node"] for e in runs["jobs"]["edges"] if e["node"]["name"] == "daily_refunds"]
     assert {"runId": start["runId"], "state": "COMPLETE"} in [r["node"] for r in job["runs"]["edges"]], job
+
+
+@pytest.fixture(scope="module")
+async def walkthrough(history: Server) -> Server:
+    """The history tenant (trained meta-model) with the demo graph loaded beside it, as the
+    notebook's first cell tells a reader to set up (the history must come first: it wants an empty
+    tenant)."""
+    await load_demo(history.services, history.tenant, progress=lambda _: None)
+    return history
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def cell_text(cell: Any) -> str:
+    """What a cell showed: its printed streams and the text of its results."""
+    return "".join(o.get("text", "") if o["output_type"] == "stream" else o.get("data", {}).get("text/plain", "")
+                   for o in cell.get("outputs", []))
+
+
+async def test_client_example_walkthrough_notebook(walkthrough: Server, tmp_path: Path):
+    """walkthrough.ipynb, executed top to bottom by nbclient in a Python kernel, with MAESTRO_URL and
+    MAESTRO_TOKEN set: no cell fails, and what it shows is what the API answers (search, impact
+    totals and fields of shop.orders.amount, the prediction and its intervals)."""
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+    except ImportError as missing:
+        if IN_CI:
+            raise
+        pytest.skip(f"nbclient, nbformat and ipykernel (the test extra) are needed to run walkthrough.ipynb: {missing}")
+    path = CLIENT_EXAMPLES / "walkthrough.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "save walkthrough.ipynb without outputs"
+    assert sum(c.cell_type == "markdown" for c in notebook.cells) >= len(code), "each step needs its explanation"
+
+    client = NotebookClient(notebook, timeout=RUNS_FOR, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    env = {**os.environ, "MAESTRO_URL": walkthrough.url, "MAESTRO_TOKEN": walkthrough.bearer or ""}
+    try:
+        await client.async_execute(env=env)
+    except CellExecutionError as failed:
+        pytest.fail(f"walkthrough.ipynb: a cell failed: {failed}")
+    assert not [o for c in code for o in c.outputs if o["output_type"] == "error"]
+    shown = {next(line for line in c.source.splitlines() if line.strip()): cell_text(c) for c in code}
+    text = "\n".join(shown.values())
+
+    # Search: the counts it prints are the API's.
+    search = next(v for k, v in shown.items() if k.startswith("SEARCH ="))
+    got = await walkthrough.execute("""{ datasets(filter: {text: "churn"}) { totalCount } projects(filter: {text: "churn"}) { totalCount }
+        artifacts(filter: {text: "churn"}) { totalCount } models(filter: {text: "churn"}) { totalCount }
+        jobs(filter: {text: "churn"}) { totalCount } }""")
+    for kind, listing in got.items():
+        assert f"{kind}: {listing['totalCount']} matching" in search, (kind, listing, search)
+    assert all(got[kind]["totalCount"] for kind in ("datasets", "projects", "models", "jobs")), got
+
+    # Impact: its totals and every field it lists are the API's.
+    impact_cell = next(v for k, v in shown.items() if k.startswith("DATASET, COLUMN ="))
+    column = await field_id(walkthrough, "shop.orders", "amount")
+    impact = (await walkthrough.execute("""query($id: ID!) { impactAnalysis(id: $id) {
+        totals { fields datasets modelVersions models deployments projects people }
+        fields { distance node { path dataset { name } } } } }""", {"id": column}))["impactAnalysis"]
+    (line,) = [ln for ln in impact_cell.splitlines() if ln.startswith("shop.orders.amount reaches: ")]
+    assert json.loads(line.split(": ", 1)[1]) == impact["totals"], (line, impact["totals"])
+    assert impact["totals"]["fields"] > 0 and impact["totals"]["models"] > 0, impact["totals"]
+    rows = [ln.split() for ln in impact_cell.splitlines()[1:]]
+    for f in impact["fields"]:
+        assert [str(f["distance"]), f["node"]["dataset"]["name"], f["node"]["path"]] in [r[-3:] for r in rows], (f, impact_cell)
+
+    # The prediction: the one it stored, with the meta-model's version, each value inside its interval.
+    version = (await walkthrough.execute("{ metaModel { version } }"))["metaModel"]["version"]
+    assert f"Claims classification #272: meta-model v{version}," in text, text
+    project = await named_id(walkthrough, "project", "Claims classification #272")
+    stored = (await walkthrough.execute("""query($id: ID!) { node(id: $id) { ... on Project {
+        predictions(first: 100) { edges { node { target value lower upper modelVersion createdAt } } } } } }""",
+                                        {"id": project}))["node"]["predictions"]["edges"]
+    latest: dict[str, dict[str, Any]] = {}
+    for p in sorted((e["node"] for e in stored if e["node"]["modelVersion"] == f"metamodel-v{version}"), key=lambda p: p["createdAt"]):
+        latest[p["target"]] = p
+    assert set(latest) == {"SUCCESS_SCORE", "DURATION_DAYS", "COST"}, stored
+    numbers = [float(n) for n in NUMBER.findall(text)]
+    for p in latest.values():
+        assert p["lower"] <= p["value"] <= p["upper"], p
+        for key in ("lower", "value", "upper"):
+            assert any(abs(n - round(p[key], 2)) < 0.006 for n in numbers), (p, key, text)
+    assert f"success score {latest['SUCCESS_SCORE']['value']:.1f}:" in text, text
 
 
 async def test_client_example_typescript_client(demo: Server, tmp_path: Path):
