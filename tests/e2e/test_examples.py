@@ -91,6 +91,14 @@ def test_the_readme_and_client_examples_hold_the_examples_this_test_runs():
     assert not others, f"client examples this test does not run: {others}"
 
 
+def test_the_readme_gives_each_client_example_one_line():
+    """Each runnable client in client-examples/ is documented in README, in a line of its own."""
+    lines = README_TEXT.splitlines()
+    for example in EXAMPLE_FILES:
+        own = [line for line in lines if line.startswith(f"- `{example.name}`: ")]
+        assert len(own) == 1, f"README.md needs one line `- `{example.name}`: ...` for client-examples/{example.name}"
+
+
 @pytest.mark.parametrize("example", [p for p in EXAMPLE_FILES if p.suffix == ".py"], ids=lambda p: p.name)
 def test_the_install_line_the_readme_gives_installs_what_the_python_clients_import(example: Path):
     """The README's `pip install '.[examples]'` must bring what each Python client imports: gql and
@@ -353,6 +361,7 @@ async def test_client_example_walkthrough_notebook(walkthrough: Server, tmp_path
     MAESTRO_TOKEN set: no cell fails, and what it shows is what the API answers (search, impact
     totals and fields of shop.orders.amount, the prediction and its intervals)."""
     try:
+        import ipykernel  # noqa: F401  # the kernel the notebook runs in
         import nbformat
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError
