@@ -18,7 +18,7 @@ say "installing maestro-graph and its test dependencies"
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e ".[test]"
 
-# The JavaScript client example (client-examples/websocket_client.mjs) runs under node; its npm
+# The TypeScript client example (client-examples/typescript_client.ts) runs under node; its npm
 # packages are installed by the test itself.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   say "installing node and npm (Debian's packages)"

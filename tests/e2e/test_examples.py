@@ -7,7 +7,8 @@
 - each ```bash block of README.md that curls the server on localhost, through bash, with
   MAESTRO_TOKEN set and the port changed to the test server's;
 - each file in client-examples/, as a subprocess: bash for .sh, this venv's Python for .py,
-  node for .mjs (its npm packages installed into a temporary directory).
+  node for .ts once compiled by the TypeScript its package.json pins (`npm ci` from its
+  package-lock.json into a temporary directory).
 
 Placeholders a reader fills in are the only thing the test changes in an example:
 `<id of DATASET.PATH>` becomes the id of that demo column, `<id of project NAME>` (artifact,
@@ -66,7 +67,8 @@ README_TEXT = README.read_text()
 GRAPHQL_BLOCKS = fenced_blocks(README_TEXT, "graphql")
 LOCAL = re.compile(r"\b(?:localhost|127\.0\.0\.1):8000\b")
 CURL_BLOCKS = [(line, body) for line, body in fenced_blocks(README_TEXT, "bash") if "curl" in body and LOCAL.search(body)]
-EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".mjs"))
+EXAMPLE_FILES = sorted(p for p in CLIENT_EXAMPLES.iterdir() if p.is_file() and p.suffix in (".sh", ".py", ".ts", ".ipynb"))
+NODE_PROJECT = ("package.json", "package-lock.json", "tsconfig.json")  # what typescript_client.ts builds with
 FIELD_ID = re.compile(r"<id of ([\w.-]+)\.([\w-]+)>")  # <id of shop.orders.amount>: dataset shop.orders, column amount
 NAMED_ID = re.compile(r"<id of (artifact|project|dataset|person) ([^<>\n]+)>")  # <id of project Churn prediction>
 LISTING = {"artifact": "artifacts", "project": "projects", "dataset": "datasets", "person": "people"}
@@ -82,24 +84,37 @@ def test_the_readme_and_client_examples_hold_the_examples_this_test_runs():
     """The extraction finds what it should: an example that stops matching would otherwise pass unrun."""
     assert len(GRAPHQL_BLOCKS) >= 6, GRAPHQL_BLOCKS
     assert len(CURL_BLOCKS) >= 2, CURL_BLOCKS
-    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "websocket_client.mjs"}
-    runnable = {p.name for p in EXAMPLE_FILES} | {"package.json", "package-lock.json"}
+    assert {p.name for p in EXAMPLE_FILES} >= {"curl.sh", "python_client.py", "python_subscription.py", "typescript_client.ts",
+                                               "openlineage_producer.py", "walkthrough.ipynb"}
+    runnable = {p.name for p in EXAMPLE_FILES} | {*NODE_PROJECT, ".gitignore", "requirements-notebook.txt"}
     others = {p.name for p in CLIENT_EXAMPLES.iterdir() if p.is_file()} - runnable
     assert not others, f"client examples this test does not run: {others}"
 
 
-def test_the_install_line_the_readme_gives_installs_what_the_python_client_imports():
-    """The README's `pip install '.[examples]'` must bring gql and the transport python_client.py uses."""
+def test_the_readme_gives_each_client_example_one_line():
+    """Each runnable client in client-examples/ is documented in README, in a line of its own."""
+    lines = README_TEXT.splitlines()
+    for example in EXAMPLE_FILES:
+        own = [line for line in lines if line.startswith(f"- `{example.name}`: ")]
+        assert len(own) == 1, f"README.md needs one line `- `{example.name}`: ...` for client-examples/{example.name}"
+
+
+@pytest.mark.parametrize("example", [p for p in EXAMPLE_FILES if p.suffix == ".py"], ids=lambda p: p.name)
+def test_the_install_line_the_readme_gives_installs_what_the_python_clients_import(example: Path):
+    """The README's `pip install '.[examples]'` must bring what each Python client imports: gql and
+    the transports it uses, openlineage-python."""
     import tomllib
 
     assert ".venv/bin/pip install '.[examples]'" in " ".join(README_TEXT.split())
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     wanted = {re.sub(r"[<>=].*", "", r) for r in extras.get("examples", [])}
-    source = (CLIENT_EXAMPLES / "python_client.py").read_text()
+    source = example.read_text()
     for module, extra in (("gql.transport.httpx", "httpx"), ("gql.transport.aiohttp", "aiohttp"),
                           ("gql.transport.websockets", "websockets")):
         if module in source:
             assert any(r.startswith("gql[") and extra in r for r in wanted), f"the examples extra lacks gql[{extra}]: {wanted}"
+    if re.search(r"^(from|import) openlineage\.client\b", source, re.M):
+        assert "openlineage-python" in wanted, f"the examples extra lacks openlineage-python: {wanted}"
 
 
 def test_the_readme_configuration_table_names_every_setting():
@@ -263,48 +278,189 @@ async def test_client_example_python_client(demo: Server):
     assert "Example " in out and "'role': 'lead'" in out and "calendar-features-" in out, out
 
 
-async def test_client_example_websocket_client_mjs(demo: Server, tmp_path: Path):
-    """The JavaScript client (graphql-ws over `ws`, the npm packages its package.json names,
-    installed for it): it submits a training job from the demo's template, follows it with the
-    trainingJobs subscription from a cursor to its end, then resumes trainingJobUpdated after the
-    RUNNING event's cursor."""
+def assert_followed_to_success(job: str, events: list[dict[str, Any]]) -> None:
+    """A client followed training job `job` (the demo template, 5 epochs) from before it started:
+    its every status change in order, progress never going back and reaching 1.0, the last epoch's
+    metrics, cursors strictly increasing."""
+    assert events and all(e["id"] == job for e in events), events
+    order = [s for i, s in enumerate(e["status"] for e in events) if i == 0 or s != events[i - 1]["status"]]
+    assert order == ["PENDING", "RUNNING", "SUCCEEDED"], events
+    progress = [e["progress"] for e in events]
+    assert progress == sorted(progress) and progress[-1] == 1.0, progress
+    assert set(events[-1]["metrics"]) == {"val_loss", "val_accuracy"} and events[-1]["epoch"] == 5
+    cursors = [int(e["cursor"]) for e in events]
+    assert cursors == sorted(set(cursors)), cursors
+
+
+async def test_client_example_python_subscription(demo: Server):
+    """gql's websockets transport (graphql-transport-ws): a query, the submit mutation, then
+    trainingJobUpdated from the cursor read before submitting, to the job's end."""
+    ws_url = demo.url.replace("http://", "ws://") + "/graphql"
+    out = await run([sys.executable, str(CLIENT_EXAMPLES / "python_subscription.py"), ws_url], "python_subscription.py",
+                    {"MAESTRO_TOKEN": demo.bearer or ""})
+    lines = assert_json_answers(out, "python_subscription.py")
+    answers = [line for line in lines if line.pop("from") == "answer"]
+    events = [line["trainingJobUpdated"] for line in lines if "trainingJobUpdated" in line]
+    assert len(answers) + len(events) == len(lines), out
+    assert_returns_data(answers[0], "python_subscription.py query")
+    job = answers[1]["submitTrainingJob"]
+    assert job["status"] == "PENDING", job
+    assert_followed_to_success(job["id"], events)
+
+
+async def test_client_example_openlineage_producer(demo: Server):
+    """openlineage-python's own client (HTTP transport, bearer token) emits START and COMPLETE with
+    a columnLineage facet; the GraphQL API then shows the column edges, the run and the impact."""
+    out = await run([sys.executable, str(CLIENT_EXAMPLES / "openlineage_producer.py"), demo.url], "openlineage_producer.py",
+                    {"MAESTRO_TOKEN": demo.bearer or ""})
+    start, complete = assert_json_answers(out, "openlineage_producer.py")
+    assert (start["eventType"], complete["eventType"]) == ("START", "COMPLETE") and start["runId"] == complete["runId"], out
+
+    amount, status = await field_id(demo, "billing.refunds", "amount"), await field_id(demo, "billing.refunds", "status")
+    refunded = await field_id(demo, "marts.daily_refunds", "refunded")
+    up = (await demo.execute("""query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 1, granularity: FIELD) {
+        edges { sourceId targetId relationship transformationType transformationSubtype job } } }""", {"id": refunded}))["lineage"]
+    edges = {e["sourceId"]: e for e in up["edges"] if e["targetId"] == refunded}
+    assert edges.keys() == {amount, status}, up
+    assert edges[amount] == {"sourceId": amount, "targetId": refunded, "relationship": "DERIVES", "transformationType": "DIRECT",
+                             "transformationSubtype": "AGGREGATION", "job": "example/daily_refunds"}
+    assert (edges[status]["transformationType"], edges[status]["transformationSubtype"]) == ("INDIRECT", "FILTER")
+
+    impact = (await demo.execute("""query($id: ID!) { impactAnalysis(id: $id) { totals { fields datasets }
+        fields { distance node { id path dataset { name } } } } }""", {"id": amount}))["impactAnalysis"]
+    reached = {(f["distance"], f["node"]["dataset"]["name"], f["node"]["path"]) for f in impact["fields"]}
+    assert reached == {(1, "marts.daily_refunds", "refunded")}, impact  # what it reaches; not the column itself
+    assert impact["totals"]["fields"] == 1 and impact["totals"]["datasets"] == 2, impact  # its own dataset and the mart
+
+    runs = await demo.execute("""{ jobs(filter: {text: "daily_refunds"}) { edges { node { namespace name
+        runs(first: 10) { edges { node { runId state } } } } } } }""")
+    (job,) = [e["node"] for e in runs["jobs"]["edges"] if e["node"]["name"] == "daily_refunds"]
+    assert {"runId": start["runId"], "state": "COMPLETE"} in [r["node"] for r in job["runs"]["edges"]], job
+
+
+@pytest.fixture(scope="module")
+async def walkthrough(history: Server) -> Server:
+    """The history tenant (trained meta-model) with the demo graph loaded beside it, as the
+    notebook's first cell tells a reader to set up (the history must come first: it wants an empty
+    tenant)."""
+    await load_demo(history.services, history.tenant, progress=lambda _: None)
+    return history
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def cell_text(cell: Any) -> str:
+    """What a cell showed: its printed streams and the text of its results."""
+    return "".join(o.get("text", "") if o["output_type"] == "stream" else o.get("data", {}).get("text/plain", "")
+                   for o in cell.get("outputs", []))
+
+
+async def test_client_example_walkthrough_notebook(walkthrough: Server, tmp_path: Path):
+    """walkthrough.ipynb, executed top to bottom by nbclient in a Python kernel, with MAESTRO_URL and
+    MAESTRO_TOKEN set: no cell fails, and what it shows is what the API answers (search, impact
+    totals and fields of shop.orders.amount, the prediction and its intervals)."""
+    try:
+        import ipykernel  # noqa: F401  # the kernel the notebook runs in
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+    except ImportError as missing:
+        if IN_CI:
+            raise
+        pytest.skip(f"nbclient, nbformat and ipykernel (the test extra) are needed to run walkthrough.ipynb: {missing}")
+    path = CLIENT_EXAMPLES / "walkthrough.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "save walkthrough.ipynb without outputs"
+    assert sum(c.cell_type == "markdown" for c in notebook.cells) >= len(code), "each step needs its explanation"
+
+    client = NotebookClient(notebook, timeout=RUNS_FOR, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    env = {**os.environ, "MAESTRO_URL": walkthrough.url, "MAESTRO_TOKEN": walkthrough.bearer or ""}
+    try:
+        await client.async_execute(env=env)
+    except CellExecutionError as failed:
+        pytest.fail(f"walkthrough.ipynb: a cell failed: {failed}")
+    assert not [o for c in code for o in c.outputs if o["output_type"] == "error"]
+    shown = {next(line for line in c.source.splitlines() if line.strip()): cell_text(c) for c in code}
+    text = "\n".join(shown.values())
+
+    # Search: the counts it prints are the API's.
+    search = next(v for k, v in shown.items() if k.startswith("SEARCH ="))
+    got = await walkthrough.execute("""{ datasets(filter: {text: "churn"}) { totalCount } projects(filter: {text: "churn"}) { totalCount }
+        artifacts(filter: {text: "churn"}) { totalCount } models(filter: {text: "churn"}) { totalCount }
+        jobs(filter: {text: "churn"}) { totalCount } }""")
+    for kind, listing in got.items():
+        assert f"{kind}: {listing['totalCount']} matching" in search, (kind, listing, search)
+    assert all(got[kind]["totalCount"] for kind in ("datasets", "projects", "models", "jobs")), got
+
+    # Impact: its totals and every field it lists are the API's.
+    impact_cell = next(v for k, v in shown.items() if k.startswith("DATASET, COLUMN ="))
+    column = await field_id(walkthrough, "shop.orders", "amount")
+    impact = (await walkthrough.execute("""query($id: ID!) { impactAnalysis(id: $id) {
+        totals { fields datasets modelVersions models deployments projects people }
+        fields { distance node { path dataset { name } } } } }""", {"id": column}))["impactAnalysis"]
+    (line,) = [ln for ln in impact_cell.splitlines() if ln.startswith("shop.orders.amount reaches: ")]
+    assert json.loads(line.split(": ", 1)[1]) == impact["totals"], (line, impact["totals"])
+    assert impact["totals"]["fields"] > 0 and impact["totals"]["models"] > 0, impact["totals"]
+    rows = [ln.split() for ln in impact_cell.splitlines()[1:]]
+    for f in impact["fields"]:
+        assert [str(f["distance"]), f["node"]["dataset"]["name"], f["node"]["path"]] in [r[-3:] for r in rows], (f, impact_cell)
+
+    # The prediction: the one it stored, with the meta-model's version, each value inside its interval.
+    version = (await walkthrough.execute("{ metaModel { version } }"))["metaModel"]["version"]
+    assert f"Claims classification #272: meta-model v{version}," in text, text
+    project = await named_id(walkthrough, "project", "Claims classification #272")
+    stored = (await walkthrough.execute("""query($id: ID!) { node(id: $id) { ... on Project {
+        predictions(first: 100) { edges { node { target value lower upper modelVersion createdAt } } } } } }""",
+                                        {"id": project}))["node"]["predictions"]["edges"]
+    latest: dict[str, dict[str, Any]] = {}
+    for p in sorted((e["node"] for e in stored if e["node"]["modelVersion"] == f"metamodel-v{version}"), key=lambda p: p["createdAt"]):
+        latest[p["target"]] = p
+    assert set(latest) == {"SUCCESS_SCORE", "DURATION_DAYS", "COST"}, stored
+    numbers = [float(n) for n in NUMBER.findall(text)]
+    for p in latest.values():
+        assert p["lower"] <= p["value"] <= p["upper"], p
+        for key in ("lower", "value", "upper"):
+            assert any(abs(n - round(p[key], 2)) < 0.006 for n in numbers), (p, key, text)
+    assert f"success score {latest['SUCCESS_SCORE']['value']:.1f}:" in text, text
+
+
+async def test_client_example_typescript_client(demo: Server, tmp_path: Path):
+    """The TypeScript client (graphql-ws over `ws`), installed with `npm ci` from its lock file and
+    compiled by the TypeScript it pins (type errors fail the build): it queries, submits a training
+    job from the demo's template, follows it with the trainingJobs subscription from a cursor to its
+    end, then resumes trainingJobUpdated after the RUNNING event's cursor."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not (node and npm):
-        message = "node and npm are needed to run client-examples/websocket_client.mjs"
+        message = "node and npm are needed to run client-examples/typescript_client.ts"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    for name in ("websocket_client.mjs", "package.json"):
+    for name in ("typescript_client.ts", *NODE_PROJECT):
         shutil.copy(CLIENT_EXAMPLES / name, tmp_path / name)
     try:
-        await run([npm, "install", "--prefix", str(tmp_path), "--no-audit", "--no-fund", "--loglevel=error"],
-                  "npm install", {}, cwd=tmp_path)
+        await run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], "npm ci", {}, cwd=tmp_path)
     except AssertionError as failed:  # no registry within reach: nothing to run the example with
         if IN_CI:
             raise
-        pytest.skip(f"npm install failed, so websocket_client.mjs was NOT RUN: {failed}")
+        pytest.skip(f"npm ci failed, so typescript_client.ts was NOT RUN: {failed}")
+    await run([npm, "run", "build", "--silent"], "tsc (npm run build)", {}, cwd=tmp_path)
     ws_url = demo.url.replace("http://", "ws://") + "/graphql"
-    out = await run([node, str(tmp_path / "websocket_client.mjs"), ws_url], "websocket_client.mjs",
+    out = await run([node, str(tmp_path / "dist" / "typescript_client.js"), ws_url], "typescript_client.ts",
                     {"MAESTRO_TOKEN": demo.bearer or ""})
-    lines = assert_json_answers(out, "websocket_client.mjs")
+    lines = assert_json_answers(out, "typescript_client.ts")
     by: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by.setdefault(line.pop("from"), []).append(line)
     assert set(by) == {"answer", "job", "resumed"}, out
     answers, job_events = by["answer"], [e["trainingJobs"] for e in by["job"]]
     resumed = [e["trainingJobUpdated"] for e in by["resumed"]]
-    assert_returns_data(answers[0], "websocket_client.mjs query")
+    assert_returns_data(answers[0], "typescript_client.ts query")
     job = next(a["submitTrainingJob"]["id"] for a in answers if "submitTrainingJob" in a)
 
     # graphql-ws from Node saw the job's every status change in order, with progress and metrics.
-    assert all(e["id"] == job for e in job_events), job_events
-    order = [s for i, s in enumerate(e["status"] for e in job_events) if i == 0 or s != job_events[i - 1]["status"]]
-    assert order == ["PENDING", "RUNNING", "SUCCEEDED"], job_events
-    progress = [e["progress"] for e in job_events]
-    assert progress == sorted(progress) and progress[-1] == 1.0, progress
-    assert set(job_events[-1]["metrics"]) == {"val_loss", "val_accuracy"} and job_events[-1]["epoch"] == 5
-    cursors = [int(e["cursor"]) for e in job_events]
-    assert cursors == sorted(set(cursors)), cursors
+    assert_followed_to_success(job, job_events)
 
     # Resumed after the RUNNING event's cursor: every change since, once, in order, to the end.
     running = next(e for e in job_events if e["status"] == "RUNNING")
