@@ -18,47 +18,31 @@ say "installing maestro-graph and its test dependencies"
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e ".[test]"
 
-# The TypeScript client example (client-examples/typescript_client.ts) runs under node; its npm
-# packages are installed by the test itself.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  say "installing node and npm (Debian's packages)"
+# need COMMAND "PACKAGES" "WHAT NEEDS IT": install Debian's PACKAGES when COMMAND is missing; under
+# CI a COMMAND still missing then is a failure (CI must test what it was asked to test).
+need() {
+  local cmd=$1 packages=$2 purpose=$3
+  command -v "$cmd" >/dev/null && return 0
+  say "installing $packages (Debian's packages) for $purpose"
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null \
-      || echo "WARNING: node/npm could not be installed: the JavaScript example test will say so" >&2
+    # shellcheck disable=SC2086  # the package list is words
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null \
+      || echo "WARNING: $packages could not be installed: $purpose will fail" >&2
   else
-    echo "WARNING: node/npm missing and installing them needs root (apt-get install nodejs npm)" >&2
+    echo "WARNING: $cmd is missing and installing it needs root (apt-get install $packages)" >&2
   fi
-fi
-
-# Model cards' PDF is read back with pdftotext (Debian's poppler-utils) in tests/e2e/test_model_cards.py.
-if ! command -v pdftotext >/dev/null; then
-  say "installing pdftotext (Debian's poppler-utils)"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null \
-      || echo "WARNING: poppler-utils could not be installed: the model card PDF test will fail" >&2
-  else
-    echo "WARNING: pdftotext missing and installing it needs root (apt-get install poppler-utils)" >&2
-  fi
-  if [ "$ci" = "true" ] && ! command -v pdftotext >/dev/null; then
-    echo "FAILED: pdftotext is missing, and CI must check the model card PDF." >&2
+  if [ "$ci" = "true" ] && ! command -v "$cmd" >/dev/null; then
+    echo "FAILED: $cmd is missing, and CI must run $purpose." >&2
     exit 1
   fi
-fi
-
+}
+# The TypeScript client example runs under node; the test installs its npm packages itself.
+need node "nodejs npm" "the TypeScript client example and the web explorer's vendoring check"
+need npm "npm" "the TypeScript client example and the web explorer's vendoring check"
+# Model cards' PDF is read back with pdftotext in tests/e2e/test_model_cards.py.
+need pdftotext "poppler-utils" "the model card PDF test"
 # The web explorer's tests (tests/browser) drive Debian's Chromium through Playwright.
-if ! command -v chromium >/dev/null; then
-  say "installing chromium (Debian's package)"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null \
-      || echo "WARNING: chromium could not be installed: the browser tests will say so" >&2
-  else
-    echo "WARNING: chromium missing and installing it needs root (apt-get install chromium)" >&2
-  fi
-  if [ "$ci" = "true" ] && ! command -v chromium >/dev/null; then
-    echo "FAILED: chromium is missing, and CI must test the web explorer in a browser." >&2
-    exit 1
-  fi
-fi
+need chromium "chromium fonts-dejavu-core" "the web explorer's browser tests"
 
 stop_all() {
   bash tests/services/postgres.sh stop >/dev/null 2>&1 || true
