@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from maestro_graph.auth.principal import system
+from maestro_graph.domain import metamodel as mm
 from maestro_graph.domain import project_features as pf
+from maestro_graph.domain.errors import Conflict
 from maestro_graph.domain.graph import Edge, Label, Rel
 from maestro_graph.history import load_history
 from maestro_graph.services import Services
@@ -95,3 +99,25 @@ async def test_mlflow_runs_of_owned_experiments_read_alike_both_ways_in_a_consta
         none = dict(zip(names, pf.features(snap, fraud, t, [])))
         assert math.isnan(none["mlflow_runs"]) and math.isnan(none["mlflow_failed_share"])
     assert calls[0] == calls[1] and len(calls[0]) == 8, calls
+
+
+async def test_a_model_stored_before_the_mlflow_features_predicts_and_one_naming_unknown_features_is_refused(store, tenant):
+    services = Services.build(store)
+    await load_history(services, tenant, projects=30, seed=5, progress=lambda *_: None)
+    snap = await services.metamodel.snapshot(tenant)
+    ids, rows, targets, roles = pf.training_rows(snap)
+    names = pf.feature_names(roles)
+    keep = [i for i, n in enumerate(names) if n not in pf.MLFLOW_FEATURES]  # the columns a model had before them
+    old = mm.fit([[r[i] for i in keep] for r in rows], targets, [names[i] for i in keep], roles, version=1,
+                 trained_at="2026-01-01T00:00:00Z", ids=ids)
+    await store.put_blob(tenant, "metamodel", old.to_bytes())
+    actor = system(tenant, "test")
+    forecast = await services.metamodel.predict(actor, ids[0])
+    assert set(forecast.outcomes) == set(pf.TARGETS)
+    assert not any(n in pf.MLFLOW_FEATURES for o in forecast.outcomes.values() for n, _, _ in o.contributions)
+
+    unknown = mm.fit([[*r, 0.0] for r in rows], targets, [*names, "retired_feature"], roles, version=2,
+                     trained_at="2026-01-02T00:00:00Z", ids=ids)
+    await store.put_blob(tenant, "metamodel", unknown.to_bytes())
+    with pytest.raises(Conflict, match="retired_feature.*train it again"):
+        await services.metamodel.predict(actor, ids[0])
