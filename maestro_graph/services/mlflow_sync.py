@@ -252,7 +252,8 @@ class MlflowSync:
                 **({"training_job_id": r.tags[ml.TRAINING_JOB_TAG]} if r.tags.get(ml.TRAINING_JOB_TAG) in training else {}),
             }}
             props = {"run_id": r.run_id, "job_id": job_ids[r.experiment_id], "state": STATES.get(r.status, "OTHER"),
-                     "started_at": stamp(r.start_time), "ended_at": stamp(r.end_time), "producer": pf.MLFLOW_PRODUCER, "facets": facets}
+                     "started_at": stamp(r.start_time), "ended_at": stamp(r.end_time), "producer": pf.MLFLOW_PRODUCER,
+                     "facets": facets}
             run_id = upsert(Label.RUN, stored_runs.get(natural_key(Label.RUN, props)), props, RUN_PROPS, merge=True)
             run_nodes.append(run_id)
             if (tj := r.tags.get(ml.TRAINING_JOB_TAG)) in training:
