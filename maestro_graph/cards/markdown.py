@@ -175,6 +175,8 @@ def to_markdown(card: ModelCard) -> str:
             job += f", submitted by {esc(j.submitted_by)}"
         if j.finished_at:
             job += f", finished {when(j.finished_at)}"
+        if j.mlflow_run_id:
+            job += f", MLflow run {code(j.mlflow_run_id)}"
         rows.append(("Training job", job))
     else:
         rows.append(("Training job", "none recorded"))

@@ -53,6 +53,7 @@ class Rel(enum.Enum):
     TRAINED_ON = "TRAINED_ON"
     USES_FEATURE = "USES_FEATURE"
     PRODUCED = "PRODUCED"
+    TRACKED_AS = "TRACKED_AS"
     SERVES = "SERVES"
     HAS_METRIC = "HAS_METRIC"
     HAS_PREDICTION = "HAS_PREDICTION"
@@ -88,6 +89,9 @@ ENDPOINTS: dict[Rel, tuple[tuple[frozenset[Label], frozenset[Label]], ...]] = {
     Rel.TRAINED_ON: ((frozenset({L.MODEL_VERSION}), frozenset({L.DATASET})),),
     Rel.USES_FEATURE: ((frozenset({L.MODEL_VERSION}), frozenset({L.FIELD})),),
     Rel.PRODUCED: ((frozenset({L.TRAINING_JOB}), frozenset({L.MODEL_VERSION})),),
+    # A training job's MLflow run (the run tagged maestro.training_job with its id): made by the
+    # MLflow sync. Not lineage: impact analysis does not follow it (the PRODUCED version does).
+    Rel.TRACKED_AS: ((frozenset({L.TRAINING_JOB}), frozenset({L.RUN})),),
     Rel.SERVES: ((frozenset({L.DEPLOYMENT}), frozenset({L.MODEL_VERSION})),),
     Rel.HAS_METRIC: ((frozenset({L.PROJECT}), frozenset({L.METRIC})),),
     Rel.HAS_PREDICTION: ((frozenset({L.PROJECT}), frozenset({L.PREDICTION})),),

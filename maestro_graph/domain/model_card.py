@@ -67,6 +67,7 @@ class TrainingJobRef:
     submitted_by: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+    mlflow_run_id: str | None = None  # the MLflow run it is TRACKED_AS (the MLflow sync links them)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ and this module turns it into numbers.
 
 No leakage: a project's features as of T use only what was known at T. Other projects count only
 once finished before T (their outcomes, their members' records); usage counts and ratings only
-when dated before T; process metrics only when recorded before T; the project's own outcome and
-its own ratings never. What the project *is* at T (its team, the artifacts it chose, its datasets)
+when dated before T; process metrics only when recorded before T; MLflow runs only when started
+before T, and counted as failed only when they had failed by T; the project's own outcome and its
+own ratings never. What the project *is* at T (its team, the artifacts it chose, its datasets)
 is its plan and counts as known.
 
 Missing values are NaN: XGBoost learns where they go.
@@ -19,12 +20,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 
+from maestro_graph.domain.errors import Conflict
 from maestro_graph.domain.vocabulary import PROBLEM_CLASSES
 from maestro_graph.types import NodeId, Props
 
 NAN = float("nan")
 TARGETS = ("success_score", "duration_days", "cost")
 PROCESS_METRICS = ("commits_per_week", "avg_pr_merge_hours", "ci_success_rate")
+MLFLOW_FEATURES = ("mlflow_runs", "mlflow_failed_share")
+MLFLOW_PRODUCER = "mlflow"  # a Run's producer when the MLflow sync wrote it (services/mlflow_sync.py)
 MAX_LINEAGE_DEPTH = 10
 ROLES_KEPT = 6  # the most common member roles in the training set each get a feature
 
@@ -60,6 +64,8 @@ class Snapshot:
     datasets: dict[NodeId, list[NodeId]] = field(default_factory=dict)  # project -> datasets it owns
     fields: dict[NodeId, int] = field(default_factory=dict)  # dataset -> its columns
     upstream: dict[NodeId, list[NodeId]] = field(default_factory=dict)  # dataset -> datasets that FEED it
+    # project -> the MLflow runs of the experiments (Jobs) it OWNS: their props (state, started_at, ended_at)
+    runs: dict[NodeId, list[Props]] = field(default_factory=dict)
 
     def member(self, project: NodeId, person: NodeId, role: str) -> None:
         self.members.setdefault(project, []).append((person, role))
@@ -87,7 +93,29 @@ def feature_names(roles: Sequence[str]) -> list[str]:
         "shared_artifact_success_mean", "shared_member_success_mean",
         "lineage_datasets", "lineage_fields", "lineage_depth",
         *(f"metric:{m}" for m in PROCESS_METRICS),
+        *MLFLOW_FEATURES,
     ]
+
+
+def model_row(row: Sequence[float], roles: Sequence[str], wanted: Sequence[str]) -> list[float]:
+    """A row of feature_names(roles) as a model trained on the columns `wanted` takes it. A model
+    trained before features were added still predicts on the columns it learnt; one naming a
+    feature this code no longer computes is refused (CONFLICT) with what to do.
+
+    >>> names = feature_names([])
+    >>> model_row(range(len(names)), [], [names[2], names[0]])
+    [2.0, 0.0]
+    """
+    names = feature_names(roles)
+    if list(wanted) == names:
+        return [float(x) for x in row]
+    index = {n: i for i, n in enumerate(names)}
+    missing = [n for n in wanted if n not in index]
+    if missing:
+        raise Conflict(f"the meta-model was trained on features this server does not compute ({', '.join(missing[:5])}): "
+                       "train it again (trainMetaModel, or `maestro-graph metamodel train`)", field="metaModel")
+    values = list(row)
+    return [float(values[index[n]]) for n in wanted]
 
 
 def common_roles(snapshot: Snapshot, projects: Iterable[NodeId]) -> list[str]:
@@ -150,7 +178,20 @@ def features(snapshot: Snapshot, project: NodeId, t: float, roles: Sequence[str]
         if at < t and (m["type"] not in latest or at > latest[m["type"]][0]):
             latest[m["type"]] = (at, float(m["value"]))
     row += [latest[k][1] if k in latest else NAN for k in PROCESS_METRICS]
+
+    # Its MLflow runs started before t, and the share of them that had failed by t (one still
+    # running at t had not).
+    started = [r for r in snapshot.runs.get(project, ()) if epoch(r.get("started_at")) < t]
+    failed = sum(1 for r in started if r.get("state") == "FAIL" and epoch(r.get("ended_at")) < t)
+    row += [float(len(started)), failed / len(started)] if started else [NAN, NAN]
     return row
+
+
+def add_runs(snapshot: Snapshot, project: NodeId, runs: Iterable[Props]) -> None:
+    """The runs of an experiment the project owns: those the MLflow sync wrote count."""
+    kept = [r for r in runs if r.get("producer") == MLFLOW_PRODUCER]
+    if kept:
+        snapshot.runs.setdefault(project, []).extend(kept)
 
 
 def _depth(snapshot: Snapshot, start: Sequence[NodeId]) -> int:

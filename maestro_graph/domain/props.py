@@ -192,6 +192,9 @@ class ModelVersionProps(_Props):
     description: Text | None = None
     created_by: Annotated[str, StringConstraints(max_length=300)] | None = None
     registered_at: Timestamp | None = None
+    # What it was made with ("sklearn 1.5.2"): a person's word, or the MLflow sync's from the logged
+    # model's flavors when no one has written one (the sync never overwrites it).
+    framework: Short | None = None
 
 
 class TrainingJobProps(_Props):

@@ -16,6 +16,12 @@ OpenLineage dataset by namespace and name. The mapping, first match wins:
 
 A dataset's schema (MLflow's `mlflow_colspec`, or a tensor spec's names) names its columns: the
 fields of the matched dataset at those paths are the features a model version uses.
+
+A model version's framework comes from the flavors of the model it was registered from: the
+client resolves where the version's files are (`get_model_version_download_uri`) and downloads its
+MLmodel file (`mlflow.artifacts.download_artifacts`, the artifact store's own client). Neither
+the registry nor MLflow 3's logged-model entity carry the flavors themselves. A version's files
+never change, so what was read is kept (per source) and not read again.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ class MlflowVersion:
     description: str
     user: str
     created: int | None  # ms since the epoch
+    framework: str | None = None  # from the MLmodel's flavors: "sklearn 1.5.2"; None if unreadable
 
 
 @dataclass(frozen=True)
@@ -269,10 +276,12 @@ def _fingerprint(*parts: Any) -> str:
 
 
 def read(uri: str, known: dict[str, dict[str, Any]], progress: Callable[[str, int, int], None] = lambda *_: None,
-         **retry: Any) -> Snapshot:
+         frameworks: dict[str, str] | None = None, **retry: Any) -> Snapshot:
     """Everything active in the tracking server at `uri` (blocking: run it in a thread). `known`
     is what the last sync kept per run id ({"fingerprint", "metrics"}): an unchanged run's metric
-    summaries are taken from it instead of reading every metric's history again."""
+    summaries are taken from it instead of reading every metric's history again. `frameworks`:
+    what the last sync read per version source (its framework), not read again."""
+    frameworks = frameworks or {}
     from mlflow.entities import ViewType
 
     c = client(uri)
@@ -318,10 +327,57 @@ def read(uri: str, known: dict[str, dict[str, Any]], progress: Callable[[str, in
         versions = tuple(MlflowVersion(
             m.name, str(v.version), v.run_id or None, v.source or "", getattr(v, "model_id", None) or None,
             v.current_stage or "None", tuple(sorted(by_version.get(str(v.version), ()))), dict(v.tags or {}),
-            v.description or "", v.user_id or "", v.creation_timestamp) for v in found)
+            v.description or "", v.user_id or "", v.creation_timestamp,
+            frameworks.get(v.source) or _framework(c, uri, m.name, str(v.version), retry)) for v in found)
         snap.models.append(MlflowModel(m.name, m.description or "", dict(m.tags or {}),
                                        tuple(sorted(versions, key=lambda v: int(v.version) if v.version.isdigit() else 0))))
     return snap
+
+
+FRAMEWORK_MAX = 100  # characters: ModelVersionProps.framework's limit
+
+
+def framework_of(flavors: Any) -> str | None:
+    """What an MLmodel's flavors say the model was made with: each flavor but the generic
+    python_function, with its library's version where the flavor records one.
+
+    >>> framework_of({"python_function": {"loader_module": "mlflow.sklearn", "python_version": "3.11.7"},
+    ...               "sklearn": {"pickled_model": "model.pkl", "sklearn_version": "1.5.2"}})
+    'sklearn 1.5.2'
+    >>> framework_of({"python_function": {"loader_module": "my_model"}}), framework_of({}), framework_of(None)
+    ('python_function', None, None)
+    """
+    if not isinstance(flavors, dict) or not flavors:
+        return None
+    named = [(k, v) for k, v in flavors.items() if k != "python_function"] or list(flavors.items())
+    parts = []
+    for name, conf in named:
+        version = next((str(v) for k, v in (conf.items() if isinstance(conf, dict) else ())
+                        if k.endswith("_version") and k != "python_version" and isinstance(v, (str, int, float))), None)
+        parts.append(f"{name} {version}" if version else str(name))
+    return ", ".join(parts)[:FRAMEWORK_MAX]
+
+
+def _framework(c: Any, uri: str, name: str, version: str, retry: dict[str, Any]) -> str | None:
+    """A registered version's framework, from its MLmodel file. Where its files are is read with retries like
+    every registry read; the MLmodel file is the artifact store's: one that cannot be read leaves
+    the framework unknown (None, tried again at the next sync) and the sync goes on."""
+    import tempfile
+
+    import yaml
+    from mlflow.artifacts import download_artifacts
+
+    location = with_retries(f"where version {version} of {name} is", uri,
+                            lambda: c.get_model_version_download_uri(name, version), **retry)
+    try:
+        with tempfile.TemporaryDirectory(prefix="maestro-mlmodel-") as tmp:
+            path = download_artifacts(artifact_uri=location.rstrip("/") + "/MLmodel", dst_path=tmp, tracking_uri=uri)
+            doc = yaml.safe_load(Path(path).read_text())
+        return framework_of(doc.get("flavors") if isinstance(doc, dict) else None)
+    except Exception as err:  # noqa: BLE001 - any artifact store's failure: the framework stays unknown
+        log.warning("MLflow: the MLmodel of version %s of %s could not be read (%s): its framework stays unknown",
+                    version, name, str(err).splitlines()[0][:300] if str(err) else type(err).__name__)
+        return None
 
 
 def _quoted(name: str) -> str:

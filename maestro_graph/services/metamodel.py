@@ -5,8 +5,8 @@ predictions against outcomes, and rescores artifacts from outcomes.
 
 Features come from domain/project_features.py, the model from domain/metamodel.py. Reads are
 batched: training reads the whole tenant in a fixed number of store calls (one scan of nodes, six
-relationship scans: seven calls) whatever its size; a prediction reads one project's neighbourhood in a
-handful of neighbour calls.
+relationship scans, and one read of the runs of the experiments projects own: eight calls)
+whatever its size; a prediction reads one project's neighbourhood in a handful of neighbour calls.
 """
 
 from __future__ import annotations
@@ -91,8 +91,9 @@ class Similar:
 # What a feature reads: a change touching none of these leaves every project's features as they
 # were (a prediction's own Prediction nodes among them).
 FEATURE_LABELS = frozenset(label.value for label in (Label.PROJECT, Label.PERSON, Label.ARTIFACT, Label.METRIC,
-                                                     Label.DATASET, Label.FIELD))
-FEATURE_RELS = frozenset(rel.value for rel in (Rel.MEMBER_OF, Rel.USES, Rel.HAS_METRIC, Rel.OWNS, Rel.HAS_FIELD, Rel.FEEDS))
+                                                     Label.DATASET, Label.FIELD, Label.RUN))
+FEATURE_RELS = frozenset(rel.value for rel in (Rel.MEMBER_OF, Rel.USES, Rel.HAS_METRIC, Rel.OWNS, Rel.HAS_FIELD, Rel.FEEDS,
+                                               Rel.OF_JOB))
 INDEX_MAX_PROJECTS = 200_000  # a bigger tenant is read around each project instead
 
 
@@ -161,7 +162,7 @@ class MetaModels:
 
     # -- reading the graph ------------------------------------------------------------------
     async def snapshot(self, tenant: Tenant) -> pf.Snapshot:
-        """The whole tenant as features need it, in seven store calls."""
+        """The whole tenant as features need it, in eight store calls (seven when projects own nothing)."""
         snap = pf.Snapshot()
         metrics: dict[NodeId, Props] = {}
         async for chunk in self.store.scan_node_props(tenant, [Label.PROJECT, Label.METRIC]):
@@ -191,8 +192,17 @@ class MetaModels:
                 snap.upstream.setdefault(dst, []).append(src)
                 datasets_seen.update((src, dst))
         # OWNS also reaches models and jobs: keep the datasets only (those with columns or lineage).
+        others: dict[NodeId, list[NodeId]] = {}  # what else projects own -> the projects: experiments among them
         for project, owned in snap.datasets.items():
             snap.datasets[project] = [d for d in owned if d in datasets_seen or d not in owned_any]
+            for o in owned:
+                if o not in datasets_seen:
+                    others.setdefault(o, []).append(project)
+        # The MLflow runs of the experiments projects own: one call for every project, with the runs' props.
+        if others:
+            for job, nbs in (await self.store.neighbours(tenant, sorted(others), Rel.OF_JOB, Direction.IN)).items():
+                for project in others[job]:
+                    pf.add_runs(snap, project, (nb.node.props for nb in nbs))
         return snap
 
     async def neighbourhood(self, tenant: Tenant, project_id: NodeId | None, draft: Draft | None) -> tuple[pf.Snapshot, NodeId]:
@@ -220,6 +230,10 @@ class MetaModels:
                 snap.metrics.setdefault(pid, []).append(nb.node.props)
             owned = [nb.node.id for nb in owns[pid] if nb.node.label is Label.DATASET]
             snap.datasets[pid] = owned
+            experiments = [nb.node.id for nb in owns[pid] if nb.node.label is Label.JOB]
+            if experiments:
+                for nbs in (await graph.neighbours(tenant, experiments, Rel.OF_JOB, Direction.IN)).values():
+                    pf.add_runs(snap, pid, (nb.node.props for nb in nbs))
             if owned:
                 for d, nbs in (await graph.neighbours(tenant, owned, Rel.HAS_FIELD, Direction.OUT)).items():
                     snap.fields[d] = len(nbs)
@@ -334,7 +348,7 @@ class MetaModels:
         # A finished project is predicted as of its start (what one would have said then); any
         # other, as of now.
         t = snap.as_of(pid) if props.get("status") == "finished" and props.get("started_at") else time.time()
-        return snap, pid, t, pf.features(snap, pid, t, model.roles)
+        return snap, pid, t, _features(model, snap, pid, t)
 
     async def predict(self, actor: Principal, project_id: NodeId | None = None, draft: Draft | None = None
                       ) -> ProjectForecast:
@@ -385,14 +399,14 @@ class MetaModels:
             await self.graph.require(tenant, [project_id], Label.PROJECT, field="projectId")
             pid = project_id
         t = time.time()
-        base = pf.features(snap, pid, t, model.roles)
+        base = _features(model, snap, pid, t)
         used = {a for a, _ in snap.uses.get(pid, [])}
         candidates = sorted(a for a in snap.users if a not in used)
         candidates += [a for a in await self._all_artifacts(tenant) if a not in used and a not in snap.users]
         rows = []
         for artifact in candidates:
             snap.uses.setdefault(pid, []).append((artifact, {"at": now()}))
-            rows.append(pf.features(snap, pid, t, model.roles))
+            rows.append(_features(model, snap, pid, t))
             snap.uses[pid].pop()
         if not rows:
             return [], model.version
@@ -500,6 +514,11 @@ class MetaModels:
             if patches:
                 await op.commit(ChangeSet(update=patches))
             return len(patches)
+
+
+def _features(model: mm.MetaModel, snap: pf.Snapshot, pid: NodeId, t: float) -> list[float]:
+    """The project's row as `model` takes it: its own columns, in its order (pf.model_row)."""
+    return pf.model_row(pf.features(snap, pid, t, model.roles), model.roles, model.features)
 
 
 async def _none(value: dict[NodeId, list[Any]]) -> dict[NodeId, list[Any]]:

@@ -8,7 +8,8 @@ What MLflow becomes:
 - a registered model: a Model of the same name (an existing Model of that name is adopted),
   with mlflow_name and mlflow_tags;
 - a model version: a ModelVersion (version, stage, mlflow_aliases, tags, the run's params and last
-  metric values, mlflow_run_id, mlflow_model_uri, mlflow_model_id), TRAINED_ON the datasets its
+  metric values, mlflow_run_id, mlflow_model_uri, mlflow_model_id, and its framework from the
+  logged model's flavors unless the version has one already), TRAINED_ON the datasets its
   run's inputs match (integrations/mlflow.py says how) and USES_FEATURE the fields their schemas
   name;
 - a project: the tag `maestro.project` (a project's name or id) on a run, experiment or
@@ -16,7 +17,9 @@ What MLflow becomes:
   experiment's Job and the Model;
 - a training job: a run tagged `maestro.training_job` = a TrainingJob's id (a job gets its id as
   MAESTRO_TRAINING_JOB_ID and should `mlflow.set_tag("maestro.training_job", ...)` it) is named in
-  the Run's facets, and the TrainingJob PRODUCED the versions registered from that run.
+  the Run's facets, the TrainingJob is TRACKED_AS the Run, and it PRODUCED the versions registered
+  from that run. TRACKED_AS is the sync's own on a synced run: a run whose tag changes or goes
+  loses it, a deleted run takes it with it.
 
 Each sync reads everything active in MLflow first, then writes the difference with the graph in
 one ChangeSet (audited as syncMlflow), so a sync that fails writes nothing, and a sync that finds
@@ -39,6 +42,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from maestro_graph.auth.principal import Principal, system
+from maestro_graph.domain import project_features as pf
 from maestro_graph.domain.errors import MaestroError
 from maestro_graph.domain.graph import ChangeSet, Edge, Label, Node, NodeQuery, Rel
 from maestro_graph.domain.keys import natural_key
@@ -61,6 +65,7 @@ MODEL_PROPS = ("mlflow_name", "mlflow_tags")
 VERSION_PROPS = ("stage", "metrics", "mlflow_run_id", "mlflow_model_uri", "mlflow_model_id", "mlflow_aliases", "mlflow_tags",
                  "params", "created_by", "registered_at")
 OWNED_LINKS = (Rel.TRAINED_ON, Rel.USES_FEATURE)  # of a synced version: MLflow's word replaces what was there
+OWNED_RUN_LINKS = (Rel.TRACKED_AS,)  # into a synced run: the same
 
 
 Progress = Callable[[str, int, int], None]
@@ -144,7 +149,7 @@ class MlflowSync:
         name = cursor_name(uri)
         blob = await self.store.get_blob(tenant, name)
         seen = json.loads(blob[1]) if blob else {}
-        snap = await asyncio.to_thread(ml.read, uri, seen.get("runs", {}), progress, **self.retry)
+        snap = await asyncio.to_thread(ml.read, uri, seen.get("runs", {}), progress, seen.get("frameworks", {}), **self.retry)
         progress("comparing with the graph", 0, 1)
         async with self.graph.commits.operation(actor, "syncMlflow") as op:
             changes, result = await self._plan(tenant, snap, seen)
@@ -153,7 +158,8 @@ class MlflowSync:
                 await op.commit(changes)
         now_seen = {"runs": {r.run_id: {"fingerprint": r.fingerprint, "metrics": r.metrics} for r in snap.runs},
                     "versions": sorted([v.model, v.version] for m in snap.models for v in m.versions),
-                    "models": sorted(m.name for m in snap.models), "experiments": sorted(e.name for e in snap.experiments)}
+                    "models": sorted(m.name for m in snap.models), "experiments": sorted(e.name for e in snap.experiments),
+                    "frameworks": {v.source: v.framework for m in snap.models for v in m.versions if v.source and v.framework}}
         if now_seen != seen:
             await self.store.put_blob(tenant, name, json.dumps(now_seen, sort_keys=True).encode())
         progress("done", 1, 1)
@@ -231,6 +237,8 @@ class MlflowSync:
 
         # Runs.
         runs = {r.run_id: r for r in snap.runs if r.experiment_id in experiments}
+        run_nodes: list[NodeId] = []
+        tracked: set[tuple[Rel, NodeId, NodeId]] = set()
         stored_runs = await _by_key(store, tenant, Label.RUN, ({"run_id": i} for i in runs))
         for r in runs.values():
             ident = {(d.source, d.name): datasets.get(d.source) for d in r.inputs}
@@ -244,8 +252,12 @@ class MlflowSync:
                 **({"training_job_id": r.tags[ml.TRAINING_JOB_TAG]} if r.tags.get(ml.TRAINING_JOB_TAG) in training else {}),
             }}
             props = {"run_id": r.run_id, "job_id": job_ids[r.experiment_id], "state": STATES.get(r.status, "OTHER"),
-                     "started_at": stamp(r.start_time), "ended_at": stamp(r.end_time), "producer": "mlflow", "facets": facets}
-            upsert(Label.RUN, stored_runs.get(natural_key(Label.RUN, props)), props, RUN_PROPS, merge=True)
+                     "started_at": stamp(r.start_time), "ended_at": stamp(r.end_time), "producer": pf.MLFLOW_PRODUCER,
+                     "facets": facets}
+            run_id = upsert(Label.RUN, stored_runs.get(natural_key(Label.RUN, props)), props, RUN_PROPS, merge=True)
+            run_nodes.append(run_id)
+            if (tj := r.tags.get(ml.TRAINING_JOB_TAG)) in training:
+                tracked.add((Rel.TRACKED_AS, tj, run_id))
             if (project := projects.get(run_project.get(r.run_id))) is not None:
                 links.add((Rel.OWNS, project, job_ids[r.experiment_id]))
 
@@ -268,16 +280,19 @@ class MlflowSync:
             for v in m.versions:
                 run = runs.get(v.run_id or "")
                 model_ref = v.model_id or (v.source.removeprefix("models:/") if v.source.startswith("models:/m-") else None)
+                stored = stored_versions.get(natural_key(Label.MODEL_VERSION, {"model_id": model_id, "version": v.version}))
+                # The framework MLflow's flavors name, unless the version has one (a person's, or an earlier sync's).
+                framework = v.framework if v.framework and not (stored and stored.props.get("framework")) else None
                 props = {"model_id": model_id, "version": v.version, "stage": STAGES.get(v.stage, "none"),
                          "metrics": {k: s["last"] for k, s in run.metrics.items() if math.isfinite(s["last"])} if run else {},
                          "mlflow_run_id": v.run_id, "mlflow_model_uri": v.source or None, "mlflow_model_id": model_ref,
                          "mlflow_aliases": list(v.aliases) or None, "mlflow_tags": v.tags or None,
                          "params": (run.params or None) if run else None, "created_by": v.user or None,
                          "registered_at": stamp(v.created),
-                         **({"description": v.description} if v.description else {})}
-                managed = VERSION_PROPS + (("description",) if v.description else ())
-                version_id = upsert(Label.MODEL_VERSION, stored_versions.get(natural_key(Label.MODEL_VERSION, props)),
-                                    props, managed)
+                         **({"description": v.description} if v.description else {}),
+                         **({"framework": framework} if framework else {})}
+                managed = VERSION_PROPS + (("description",) if v.description else ()) + (("framework",) if framework else ())
+                version_id = upsert(Label.MODEL_VERSION, stored, props, managed)
                 synced_versions.append(version_id)
                 for d in run.inputs if run else ():
                     if (ds := datasets.get(d.source)) is not None:
@@ -293,13 +308,18 @@ class MlflowSync:
         for rel in OWNED_LINKS:
             for src, nbs in (await g.neighbours(tenant, synced_versions, rel, Direction.OUT) if synced_versions else {}).items():
                 existing.update((rel, src, nb.node.id) for nb in nbs)
+        stored_run_ids = sorted(set(run_nodes) - new_ids)
+        for rel in OWNED_RUN_LINKS:
+            for dst, nbs in (await g.neighbours(tenant, stored_run_ids, rel, Direction.IN) if stored_run_ids else {}).items():
+                existing.update((rel, nb.node.id, dst) for nb in nbs)
+        owned |= tracked
         for rel in (Rel.OWNS, Rel.PRODUCED):  # only added: read whether they are there
             ends = sorted({dst for r, _, dst in links if r is rel} - new_ids)
             for dst, nbs in (await g.neighbours(tenant, ends, rel, Direction.IN) if ends else {}).items():
                 existing.update((rel, nb.node.id, dst) for nb in nbs)
         cs.link = [Edge(rel, src, dst) for rel, src, dst in sorted((links | owned) - existing, key=lambda e: (e[0].value, e[1], e[2]))]
         cs.unlink = [Edge(rel, src, dst) for rel, src, dst in sorted(existing - owned - links, key=lambda e: (e[0].value, e[1], e[2]))
-                     if rel in OWNED_LINKS]
+                     if rel in OWNED_LINKS or rel in OWNED_RUN_LINKS]
         result.linked, result.unlinked = len(cs.link), len(cs.unlink)
 
         # What the last sync saw that MLflow no longer has.

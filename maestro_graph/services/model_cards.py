@@ -2,7 +2,7 @@
 
 The reads are batched in a fixed number of rounds whatever the size of the model: the version,
 then its model's versions, owners, training job and deployments, then every version's training
-data and features at once, then the upstream lineage of the training data (one walk) and its
+data and features at once (and the training job's MLflow run), then the upstream lineage of the training data (one walk) and its
 owners, then the nodes and project members those name, then the members' teams. About a dozen
 store calls, none per item.
 """
@@ -55,9 +55,11 @@ class ModelCards:
         history_nodes, history_truncated = _history_nodes([nb.node for nb in versions[model_id]], version)
         history_ids = [n.id for n in history_nodes]
 
-        trained_on, uses = await asyncio.gather(
+        job = produced[v][0].node if produced[v] else None
+        trained_on, uses, tracked = await asyncio.gather(
             self.store.neighbours(tenant, history_ids, Rel.TRAINED_ON, Direction.OUT),
             self.store.neighbours(tenant, history_ids, Rel.USES_FEATURE, Direction.OUT),
+            self.store.neighbours(tenant, [job.id], Rel.TRACKED_AS, Direction.OUT) if job is not None else _empty(),
         )
         training = [nb.node for nb in trained_on.get(v, [])]
         training_ids = [d.id for d in training]
@@ -85,8 +87,8 @@ class ModelCards:
             nb.node.id for p in model_projects for nb in members.get(p.id, [])]))
         teams = await self.store.neighbours(tenant, team_people, Rel.IN_TEAM, Direction.OUT) if team_people else {}
 
-        job = produced[v][0].node if produced[v] else None
-        details = _details(model, version, job)
+        run = tracked[job.id][0].node if job is not None and tracked.get(job.id) else None
+        details = _details(model, version, job, run)
         intended = _written(version, model, "intended_use")
         limits = _written(version, model, "limitations")
         training_data = [_training_dataset(d, walk, known, dataset_owns.get(d.id, []), members) for d in training]
@@ -166,13 +168,14 @@ def _strings(value: Any) -> list[str]:
     return [str(value)] if value else []
 
 
-def _details(model: Node, version: Node, job: Node | None) -> ModelDetails:
+def _details(model: Node, version: Node, job: Node | None, run: Node | None) -> ModelDetails:
     mp, vp = model.props, version.props
     job_ref = None
     if job is not None:
         jp = job.props
         job_ref = TrainingJobRef(job.id, job.name, str(jp.get("status", "")), jp.get("submitted_by"),
-                                 _stamp(jp.get("started_at")), _stamp(jp.get("finished_at")))
+                                 _stamp(jp.get("started_at")), _stamp(jp.get("finished_at")),
+                                 str(run.props["run_id"]) if run is not None else None)
     # What the MLflow sync writes (services/mlflow_sync.py): created_by, mlflow_aliases, mlflow_tags.
     created_by = (job_ref.submitted_by if job_ref else None) or vp.get("created_by")
     framework = vp.get("framework") or mp.get("framework")

@@ -61,6 +61,8 @@ class CardTrainingJob:
     submitted_by: Optional[str]
     started_at: Optional[str]
     finished_at: Optional[str]
+    mlflow_run_id: Optional[str] = strawberry.field(description=(
+        "The MLflow run id of the run the job is TRACKED_AS (the MLflow sync links them), if any."))
 
 
 @strawberry.type(description="What the model and version are: names, stage, who made it and when, and how.")
@@ -210,7 +212,7 @@ def to_card(card: mc.ModelCard) -> ModelCard:
             version=d.version, stage=d.stage, created_at=d.created_at, description=d.description, created_by=d.created_by,
             training_job=CardTrainingJob(id=gid(Label.TRAINING_JOB, job.id), name=job.name, status=job.status,
                                          submitted_by=job.submitted_by, started_at=job.started_at,
-                                         finished_at=job.finished_at) if job else None,
+                                         finished_at=job.finished_at, mlflow_run_id=job.mlflow_run_id) if job else None,
             aliases=d.aliases, framework=d.framework, tags=d.tags, mlflow_run_id=d.mlflow_run_id,
             mlflow_model_uri=d.mlflow_model_uri),
         intended_use=CardText(text=card.intended_use.text, source=card.intended_use.source),

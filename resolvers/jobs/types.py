@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import strawberry
 from strawberry import relay
@@ -14,6 +14,9 @@ from maestro_graph.domain.graph import Rel
 from resolvers.datasets.types import Dataset
 from resolvers.nodes import IN, OUT, StoredNode, related, related_one
 from resolvers.relay import Connection
+
+if TYPE_CHECKING:  # the lazy annotation below names it; importing it here would be circular
+    from resolvers.models.types import TrainingJob
 
 RunState = strawberry.enum(s.RunState, description=s.RunState.__doc__)
 
@@ -49,6 +52,10 @@ class Run(StoredNode, relay.Node):
     job: Optional[Job] = related_one(Rel.OF_JOB, OUT, description="The job this is a run of.")
     parent: Optional[Run] = related_one(Rel.CHILD_OF, OUT, description="The run this one ran within (CHILD_OF, from its parent facet): a Spark SQL job's run is a child of its application's run.")
     children: Connection[Run] = related(Rel.CHILD_OF, IN, description="The runs that ran within this one (CHILD_OF).")
+    training_job: Optional[Annotated["TrainingJob", strawberry.lazy("resolvers.models.types")]] = related_one(
+        Rel.TRACKED_AS, IN, description=(
+            "The Maestro training job this MLflow run tracks (TRACKED_AS: the run's tag maestro.training_job names it; "
+            "the MLflow sync links them)."))
 
 
 @strawberry.input

@@ -18,6 +18,7 @@ from resolvers.nodes import IN, OUT, StoredNode, related, related_one, to_type
 from resolvers.relay import Connection
 
 if TYPE_CHECKING:  # the lazy annotations below name these; importing them here would be circular
+    from resolvers.jobs.types import Run
     from resolvers.people.types import Person
     from resolvers.projects.types import Project
 
@@ -50,6 +51,9 @@ class ModelVersion(StoredNode, relay.Node):
     metrics: JSON
     mlflow_run_id: Optional[str]
     mlflow_model_uri: Optional[str]
+    framework: Optional[str] = strawberry.field(description=(
+        'What it was made with, e.g. "sklearn 1.5.2": as written, else filled by the MLflow sync from the logged '
+        "model's flavors (a sync never overwrites one)."))
     intended_use: Optional[str] = strawberry.field(description=(
         "What this version is for, when it differs from its model's (a model card's section; kept across syncs)."))
     limitations: Optional[str] = strawberry.field(description=(
@@ -98,6 +102,10 @@ class TrainingJob(StoredNode, relay.Node):
     created_at: datetime
     updated_at: datetime
     produced: Connection[ModelVersion] = related(Rel.PRODUCED, OUT, description="Model versions it produced.")
+    mlflow_run: Optional[Annotated["Run", strawberry.lazy("resolvers.jobs.types")]] = related_one(
+        Rel.TRACKED_AS, OUT, description=(
+            "The MLflow run it ran as (TRACKED_AS), once the MLflow sync has seen a run tagged maestro.training_job "
+            "with its id; if several runs name it, the first by id."))
 
     @strawberry.field(description="The project that owns it.")
     async def project(self, info: Info) -> Optional[Annotated["Project", strawberry.lazy("resolvers.projects.types")]]:
@@ -150,6 +158,7 @@ class CreateModelVersionInput:
     metrics: Optional[JSON] = None
     mlflow_run_id: Optional[str] = None
     mlflow_model_uri: Optional[str] = None
+    framework: Optional[str] = None
     intended_use: Optional[str] = None
     limitations: Optional[str] = None
 
@@ -161,6 +170,7 @@ class UpdateModelVersionInput:
     metrics: Optional[JSON] = strawberry.UNSET
     mlflow_run_id: Optional[str] = strawberry.UNSET
     mlflow_model_uri: Optional[str] = strawberry.UNSET
+    framework: Optional[str] = strawberry.UNSET
     intended_use: Optional[str] = strawberry.UNSET
     limitations: Optional[str] = strawberry.UNSET
 

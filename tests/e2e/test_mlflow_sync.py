@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -109,6 +110,18 @@ IMPACT = """query($id: ID!) { impactAnalysis(id: $id) {
   modelVersions { node { id version } } deployments { node { id name } } models { node { name } } } }"""
 
 
+RUN_JOBS = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Run { trainingJob { id } } } }"
+CARD = "query($id: ID!) { modelCard(modelVersionId: $id) { details { framework trainingJob { id mlflowRunId } } } }"
+
+
+async def tracked_runs(server, job_gid: str) -> list[str]:
+    """The MLflow run ids of the run the training job is TRACKED_AS, read through the API."""
+    got = await server.execute("query($id: ID!) { node(id: $id) { ... on TrainingJob { mlflowRun { runId } } } }",
+                               {"id": job_gid})
+    run = got["node"]["mlflowRun"]
+    return [run["runId"]] if run else []
+
+
 async def field_id(store, tenant: str, namespace: str, name: str, path: str) -> str:
     ds = (await store.get_by_keys(tenant, Label.DATASET, [natural_key(Label.DATASET, {"namespace": namespace, "name": name})]))
     dataset = ds[natural_key(Label.DATASET, {"namespace": namespace, "name": name})]
@@ -138,9 +151,15 @@ async def test_mlflow_sync_reaches_impact_analysis_is_idempotent_follows_deletio
     project = (await server.execute('mutation { createProject(input: {name: "Churn", problemClass: CLASSIFICATION, '
                                     'complexityScore: 4}) { id } }'))["createProject"]["id"]
 
+    # A training job of the graph, as the runner starts one: its id in MAESTRO_TRAINING_JOB_ID, which
+    # the script tags its second run with (maestro.training_job).
+    job = (await server.services.graph.create(system(tenant, "test"), Label.TRAINING_JOB, [
+        {"name": "churn-train", "status": "SUCCEEDED", "runner": "local", "submitted_by": "ada"}]))[0]
+
     # A real training script logs three runs on two datasets and registers two versions.
     trained = await asyncio.to_thread(subprocess.run, [MLFLOW_PYTHON, str(TRAIN), "Churn"], capture_output=True, text=True,
-                                      timeout=300, env={**ENV, "MLFLOW_TRACKING_URI": mlflow_server.url})
+                                      timeout=300, env={**ENV, "MLFLOW_TRACKING_URI": mlflow_server.url,
+                                                        "MAESTRO_TRAINING_JOB_ID": job.id})
     assert trained.returncode == 0, trained.stderr[-3000:]
     runs = json.loads(trained.stdout.strip().splitlines()[-1])["runs"]
 
@@ -170,6 +189,9 @@ async def test_mlflow_sync_reaches_impact_analysis_is_idempotent_follows_deletio
     assert v2.props["mlflow_aliases"] == ["champion"] and "mlflow_aliases" not in v1.props
     assert (v1.props["mlflow_run_id"], v2.props["mlflow_run_id"]) == (runs[0], runs[1])
     assert v2.props["params"]["C"] == "1.0" and v2.props["metrics"]["loss"] == pytest.approx(0.2 + 0.2)
+    # The framework, from the flavors of the logged model each version was registered from.
+    assert re.fullmatch(r"sklearn \d+\.\d+(\.\d+)?\S*", v2.props["framework"]), v2.props.get("framework")
+    assert v1.props["framework"] == v2.props["framework"]
     run_nodes = await store.get_by_keys(tenant, Label.RUN, [natural_key(Label.RUN, {"run_id": r}) for r in runs])
     assert len(run_nodes) == 3
     loss = run_nodes[natural_key(Label.RUN, {"run_id": runs[0]})].props["facets"]["mlflow"]["metrics"]["loss"]
@@ -178,6 +200,16 @@ async def test_mlflow_sync_reaches_impact_analysis_is_idempotent_follows_deletio
     assert [nb.node.props["name"] for nb in owners] == ["Churn"]  # by the run tag maestro.project
     features = (await store.neighbours(tenant, [v2.id], Rel.USES_FEATURE, Direction.OUT))[v2.id]
     assert sorted(nb.node.props["path"] for nb in features) == ["age", "amount", "country", "label", "tenure"]
+
+    # The training job is linked to the MLflow run it ran as, both ways through the API, and PRODUCED v2.
+    job_gid = to_global_id(Label.TRAINING_JOB, job.id)
+    assert await tracked_runs(server, job_gid) == [runs[1]]
+    run_gid = to_global_id(Label.RUN, run_nodes[natural_key(Label.RUN, {"run_id": runs[1]})].id)
+    other_gid = to_global_id(Label.RUN, run_nodes[natural_key(Label.RUN, {"run_id": runs[0]})].id)
+    got = await server.execute(RUN_JOBS, {"ids": [run_gid, other_gid]})
+    assert [n["trainingJob"] and n["trainingJob"]["id"] for n in got["nodes"]] == [job_gid, None]
+    produced = (await store.neighbours(tenant, [job.id], Rel.PRODUCED, Direction.OUT))[job.id]
+    assert [nb.node.id for nb in produced] == [v2.id]
 
     # A deployment serves version 2; impact analysis from orders.amount reaches both versions and it.
     deployment = (await server.execute('mutation { createDeployment(input: {name: "churn-api", environment: "prod"}) { id } }'))
@@ -197,8 +229,12 @@ async def test_mlflow_sync_reaches_impact_analysis_is_idempotent_follows_deletio
     async with httpx.AsyncClient(timeout=60, headers=server.headers) as http:
         md, html, pdf = [await http.get(card, params={"format": f}) for f in ("md", "html", "pdf")]
     assert (md.status_code, html.status_code, pdf.status_code) == (200, 200, 200)
-    for words in ("churn-model", "champion", "warehouse.orders", "customers.parquet", "churn-api", "loss", "Churn"):
+    for words in ("churn-model", "champion", "warehouse.orders", "customers.parquet", "churn-api", "loss", "Churn",
+                  "churn-train", f"MLflow run `{runs[1]}`"):
         assert words in md.text, words
+    details = (await server.execute(CARD, {"id": to_global_id(Label.MODEL_VERSION, v2.id)}))["modelCard"]["details"]
+    assert details["trainingJob"] == {"id": job_gid, "mlflowRunId": runs[1]}
+    assert details["framework"] == v2.props["framework"] and f"| Framework | {v2.props['framework']} |" in md.text
     assert "<html" in html.text.lower() and "champion" in html.text
     pdf_words = pdf_text(pdf.content, mlflow_server.root)
     assert "churn-model" in pdf_words and "champion" in pdf_words and "warehouse.orders" in pdf_words
@@ -215,14 +251,29 @@ async def test_mlflow_sync_reaches_impact_analysis_is_idempotent_follows_deletio
     assert "reading runs" in ran.stderr and "the graph was up to date" in ran.stdout, (ran.stdout, ran.stderr[-2000:])
     assert (await store.feed_heads())[tenant] == head
 
-    # A run deleted in MLflow leaves the graph at the next sync.
+    # The training-job tag moves from the second run to the third: the link follows it.
     from mlflow import MlflowClient
 
-    await asyncio.to_thread(MlflowClient(mlflow_server.url).delete_run, runs[2])
+    client = MlflowClient(mlflow_server.url)
+    await asyncio.to_thread(client.set_tag, runs[2], "maestro.training_job", job.id)
+    await asyncio.to_thread(client.delete_tag, runs[1], "maestro.training_job")
+    # A framework a person wrote on a version stays through the syncs.
+    await server.execute('mutation($id: ID!) { updateModelVersion(id: $id, input: {framework: "scikit-learn, by hand"}) { id } }',
+                         {"id": to_global_id(Label.MODEL_VERSION, v1.id)})
+    moved = await sync.sync(actor, mlflow_server.url)
+    assert (moved.linked, moved.unlinked) == (1, 1), moved.summary()
+    assert await tracked_runs(server, job_gid) == [runs[2]]
+    got = await server.execute("query($ids: [ID!]!) { nodes(ids: $ids) { ... on ModelVersion { framework } } }",
+                               {"ids": [to_global_id(Label.MODEL_VERSION, v.id) for v in (v1, v2)]})
+    assert [n["framework"] for n in got["nodes"]] == ["scikit-learn, by hand", v2.props["framework"]]
+
+    # A run deleted in MLflow leaves the graph at the next sync, and its link with it.
+    await asyncio.to_thread(client.delete_run, runs[2])
     gone = await sync.sync(actor, mlflow_server.url)
     assert gone.deleted == 1 and gone.runs == 2, gone.summary()
     left = await store.get_by_keys(tenant, Label.RUN, [natural_key(Label.RUN, {"run_id": r}) for r in runs])
     assert sorted(n.props["run_id"] for n in left.values()) == sorted(runs[:2])
+    assert await tracked_runs(server, job_gid) == []
     head = (await store.feed_heads())[tenant]
 
     # MLflow down: a clear error, nothing written, and the server keeps serving.

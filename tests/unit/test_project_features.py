@@ -8,7 +8,7 @@ import pytest
 
 from maestro_graph.domain import metamodel as mm
 from maestro_graph.domain import project_features as pf
-from maestro_graph.domain.errors import BadInput
+from maestro_graph.domain.errors import BadInput, Conflict
 
 ROLES = ["lead", "data_engineer", "analyst"]
 
@@ -46,7 +46,15 @@ def graph() -> pf.Snapshot:
     s.datasets["P3"] = ["D1", "D2"]
     s.fields.update({"D1": 3, "D2": 1})
     s.upstream.update({"D1": ["D0"], "D0": ["Dx"]})
+    # P3's MLflow runs (of the experiments it owns): one a run an OpenLineage producer wrote, which
+    # does not count; a failure that ended only after day 120 had not failed at T.
+    pf.add_runs(s, "P3", [run(100, 101, "COMPLETE"), run(105, 106, "FAIL"), run(110, 112, "COMPLETE"),
+                          run(118, 122, "FAIL"), run(121, 123, "FAIL"), {**run(101, 102, "FAIL"), "producer": "airflow"}])
     return s
+
+
+def run(start: int, end: int, state: str) -> dict:
+    return {"run_id": f"r{start}", "state": state, "started_at": day(start), "ended_at": day(end), "producer": "mlflow"}
 
 
 def named(snapshot: pf.Snapshot, project: str, t: float) -> dict[str, float]:
@@ -74,7 +82,30 @@ def test_features_as_of_a_projects_start_are_exact():
         "shared_artifact_success_mean": 80, "shared_member_success_mean": 80,
         "lineage_datasets": 2, "lineage_fields": 4, "lineage_depth": 2,
         "metric:commits_per_week": 5, "metric:ci_success_rate": 0.9, "metric:avg_pr_merge_hours": float("nan"),
+        # runs started before day 120: days 100, 105, 110, 118; failed by then: day 105's only
+        "mlflow_runs": 4, "mlflow_failed_share": 1 / 4,
     })
+    # P1 owns no experiment: NaN, as for a process metric never recorded.
+    p1 = named(graph(), "P1", at(0))
+    assert math.isnan(p1["mlflow_runs"]) and math.isnan(p1["mlflow_failed_share"])
+
+
+def test_mlflow_runs_count_only_once_started_and_fail_only_once_failed():
+    s = graph()
+    assert math.isnan(named(s, "P3", at(100))["mlflow_runs"])  # the first run starts at day 100: not before
+    later = named(s, "P3", at(130))
+    assert later["mlflow_runs"] == 5 and later["mlflow_failed_share"] == pytest.approx(3 / 5)
+
+
+def test_a_model_trained_before_features_were_added_still_takes_its_own_columns():
+    s = graph()
+    names, row = pf.feature_names(ROLES), pf.features(s, "P3", at(120), ROLES)
+    old = [n for n in names if n not in pf.MLFLOW_FEATURES]  # what a model trained before the MLflow features lists
+    assert pf.model_row(row, ROLES, old) == pytest.approx([v for n, v in zip(names, row) if n in old], nan_ok=True)
+    assert pf.model_row(row, ROLES, names) == pytest.approx(row, nan_ok=True)
+    with pytest.raises(Conflict, match="train it again") as refused:
+        pf.model_row(row, ROLES, [*old, "gone_feature"])
+    assert refused.value.extensions == {"code": "CONFLICT", "field": "metaModel"}
 
 
 def test_a_project_finished_later_counts_only_once_it_finished():
