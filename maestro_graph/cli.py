@@ -363,3 +363,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except OSError as err:
         sys.exit(f"maestro-graph: {err}")
+
+
+if __name__ == "__main__":  # python -m maestro_graph.cli, as the maestro-graph script does
+    main()
