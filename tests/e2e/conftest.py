@@ -57,11 +57,15 @@ class RequestScoped:
 
 
 class CountingStore:
-    """Wraps a store and counts the calls requests make to it: one call is one store round trip."""
+    """Wraps a store and counts the calls made to it (with `requests_only`, those requests make):
+    one call is one store round trip."""
 
-    def __init__(self, inner: GraphStore) -> None:
-        self.inner, self.calls = inner, []
+    def __init__(self, inner: GraphStore, requests_only: bool = False) -> None:
+        self.inner, self.calls, self.requests_only = inner, [], requests_only
         self.backend = inner.backend
+
+    def counts(self) -> bool:
+        return not self.requests_only or IN_REQUEST.get()
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
@@ -70,7 +74,7 @@ class CountingStore:
 
         if inspect.isasyncgenfunction(attr):  # a scan: one call however many chunks it yields
             async def scanned(*args: Any, **kwargs: Any) -> Any:
-                if IN_REQUEST.get():
+                if self.counts():
                     self.calls.append(name)
                 async for chunk in attr(*args, **kwargs):
                     yield chunk
@@ -78,7 +82,7 @@ class CountingStore:
             return scanned
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
-            if IN_REQUEST.get():
+            if self.counts():
                 self.calls.append(name)
             return await attr(*args, **kwargs)
 
@@ -164,7 +168,7 @@ async def running(app: Any) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def serve(store: GraphStore, tenant: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[Server]:
     """A server on `store` (counted), with the test's settings plus `overrides`, as an admin of `tenant`."""
-    counting = CountingStore(store)
+    counting = CountingStore(store, requests_only=True)
     app = create_app(server_settings(tmp_path, **{"tenant": tenant, **overrides}), store=counting)  # type: ignore[arg-type]
     async with running(RequestScoped(app)) as url:
         counting.calls.clear()
