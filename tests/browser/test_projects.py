@@ -3,11 +3,13 @@ person sees is checked against what the API answers."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
 from playwright.async_api import expect
 
+from maestro_graph.auth.principal import Role
 from tests.browser.conftest import no_problems, shot, sign_in
 from tests.e2e.conftest import Server
 
@@ -48,17 +50,25 @@ async def canvas_is_drawn(page: Any, selector: str) -> bool:
     }""", selector)
 
 
+async def submit(server: Server, name: str, epochs: int = EPOCHS) -> str:
+    template, project = await demo_ids(server)
+    answer = await server.execute("""mutation($input: SubmitTrainingJobInput!) { submitTrainingJob(input: $input) { id } }""",
+                                  {"input": {"projectId": project, "templateId": template, "name": name,
+                                             "args": ["--epochs", str(epochs), "--pause", str(PAUSE)]}})
+    return answer["submitTrainingJob"]["id"]
+
+
 async def test_a_training_job_appears_in_the_list_and_its_progress_bar_moves_to_succeeded(demo, page):
-    template, project = await demo_ids(demo)
+    _, project = await demo_ids(demo)
     await sign_in(page, demo)
-    await page.goto(f"{demo.url}/ui/#/jobs/project/{project}")
+    # One project's list at laptop width, every job's at phone width: each follows its own subscription.
+    listed = f"#/jobs/project/{project}" if page.width_name == "laptop" else "#/jobs"
+    await page.goto(f"{demo.url}/ui/{listed}")
     await expect(page.get_by_role("heading", name="Training jobs")).to_be_visible()
     await expect(page.get_by_text("Loading training jobs…")).to_be_hidden()
 
-    name = f"ui-{page.width_name}-{uuid.uuid4().hex[:6]}"
-    job = (await demo.execute("""mutation($input: SubmitTrainingJobInput!) { submitTrainingJob(input: $input) { id } }""",
-                              {"input": {"projectId": project, "templateId": template, "name": name,
-                                         "args": ["--epochs", str(EPOCHS), "--pause", str(PAUSE)]}}))["submitTrainingJob"]
+    name = f"a-ui-{page.width_name}-{uuid.uuid4().hex[:6]}"  # first by name: on the list's first page
+    job = {"id": await submit(demo, name)}
     link = page.get_by_role("link", name=name)  # appears live, without a reload
     await expect(link).to_be_visible()
     await expect(page.get_by_role("progressbar", name=f"Progress of {name}")).to_be_visible()
@@ -87,6 +97,36 @@ async def test_a_training_job_appears_in_the_list_and_its_progress_bar_moves_to_
         assert await canvas_is_drawn(page, chart), f"the {key} chart is blank"
     await expect(page.locator(".log-tail")).to_contain_text(answer["logTail"][-1])
     await shot(page, "job-detail")
+
+    # Back in the list, the status filter keeps or drops it.
+    await page.go_back()
+    row = page.get_by_role("link", name=name)
+    await expect(row).to_be_visible()
+    await page.get_by_label("Status").select_option("FAILED")
+    await expect(row).to_have_count(0)
+    await page.get_by_label("Status").select_option("SUCCEEDED")
+    await expect(row).to_be_visible()
+    no_problems(page)
+
+
+async def test_a_viewer_cannot_cancel_a_running_job_and_an_editor_can(demo, page):
+    name = f"ui-cancel-{page.width_name}-{uuid.uuid4().hex[:6]}"
+    job = await submit(demo, name, epochs=500)  # runs for minutes unless cancelled
+    await sign_in(page, demo, demo.as_(Role.VIEWER).bearer)
+    await page.goto(f"{demo.url}/ui/#/jobs/{job}")
+    await expect(page.locator(".job-status")).to_have_text("Running")
+    await expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
+
+    await page.get_by_role("button", name="Sign out").click()
+    await sign_in(page, demo, demo.as_(Role.EDITOR).bearer)
+    await page.goto(f"{demo.url}/ui/#/jobs/{job}")
+    await page.get_by_role("button", name="Cancel job").click()
+    await expect(page.locator(".job-status")).to_have_text("Cancelled", timeout=JOB_WAIT_MS)
+    await expect(page.get_by_role("status")).to_contain_text("Cancelled")
+    answer = (await demo.execute("query($id: ID!) { trainingJob(id: $id) { status progress } }", {"id": job}))["trainingJob"]
+    assert answer["status"] == "CANCELLED"
+    await expect(page.get_by_role("progressbar", name="Training progress")).to_have_attribute(
+        "aria-valuenow", str(math.floor(answer["progress"] * 100 + 0.5)))  # as Math.round
     no_problems(page)
 
 
@@ -160,7 +200,7 @@ async def test_the_project_page_shows_the_stored_prediction_with_what_drives_it_
         await expect(box.locator(".interval")).to_contain_text(f"{shown(p['lower'], digits)} – {shown(p['upper'], digits)}")
     # What drives the success score: its largest contributions, largest first.
     top = sorted(stored["SUCCESS_SCORE"]["explanation"].items(), key=lambda fc: -abs(fc[1]))[:5]
-    drivers = page.locator('.outcome[data-target="SUCCESS_SCORE"] .drivers li .feature')
+    drivers = page.locator('.drivers[data-target="SUCCESS_SCORE"] li .feature')
     await expect(drivers).to_have_count(len(top))
     texts = await drivers.all_inner_texts()
     assert [t.split(" = ")[0] for t in texts] == [words(f) for f, _ in top]

@@ -63,7 +63,7 @@ export function lineChart(box, { label, xs, ys, time = true, xLabel = null, colo
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time } },
     axes: [
-      { stroke: "#57606a", grid: { stroke: "#eaeef2" }, ticks: { stroke: "#d0d7de" }, label: xLabel ?? undefined, labelSize: xLabel ? 20 : 0, size: 36 },
+      { stroke: "#57606a", grid: { stroke: "#eaeef2" }, ticks: { stroke: "#d0d7de" }, label: xLabel ?? undefined, labelSize: xLabel ? 20 : 0, size: time ? 50 : 32 },
       { stroke: "#57606a", grid: { stroke: "#eaeef2" }, ticks: { stroke: "#d0d7de" }, size: 52 },
     ],
     series: [{}, { label, stroke: COLOURS[colour % COLOURS.length], width: 2, points: { show: true, size: 5 } }],

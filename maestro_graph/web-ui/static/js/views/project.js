@@ -34,6 +34,7 @@ const TARGETS = [
   { target: "COST", title: "Cost", unit: "", digits: 0 },
 ];
 const TOP_DRIVERS = 5;
+const MAX_IMPACT = 10; // a USES impact score runs from 0 to 10
 
 export async function render(root, params, page) {
   const id = params[0];
@@ -132,7 +133,7 @@ function artifacts(p) {
           h("td", {}, h("span", { class: "artifact-name" }, e.node.name), e.node.version ? h("span", { class: "muted" }, ` ${e.node.version}`) : null),
           h("td", {}, words(e.node.type)),
           h("td", { class: "impact" }, h("span", { class: "impact-value" }, num(e.impactScore, 2)),
-            h("span", { class: "impact-bar", "aria-hidden": "true" }, h("span", { style: `width:${Math.max(0, Math.min(1, e.impactScore)) * 100}%` }))))))),
+            h("span", { class: "impact-bar", "aria-hidden": "true" }, h("span", { style: `width:${Math.max(0, Math.min(MAX_IMPACT, e.impactScore)) * (100 / MAX_IMPACT)}%` }))))))),
     more(p.artifacts, "artifacts"));
 }
 
@@ -309,29 +310,35 @@ function prediction(byTarget) {
   const version = [...byTarget.values()][0]?.modelVersion;
   return h("div", { class: "prediction" },
     h("p", { class: "muted" }, `Predicted ${day(when)}${version ? ` by ${version}` : ""}; each with its 80% interval (about 8 in 10 outcomes fall inside).`),
-    h("div", { class: "outcomes" }, TARGETS.filter((t) => byTarget.has(t.target)).map((t) => outcome(t, byTarget.get(t.target)))));
+    h("div", { class: "outcomes" }, TARGETS.filter((t) => byTarget.has(t.target)).map((t) => outcome(t, byTarget.get(t.target)))),
+    TARGETS.filter((t) => byTarget.has(t.target)).map((t) => drivers(t, byTarget.get(t.target))));
 }
 
 function outcome(t, p) {
   const interval = p.lower != null && p.upper != null
     ? `80% interval ${format(p.lower, t.digits)} – ${format(p.upper, t.digits)}${t.unit}` : "no interval";
-  const contributions = Object.entries(p.explanation ?? {})
-    .filter(([, c]) => typeof c === "number")
-    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
-  const top = contributions.slice(0, TOP_DRIVERS);
-  const biggest = Math.max(1e-9, ...top.map(([, c]) => Math.abs(c)));
-  const inputs = p.inputs ?? {};
   return h("section", { class: "outcome", dataset: { target: p.target } },
     h("h3", {}, t.title),
     h("p", { class: "outcome-value" }, h("span", { class: "value" }, format(p.value, t.digits)), t.unit),
-    h("p", { class: "interval" }, interval),
-    top.length === 0 ? null : h("details", { class: "drivers", open: t.target === "SUCCESS_SCORE" },
-      h("summary", {}, "What drives it"),
-      h("ul", {}, top.map(([feature, c]) => h("li", { class: c >= 0 ? "up" : "down" },
-        h("span", { class: "feature" }, words(feature), inputs[feature] != null ? h("span", { class: "muted" }, ` = ${num(inputs[feature])}`) : null),
-        h("span", { class: "bar", "aria-hidden": "true" }, h("span", { style: `width:${(Math.abs(c) / biggest) * 100}%` })),
-        h("span", { class: "contribution" }, `${c >= 0 ? "+" : "−"}${num(Math.abs(c), t.digits === 0 ? 0 : 2)}`)))),
-      contributions.length > TOP_DRIVERS ? h("p", { class: "muted" }, `and ${contributions.length - TOP_DRIVERS} smaller contributions.`) : null));
+    h("p", { class: "interval" }, interval));
+}
+
+/** The features that move one prediction most, as signed bars (the sign is written too). */
+function drivers(t, p) {
+  const contributions = Object.entries(p.explanation ?? {})
+    .filter(([, c]) => typeof c === "number")
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+  if (contributions.length === 0) return null;
+  const top = contributions.slice(0, TOP_DRIVERS);
+  const biggest = Math.max(1e-9, ...top.map(([, c]) => Math.abs(c)));
+  const inputs = p.inputs ?? {};
+  return h("details", { class: "drivers", open: t.target === "SUCCESS_SCORE", dataset: { target: p.target } },
+    h("summary", {}, `What drives the ${t.title.toLowerCase()}`),
+    h("ul", {}, top.map(([feature, c]) => h("li", { class: c >= 0 ? "up" : "down" },
+      h("span", { class: "feature" }, words(feature), inputs[feature] != null ? h("span", { class: "muted" }, ` = ${num(inputs[feature])}`) : null),
+      h("span", { class: "bar", "aria-hidden": "true" }, h("span", { style: `width:${(Math.abs(c) / biggest) * 100}%` })),
+      h("span", { class: "contribution" }, `${c >= 0 ? "+" : "−"}${num(Math.abs(c), t.digits === 0 ? 0 : 2)}`)))),
+    contributions.length > TOP_DRIVERS ? h("p", { class: "muted" }, `and ${contributions.length - TOP_DRIVERS} smaller contributions.`) : null);
 }
 
 function teamSize(r) {
