@@ -91,7 +91,7 @@ export async function render(root, id, page) {
       ["Trains on", job.datasets.length ? job.datasets.map((d) => d.name).join(", ") : "–"],
     ].map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
     const metrics = Object.entries(job.metrics ?? {});
-    fill(latestBox, metrics.length === 0 ? h("p", { class: "muted" }, "No metrics reported yet.")
+    fill(latestBox, metrics.length === 0 ? h("p", { class: "muted" }, ENDED.has(job.status) ? "This job reported no metrics." : "No metrics reported yet.")
       : h("dl", { class: "facts metrics" }, metrics.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, typeof v === "number" ? num(v, 4) : String(v))))));
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 8;
     log.textContent = job.logTail.length ? job.logTail.join("\n") : "No log lines yet.";
