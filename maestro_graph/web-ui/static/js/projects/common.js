@@ -9,6 +9,23 @@ export function canEdit() {
   return roles.includes("editor") || roles.includes("admin");
 }
 
+/**
+ * Wraps a view's render so that, when the person navigates away before it is ready, what it
+ * started is stopped and it leaves the page alone (the router keeps only the newest view's stop).
+ */
+export function guarded(render) {
+  return async (root, params, page) => {
+    const hash = location.hash;
+    const left = () => location.hash !== hash;
+    const cleanup = await render(root, params, page, left);
+    if (left() && typeof cleanup === "function") {
+      cleanup();
+      return undefined;
+    }
+    return cleanup;
+  };
+}
+
 /** "SUCCESS_SCORE" -> "Success score" */
 export function words(constant) {
   const s = String(constant ?? "").toLowerCase().replace(/_/g, " ").replace(/\b(ci|pr|mae)\b/g, (w) => w.toUpperCase());

@@ -17,9 +17,10 @@ const UPDATED = `subscription($id: ID!, $after: String) { trainingJobUpdated(id:
   job { logTail cancelRequested startedAt finishedAt updatedAt } } }`;
 const CANCEL = `mutation($id: ID!) { cancelTrainingJob(id: $id) { ${FIELDS} } }`;
 
-export async function render(root, id, page) {
+export async function render(root, id, page, left) {
   const { changeFeedCursor: after } = await gql("{ changeFeedCursor }"); // before the job is read
   let job = (await gql(JOB, { id })).trainingJob;
+  if (left()) return undefined;
   if (!job) {
     fill(root, h("h1", {}, "No such training job"),
       h("p", {}, "There is no training job with this id in your tenant. ", h("a", { href: "#/jobs" }, "See all training jobs.")));
@@ -157,6 +158,7 @@ export async function render(root, id, page) {
   return () => {
     unsubscribe();
     for (const chart of charts.values()) chart.destroy();
+    document.title = "Maestro Graph";
   };
 }
 
@@ -166,7 +168,7 @@ function sentence(job) {
   const version = job.produced?.edges?.[0]?.node;
   switch (job.status) {
     case "PENDING": return "Waiting to start.";
-    case "RUNNING": return `Running${job.epoch != null ? `, epoch ${job.epoch}` : ""}.`;
+    case "RUNNING": return "Running."; // the epoch is in the facts: this sentence is announced on each change
     case "SUCCEEDED": return `Succeeded${took}.${version ? ` It registered model version ${version.version}.` : ""}`;
     case "FAILED": return `Failed${took}${job.exitCode != null ? ` (exit code ${job.exitCode})` : ""}: ${job.reason ?? "no reason given."}`;
     case "CANCELLED": return `Cancelled${took}${job.reason ? `: ${job.reason}` : "."}`;

@@ -3,7 +3,7 @@
 import { render as detail } from "../projects/job.js";
 import { gql, subscribe } from "../api.js";
 import { ago, fill, h, num } from "../dom.js";
-import { progressBar, statusTag, words } from "../projects/common.js";
+import { guarded, progressBar, statusTag, words } from "../projects/common.js";
 
 const STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
 const ROW = "id name status progress epoch message updatedAt project { id name }";
@@ -22,10 +22,10 @@ const ALL_JOBS = `subscription($after: String) { changes(labels: ["TrainingJob"]
 const REFRESH_MS = 400;
 const MAX_PROJECT_PAGES = 10;
 
-export async function render(root, params, page) {
-  if (params[0] && params[0] !== "project") return detail(root, params[0], page);
-  return list(root, params[0] === "project" ? params[1] ?? null : null, page);
-}
+export const render = guarded(async (root, params, page, left) => {
+  if (params[0] && params[0] !== "project") return detail(root, params[0], page, left);
+  return list(root, params[0] === "project" ? params[1] ?? null : null, page, left);
+});
 
 async function projectChoices() {
   const out = [];
@@ -39,13 +39,14 @@ async function projectChoices() {
   return out;
 }
 
-async function list(root, projectId, page) {
+async function list(root, projectId, page, left) {
   document.title = "Training jobs · Maestro Graph";
   const projects = await projectChoices();
   if (projectId && !projects.some((p) => p.id === projectId)) {
     const known = (await gql(`query($id: ID!) { node(id: $id) { ... on Project { id name } } }`, { id: projectId })).node;
     if (known?.id) projects.unshift(known);
   }
+  if (left()) return undefined;
   const state = { projectId, status: null, rows: new Map(), after: null, total: 0 };
 
   const projectSelect = h("select", { id: "job-project" },
@@ -198,5 +199,6 @@ async function list(root, projectId, page) {
   return () => {
     unsubscribe();
     if (timer !== null) clearTimeout(timer);
+    document.title = "Maestro Graph";
   };
 }

@@ -2,7 +2,7 @@
 // the meta-model's latest prediction with what drives it, and what the meta-model recommends.
 import { gql, subscribe } from "../api.js";
 import { fill, h, num } from "../dom.js";
-import { canEdit, day, lineChart, progressBar, statusTag, words } from "../projects/common.js";
+import { canEdit, day, guarded, lineChart, progressBar, statusTag, words } from "../projects/common.js";
 
 const PROJECT = `query($id: ID!) { node(id: $id) { __typename ... on Project {
   id name problemClass complexityScore teamSize status startedAt finishedAt successScore durationDays cost description
@@ -36,7 +36,7 @@ const TARGETS = [
 const TOP_DRIVERS = 5;
 const MAX_IMPACT = 10; // a USES impact score runs from 0 to 10
 
-export async function render(root, params, page) {
+export const render = guarded(async (root, params, page, left) => {
   const id = params[0];
   if (!id) {
     fill(root, h("p", {}, "Open a project from the search to see its page."));
@@ -53,17 +53,19 @@ export async function render(root, params, page) {
     if (charts) charts.add(metric);
     else heard.push(metric);
   }, (err) => page.error(err)));
+  stops.push(() => { document.title = "Maestro Graph"; });
   const stopAll = () => stops.forEach((stop) => stop());
   try {
-    return await build(root, id, page, stops, heard, (c) => { charts = c; });
+    return await build(root, id, page, stops, heard, (c) => { charts = c; }, left);
   } catch (err) {
     stopAll();
     throw err;
   }
-}
+});
 
-async function build(root, id, page, stops, heard, ready) {
+async function build(root, id, page, stops, heard, ready, left) {
   const data = await gql(PROJECT, { id });
+  if (left()) return () => stops.forEach((stop) => stop());
   const project = data.node;
   if (!project || project.__typename !== "Project") {
     fill(root, h("h1", {}, "No such project"), h("p", {}, "There is no project with this id in your tenant."));
