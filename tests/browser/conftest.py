@@ -69,6 +69,20 @@ async def demo(ui_store: Any, tmp_path_factory: pytest.TempPathFactory) -> Async
         yield server
 
 
+@pytest.fixture(scope="module")
+async def history(ui_store: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """A server whose tenant holds a small generated history of projects (enough finished ones
+    for the meta-model's minimum) with a trained meta-model; its client is an admin of it."""
+    from maestro_graph.auth.principal import system
+    from maestro_graph.history import load_history
+
+    tenant = f"h-{uuid.uuid4().hex[:12]}"
+    async with serve(ui_store, tenant, tmp_path_factory.mktemp("ui-history"), rate_limit_per_minute=100_000) as server:
+        assert await load_history(server.services, tenant, projects=60, seed=1, progress=lambda _: None)
+        await server.services.metamodel.train(system(tenant))
+        yield server
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     outcome = yield
