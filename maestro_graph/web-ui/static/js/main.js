@@ -16,6 +16,7 @@ const root = document.getElementById("view");
 const banner = document.getElementById("error");
 let stop = null;
 let carried = null; // an error that sent the person to sign in: shown there
+let generation = 0; // which navigation is the current one
 
 export const page = {
   /** Show an error as a sentence (ApiError's message is the server's own). */
@@ -76,14 +77,23 @@ async function route() {
   for (const link of document.querySelectorAll("[data-nav]")) {
     link.toggleAttribute("aria-current", link.dataset.nav === (wanted || "search"));
   }
-  root.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  // Each navigation renders into a container of its own: a view still rendering when the person
+  // moves on writes into its detached container, and what it started is stopped at once.
+  const mine = ++generation;
+  const container = h("div", { class: "view" }, h("p", { class: "muted" }, "Loading…"));
+  root.replaceChildren(container);
   try {
     const view = await ROUTES[wanted]();
-    const cleanup = await view.render(root, params, page);
+    const cleanup = await view.render(container, params, page);
+    if (mine !== generation) {
+      if (typeof cleanup === "function") cleanup();
+      return;
+    }
     stop = typeof cleanup === "function" ? cleanup : null;
     root.focus({ preventScroll: true });
   } catch (err) {
-    root.replaceChildren();
+    if (mine !== generation) return;
+    container.replaceChildren();
     page.error(err);
   }
 }
