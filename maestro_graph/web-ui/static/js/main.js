@@ -55,7 +55,10 @@ function showWho() {
     h("button", { type: "button", class: "link", onclick: () => { signOut(); go("#/signin"); } }, "Sign out"));
 }
 
+let routed = 0; // the navigation being shown: a slower earlier one must not replace it
+
 async function route() {
+  const mine = ++routed;
   if (stop) {
     try { stop(); } catch { /* a view's cleanup must not block the next one */ }
     stop = null;
@@ -79,10 +82,16 @@ async function route() {
   root.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   try {
     const view = await ROUTES[wanted]();
+    if (mine !== routed) return;
     const cleanup = await view.render(root, params, page);
+    if (mine !== routed) {
+      if (typeof cleanup === "function") cleanup();
+      return;
+    }
     stop = typeof cleanup === "function" ? cleanup : null;
     root.focus({ preventScroll: true });
   } catch (err) {
+    if (mine !== routed) return;
     root.replaceChildren();
     page.error(err);
   }
