@@ -84,8 +84,6 @@ async def test_search_a_column_then_its_lineage_and_impact_match_the_api(demo, p
     await expect(impact.get_by_role("heading", level=2)).to_contain_text("shop.orders")
     await expect(page.locator("#impact [data-total=datasets] .tile-n")).not_to_have_text("0")
     await shot(page, "lineage-dataset")
-    if page.width_name == "laptop" and (target := Path(__file__).parents[2] / "docs" / "images").is_dir():
-        await page.screenshot(path=str(target / "ui-lineage.png"))
     no_problems(page)
 
 

@@ -40,7 +40,7 @@ export function nodeLabel(node) {
 const STYLE = [
   { selector: "node", style: {
     shape: "round-rectangle", width: 170, height: 38, "background-color": "#ffffff", "border-width": 1.5,
-    "border-color": "#8c959f", label: "data(label)", "text-wrap": "wrap", "text-max-width": 160, "font-size": 11,
+    "border-color": "#8c959f", label: "data(label)", "text-wrap": "wrap", "text-max-width": 160, "font-size": 12,
     "text-valign": "center", "text-halign": "center", color: "#1b1f24", "min-zoomed-font-size": 8,
     "font-family": "system-ui, sans-serif" } },
   { selector: 'node[kind = "Dataset"]', style: { "background-color": "#e7f0fa", "border-color": "#0b5cad", "font-weight": 600 } },
@@ -149,7 +149,10 @@ export function createGraph(container, { onSelect, onExpand }) {
           padding: 24, animate: false });
       }
       return new Promise((resolve) => {
-        layout.one("layoutstop", () => resolve());
+        layout.one("layoutstop", () => {
+          if (!big) readable(cy, cy.getElementById(rootId));
+          resolve();
+        });
         layout.run();
       });
     },
@@ -176,7 +179,10 @@ export function createGraph(container, { onSelect, onExpand }) {
         on.addClass("path");
         cy.elements().difference(on).addClass("faded");
         cy.endBatch();
-        if (on.nonempty()) cy.animate({ fit: { eles: on, padding: 60 }, duration: 250 });
+        if (on.nonempty()) {
+          cy.fit(on, 60);
+          readable(cy, on);
+        }
         return on.nodes().length;
       }
       cy.endBatch();
@@ -190,6 +196,16 @@ export function createGraph(container, { onSelect, onExpand }) {
       cy.destroy();
     },
   };
+}
+
+/** Fitting a wide graph into a phone's width makes its labels unreadable: zoom in to where they
+ * read, centred on what matters (the root, a lit path), and let the person pan to the rest. */
+const READABLE_ZOOM = 0.7;
+
+function readable(cy, around) {
+  if (cy.zoom() >= READABLE_ZOOM || around.empty()) return;
+  cy.zoom(READABLE_ZOOM);
+  cy.center(around);
 }
 
 function inView(cy, el) {
