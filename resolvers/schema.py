@@ -40,7 +40,6 @@ from resolvers.people.queries import PeopleQuery
 from resolvers.projects.mutations import ProjectEditMutation, ProjectMutation, ProjectRecordEditMutation
 from resolvers.projects.queries import ProjectQuery
 from resolvers.scalars import SCALAR_MAP
-from resolvers.search.queries import SearchQuery
 from resolvers.subscriptions.queries import FeedQuery
 from resolvers.subscriptions.subscriptions import Subscription
 
@@ -51,7 +50,7 @@ log = logging.getLogger("maestro_graph.graphql")
 # and edits first, in the graph model's label order, then the graph-wide fields and each domain's verbs.
 Query = merge_types("Query", (
     PeopleQuery, ProjectQuery, ArtifactQuery, DatasetQuery, JobQuery, ModelQuery,
-    GraphQuery, SearchQuery, LineageQuery, AdminQuery, FeedQuery, MetaModelQuery, CardQuery,
+    GraphQuery, LineageQuery, AdminQuery, FeedQuery, MetaModelQuery, CardQuery,
 ))
 Mutation = merge_types("Mutation", (
     PeopleMutation, ProjectEditMutation, ArtifactEditMutation, DatasetMutation, JobMutation, ModelMutation,

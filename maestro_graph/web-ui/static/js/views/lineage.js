@@ -171,8 +171,8 @@ export async function render(root, _params, page) {
       window.maestroLineageTimes = { fetched: answered - started, drawn: performance.now() - answered, nodes: state.nodes.size,
         edges: state.edges.size, layout: state.nodes.size > BIG ? "layered" : "dagre" };
     });
-    if (!state.selected || !exists(state.selected)) choose({ kind: "node", id: state.nodes.has(s.id) ? s.id : state.rootId }, true);
-    else graph.select(state.selected);
+    // What is selected stays selected, its details and impact read afresh (the lineage may have changed).
+    choose(state.selected && exists(state.selected) ? state.selected : { kind: "node", id: state.nodes.has(s.id) ? s.id : state.rootId }, true);
   }
 
   async function draw() {

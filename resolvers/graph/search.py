@@ -1,4 +1,4 @@
-"""GraphQL shapes of a search by name across kinds."""
+"""GraphQL shapes of `search`: nodes of several kinds found by name, grouped by kind."""
 
 import enum
 from typing import Optional
