@@ -21,6 +21,7 @@ from maestro_graph.services.metamodel import MetaModels
 from maestro_graph.services.model_cards import ModelCards
 from maestro_graph.services.paging import DEFAULT_MAX_PAGE
 from maestro_graph.services.projects import ProjectService
+from maestro_graph.services.search import SearchService
 from maestro_graph.services.subscriptions import SubscriptionHub
 from maestro_graph.services.tokens import TokenService
 from maestro_graph.services.topology_cache import TopologyCache
@@ -43,6 +44,7 @@ class Services:
     training: TrainingJobs
     metamodel: MetaModels
     cards: ModelCards  # model cards: views of the graph, read on each request
+    search: SearchService  # one box over the kinds people look for by name
 
     @classmethod
     def build(cls, store: GraphStore, minter: TokenMinter | None = None, topology: TopologyCache | None = None,
@@ -61,4 +63,4 @@ class Services:
         return cls(store, graph, ProjectService(graph), artifacts, LineageService(store, graph, topology),
                    audit, TokenService(audit, minter), commits, feed, subscriptions,
                    TrainingJobs(graph, artifacts, feed, runners or {}, **training), MetaModels(graph, feed),
-                   ModelCards(store))
+                   ModelCards(store), SearchService(graph))

@@ -1,4 +1,5 @@
-"""node, nodes, nodeCounts: any node by its global id, and how many of each type there are."""
+"""node, nodes, nodeCounts, search: any node by its global id, how many of each type there are, and
+nodes of the kinds people look for by name (the rules are services/search.py's)."""
 
 from typing import Optional
 
@@ -7,10 +8,11 @@ from strawberry import relay
 
 from maestro_graph.domain.errors import LimitExceeded
 from resolvers.context import Info
+from resolvers.graph.search import SearchKind, SearchResult
 from resolvers.graph.types import LabelCount
 from resolvers.nodes import to_type
 from resolvers.permissions import VIEWER
-from resolvers.relay import from_global_id
+from resolvers.relay import DEFAULT_PAGE, from_global_id
 
 MAX_NODES = 100
 
@@ -35,3 +37,12 @@ class GraphQuery:
     async def node_counts(self, info: Info) -> list[LabelCount]:
         counts = await info.context.services.graph.counts(info.context.tenant)
         return [LabelCount(label=label.value, count=n) for label, n in sorted(counts.items(), key=lambda kv: kv[0].value)]
+
+    @strawberry.field(description="Nodes whose name holds `text` (case-insensitive): up to `first` of each kind, "
+                                  "grouped by kind (every searchable kind when `kinds` is null), with how many match.",
+                      permission_classes=VIEWER)
+    async def search(self, info: Info, text: str, kinds: Optional[list[SearchKind]] = None,
+                     first: int = DEFAULT_PAGE) -> SearchResult:
+        ctx = info.context
+        labels = [k.label for k in kinds] if kinds is not None else None
+        return SearchResult.of(await ctx.services.search.search(ctx.tenant, text, labels, first))

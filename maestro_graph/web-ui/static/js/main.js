@@ -84,6 +84,7 @@ async function route() {
   root.replaceChildren(container);
   try {
     const view = await ROUTES[wanted]();
+    if (mine !== generation) return;
     const cleanup = await view.render(container, params, page);
     if (mine !== generation) {
       if (typeof cleanup === "function") cleanup();
