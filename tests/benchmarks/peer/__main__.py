@@ -12,7 +12,7 @@ What it does, bounded in count and time, on loopback only:
      types filtered on the token's `tenant` claim); both check the same HS256 token;
   4. checks that both answer the same objects to each query;
   5. times each query at each client count, interleaved: a block of requests to Maestro, then the
-     same to the peer, and so on (one request a block at 1 client: A, B, A, B), so both see the
+     same to the peer (with --compare DIR, to a second Maestro running DIR's code first), and so on (one request a block at 1 client: A, B, A, B), so both see the
      same machine. Per server: p50/p95/p99, requests/s over its own blocks, and its process's CPU
      per request (utime + stime from /proc/<pid>/stat over its own blocks).
 
@@ -220,6 +220,8 @@ def main() -> None:
     ap.add_argument("--query", default="nested,project", help="nested,project (default both)")
     ap.add_argument("--seconds", type=float, default=90, help="time cap per query and client count (default 90)")
     ap.add_argument("--tenant", default="peer-bench", help="the tenant the demo graph is loaded into (default peer-bench)")
+    ap.add_argument("--compare", metavar="DIR", help="also run a Maestro importing its code from DIR (a worktree of "
+                    "another commit) as 'before', checked and interleaved like the others")
     ap.add_argument("--neo4j", default=os.environ.get("MAESTRO_TEST_NEO4J_URL", ""), help="[MAESTRO_TEST_NEO4J_URL]")
     args = ap.parse_args()
     password = os.environ.get("MAESTRO_TEST_NEO4J_PASSWORD") or os.environ.get("MAESTRO_NEO4J_PASSWORD", "")
@@ -252,12 +254,21 @@ def main() -> None:
         maestro = subprocess.Popen([str(BIN / "maestro-graph"), "serve", "--port", str(m_port)], env=env,
                                    stdout=subprocess.DEVNULL, stderr=m_log.open("w"))
         stack.callback(terminate, maestro)
+        mestros = [("maestro", maestro, f"http://127.0.0.1:{m_port}/graphql", m_log)]
+        if args.compare:
+            b_port, b_log = free_port(), Path(tmp, "before.log")
+            before = subprocess.Popen([str(BIN / "maestro-graph"), "serve", "--port", str(b_port)],
+                                      env={**env, "PYTHONPATH": str(Path(args.compare).resolve())},
+                                      stdout=subprocess.DEVNULL, stderr=b_log.open("w"))
+            stack.callback(terminate, before)
+            mestros.append(("before", before, f"http://127.0.0.1:{b_port}/graphql", b_log))
         peer_env = {**os.environ, "PEER_PORT": str(p_port), "PEER_NEO4J_URL": args.neo4j,
                     "PEER_NEO4J_PASSWORD": password, "PEER_JWT_SECRET": secret}
         peer = subprocess.Popen([shutil.which("node") or "node", str(HERE / "server.mjs")], env=peer_env, cwd=HERE,
                                 stdout=p_log.open("w"), stderr=subprocess.STDOUT)
         stack.callback(terminate, peer)
-        wait_ready(maestro, f"http://127.0.0.1:{m_port}/readyz", "maestro-graph serve", m_log)
+        for name, proc, url, log in mestros:
+            wait_ready(proc, url.replace("/graphql", "/readyz"), f"maestro-graph serve ({name})", log)
         deadline = time.time() + 60
         while "ready" not in p_log.read_text() and time.time() < deadline:
             if peer.poll() is not None:
@@ -274,9 +285,12 @@ def main() -> None:
                              (PEER_PROJECT, {"id": stored_id}, peer_project))}
         objects = {}
         for name, ((mq, mv, mf), (pq, pv, pf)) in pairs.items():
-            m_data, p_data = asyncio.run(fetch(m_url, mq, mv, token)), asyncio.run(fetch(p_url, pq, pv, token))
-            if mf(m_data) != pf(p_data):
-                raise SystemExit(f"{name}: Maestro and the peer answer different objects:\n{mf(m_data)!r:.1500}\n{pf(p_data)!r:.1500}")
+            p_data = asyncio.run(fetch(p_url, pq, pv, token))
+            for who, _, url, _ in mestros:
+                m_data = asyncio.run(fetch(url, mq, mv, token))
+                if mf(m_data) != pf(p_data):
+                    raise SystemExit(f"{name}: Maestro ({who}) and the peer answer different objects:\n"
+                                     f"{mf(m_data)!r:.1500}\n{pf(p_data)!r:.1500}")
             objects[name] = (count_objects(m_data), count_objects(p_data))
             print(f"{name}: same objects from both ({objects[name][0]:,} JSON objects from Maestro, "
                   f"{objects[name][1]:,} from the peer)", flush=True)
@@ -289,7 +303,8 @@ def main() -> None:
         for name in args.query.split(","):
             (mq, mv, _), (pq, pv, _) = pairs[name]
             for c in clients:
-                targets = [Target("maestro", m_url, maestro.pid, mq, mv, token), Target("peer", p_url, peer.pid, pq, pv, token)]
+                targets = [*(Target(who, url, proc.pid, mq, mv, token) for who, proc, url, _ in mestros),
+                           Target("peer", p_url, peer.pid, pq, pv, token)]
                 asyncio.run(interleaved(targets, c, args.requests, args.seconds))
                 for t in targets:
                     n = len(t.latencies)
