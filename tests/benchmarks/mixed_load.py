@@ -226,7 +226,7 @@ def main() -> None:
                   f"SQLite, one server process; {args.seconds:.0f} s per point"
                   + (f" and server, in {rounds} interleaved blocks; compare = {args.compare}" if args.compare else ""), flush=True)
             print(f"{'server':<8} {'clients':>7} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'requests':>8} "
-                  f"{'server CPU':>10} {'generator CPU':>13}", flush=True)
+                  f"{'server CPU':>10} {'generator CPU':>13} {'req/CPU-s':>9}", flush=True)
             for c in clients:
                 for server in servers:
                     server.reset()
@@ -240,7 +240,7 @@ def main() -> None:
                     p50 = statistics.median(load.latencies) if n else float("nan")
                     print(f"{server.name:<8} {c:>7} {n / server.elapsed:>7.1f} {p50:>8.1f} {pct(load.latencies, 99):>8.1f} "
                           f"{sum(load.errors.values()):>6} {n:>8} {server.server_cpu / server.elapsed:>9.0%} "
-                          f"{server.gen_cpu / server.elapsed:>13.0%}", flush=True)
+                          f"{server.gen_cpu / server.elapsed:>13.0%} {n / max(server.server_cpu, 1e-9):>9.0f}", flush=True)
                     print("        p50/p99 ms by kind: " + ", ".join(
                         f"{k} {statistics.median(v):.0f}/{pct(v, 99):.0f}" for k, v in sorted(load.kinds.items())), flush=True)
                     for what, count in sorted(load.errors.items(), key=lambda kv: -kv[1])[:3]:
