@@ -83,10 +83,12 @@ class GraphQLApp(OfflineGraphiQL, GraphQL):
 
     def encode_json(self, data: object) -> str | bytes:
         """Every answer (HTTP and WebSocket) through orjson: on a big answer json.dumps is most of
-        the time spent after execution. orjson takes only 64-bit integers and string keys; an
-        answer holding anything else (a JSON scalar with a bigger integer) goes through json."""
+        the time spent after execution. A str, not bytes: strawberry sends bytes on a WebSocket as
+        a binary frame, which graphql-ws clients refuse. orjson takes only 64-bit integers and
+        string keys; an answer holding anything else (a JSON scalar with a bigger integer) goes
+        through json."""
         try:
-            return orjson.dumps(data)
+            return orjson.dumps(data).decode()
         except TypeError:
             return json.dumps(data, separators=(",", ":"))
 
