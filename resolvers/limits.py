@@ -28,7 +28,7 @@ from graphql import (
     OperationDefinitionNode, SelectionSetNode, VariableNode, is_enum_type, is_input_object_type, is_interface_type,
     is_object_type, is_union_type, value_from_ast_untyped,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from resolvers.lineage.queries import IMPACT_LIMIT, LINEAGE_LIMIT
@@ -279,6 +279,27 @@ def _round(cost: float) -> str:
 # in the length of a document it keeps.
 VALID_CACHE_SIZE, VALID_CACHE_TEXT = 2_000, 20_000
 _VALID: "OrderedDict[tuple[int, str], None]" = OrderedDict()
+# Parsed documents are kept smaller than the validation marks: a parsed document is tens of times
+# its text. 256 x 10,000 characters stays within tens of MB however hostile the texts.
+PARSE_CACHE_SIZE, PARSE_CACHE_TEXT = 256, 10_000
+
+
+class DocumentCache(ParserCache):
+    """strawberry's ParserCache (an LRU keyed by the text and the parse options, max_tokens
+    included) for texts up to PARSE_CACHE_TEXT characters; a longer one is parsed each time.
+    Front-ends send the same few documents with new variables, and parsing is the first cost of
+    every request. Only the syntax tree is shared between requests: the limits (QueryLimits) are
+    checked on it with each request's own variables, and graphql-core never changes it."""
+
+    def __init__(self) -> None:
+        super().__init__(maxsize=PARSE_CACHE_SIZE)
+
+    def on_parse(self) -> Iterator[None]:
+        query = self.execution_context.query
+        if query and len(query) <= PARSE_CACHE_TEXT:
+            yield from super().on_parse()
+        else:
+            yield  # strawberry parses it
 
 
 class QueryLimits(SchemaExtension):

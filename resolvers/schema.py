@@ -26,7 +26,7 @@ from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.jobs.mutations import JobMutation
 from resolvers.jobs.queries import JobQuery
-from resolvers.limits import Limits, QueryLimits, introspection_sizes
+from resolvers.limits import DocumentCache, Limits, QueryLimits, introspection_sizes
 from resolvers.lineage.mutations import LineageMutation
 from resolvers.lineage.queries import LineageQuery
 from resolvers.models.mutations import ModelMutation, TrainingMutation
@@ -98,7 +98,7 @@ def unguarded_fields(schema: strawberry.Schema) -> list[str]:
 
 def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> strawberry.Schema:
     checked: list[Limits] = []  # the limits with this schema's introspection sizes, set once it is built
-    extensions: list = [SentIds, lambda: QueryLimits(checked[0]), OperationGuard, lambda: MaskErrors(should_mask_error=should_mask)]
+    extensions: list = [SentIds, DocumentCache, lambda: QueryLimits(checked[0]), OperationGuard, lambda: MaskErrors(should_mask_error=should_mask)]
     if not introspection:
         extensions.append(DisableIntrospection)
     schema = Schema(

@@ -57,6 +57,24 @@ async def test_oversize_first_is_refused_before_any_store_call(server):
     await refused(server, {"query": "{ datasets(first: 1) { edges { node { fields(first: 500) { totalCount } } } } }"})
 
 
+async def test_a_document_seen_before_is_checked_again_with_each_requests_variables(server):
+    """Parsed and validated documents are kept between requests; the limits are not: they depend
+    on the variables, so the same text with a bigger `first` is refused as if it were new."""
+    page = "query($n: Int!) { people(first: $n) { totalCount } }"
+    for _ in range(3):  # parsed and validated once, then taken from the caches
+        ok = await server.post({"query": page, "variables": {"n": 5}})
+        assert "errors" not in ok.json(), ok.text
+    error = await refused(server, {"query": page, "variables": {"n": 101}})
+    assert error["extensions"]["field"] == "first" and "at most 100" in error["message"]
+    nested = "query($n: Int!, $m: Int!) { projects(first: $n) { edges { node { " \
+             "members(first: $m) { edges { node { projects(first: $m) { edges { node { name } } } } } } } } } }"
+    for _ in range(2):
+        ok = await server.post({"query": nested, "variables": {"n": 2, "m": 2}})
+        assert "errors" not in ok.json(), ok.text
+    error = await refused(server, {"query": nested, "variables": {"n": 100, "m": 100}})
+    assert "cost exceeds 50000" in error["message"]
+
+
 async def test_lineage_depth_over_20_is_refused_before_any_store_call(server):
     some_dataset = "RGF0YXNldDp4"  # never looked up: the depth is checked first
     error = await refused(server, {"query": f'{{ lineage(id: "{some_dataset}", depth: 21) {{ truncated }} }}'})
