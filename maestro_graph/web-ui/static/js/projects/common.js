@@ -10,19 +10,14 @@ export function canEdit() {
 }
 
 /**
- * Wraps a view's render so that, when the person navigates away before it is ready, what it
- * started is stopped and it leaves the page alone (the router keeps only the newest view's stop).
+ * Hands a view's render `left()`: whether the person has navigated away since it began, so it
+ * can stop before starting subscriptions. (A view superseded while it rendered has its returned
+ * stop called by the router.)
  */
 export function guarded(render) {
   return async (root, params, page) => {
     const hash = location.hash;
-    const left = () => location.hash !== hash;
-    const cleanup = await render(root, params, page, left);
-    if (left() && typeof cleanup === "function") {
-      cleanup();
-      return undefined;
-    }
-    return cleanup;
+    return render(root, params, page, () => location.hash !== hash);
   };
 }
 
