@@ -22,6 +22,7 @@ from resolvers.cards.queries import CardQuery
 from resolvers.datasets.mutations import DatasetMutation
 from resolvers.datasets.queries import DatasetQuery
 from resolvers.errors import CLIENT_ERRORS, SentIds, add_code
+from resolvers.executor import Executor
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.jobs.mutations import JobMutation
@@ -108,6 +109,7 @@ def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> st
         types=list(node_types().values()),
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=extensions,
+        execution_context_class=Executor,
     )
     checked.append(dataclasses.replace(limits, introspection=introspection_sizes(schema._schema)))
     missing = unguarded_fields(schema)

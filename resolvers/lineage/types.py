@@ -10,7 +10,6 @@ from strawberry.scalars import JSON
 
 from maestro_graph.domain.derivations import contributions_of
 from maestro_graph.domain.errors import NotFound
-from maestro_graph.domain.graph import Node
 from maestro_graph.domain.impact import Impacted, ImpactReport as DomainReport
 from maestro_graph.services.lineage import LineageGraph as DomainGraph
 from maestro_graph.types import Granularity as DomainGranularity, LineageDirection as DomainDirection
@@ -98,21 +97,16 @@ def _selects_node(selections: list) -> bool:
 def _impacted(kind: type, label: str) -> type:
     @strawberry.type(name=f"Impacted{label}", description=f"A {label} the change reaches, with one shortest path to it.")
     class Item:
-        node_id: strawberry.Private[str]
         hops: strawberry.Private[list[str]]
         global_id: strawberry.Private[Callable[[str], str]]  # memoised per report: paths share prefixes
-        found: strawberry.Private[Optional[Node]]
         distance: int
+        # Read with the report's other nodes in one store call, when the query asks for it. A node
+        # deleted meanwhile is an error value: graphql-core reports it on this item (NOT_FOUND).
+        node: kind  # type: ignore[valid-type]
 
         @strawberry.field(description="Global ids from the root to this node.")
         def path(self) -> list[strawberry.ID]:  # built only when asked for: reports reach thousands of nodes
             return [strawberry.ID(self.global_id(hop)) for hop in self.hops]
-
-        @strawberry.field
-        def node(self, info: Info) -> kind:  # type: ignore[valid-type]
-            if self.found is not None:  # read with the report's other nodes, in one store call
-                return to_type(self.found)  # type: ignore[return-value]
-            return _load(info, self.node_id)  # type: ignore[return-value]  # deleted meanwhile: NOT_FOUND
 
     return Item
 
@@ -163,16 +157,23 @@ class ImpactReport:
         nodes = dict(r.loaded)  # what the service read already is not read again
         reached = [i.id for found in (r.fields, r.datasets, r.model_versions, r.models, r.deployments, r.projects,
                                       r.people) for i in found]
+        shown = _selects_node(info.selected_fields)
         missing = [node_id for node_id in [r.root.id, *reached] if node_id not in nodes]
-        if len(missing) > 1 and _selects_node(info.selected_fields):
+        if missing and shown:
             nodes.update(await ctx.services.graph.get(ctx.tenant, missing))
         if r.root.id in nodes:  # for `root`, which resolves through the loader
             ctx.loaders.node.prime(r.root.id, nodes[r.root.id])
 
         global_id = functools.cache(lambda node_id: to_global_id(r.label_of(node_id), node_id))
 
+        def node(node_id: str) -> object:
+            found = nodes.get(node_id)
+            if found is not None:
+                return to_type(found)
+            return NotFound(f"node {node_id} was deleted while the report was read", field="node")
+
         def items(kind: type, found: list[Impacted]) -> list:
-            return [kind(node_id=i.id, hops=i.path, global_id=global_id, found=nodes.get(i.id), distance=i.distance)
+            return [kind(hops=i.path, global_id=global_id, distance=i.distance, node=node(i.id) if shown else None)
                     for i in found]
 
         lists = dict(fields=items(ImpactedField, r.fields), datasets=items(ImpactedDataset, r.datasets),

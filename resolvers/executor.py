@@ -1,0 +1,256 @@
+"""The executor: graphql-core's, with a shortcut for the fields that decide nothing.
+
+Most of an answer is plain values: a node's name, an edge's distance, a node's global id, a
+connection's edges. For each of them graphql-core builds a path and a resolve info, calls
+strawberry's resolver wrapper, checks for an awaitable and completes the value through the
+non-null, list and object steps; that, not the store, was most of a large answer's time
+(docs/performance.md, issue #28).
+
+A field is *plain* when it takes no arguments and its value is an attribute of its parent
+(strawberry's basic field: no resolver, no permission class, no extension) or a relay node's
+global id. A plain field of a scalar or enum type is read and coerced in place; one of an object
+type, or a list of one, has its sub-selection executed directly. Anything else takes graphql-core's
+own path, and so does any plain value that would be an error (null where null is not allowed, an
+exception, a value its scalar refuses, an object of another type), so errors read exactly as
+graphql-core words them. tests/unit/test_executor.py holds this executor to graphql-core's answers.
+"""
+
+from __future__ import annotations
+
+from base64 import b64encode
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+from graphql import (GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, Undefined,
+                     is_leaf_type)
+from graphql.execution.executor import gather_with_cancel
+from graphql.pyutils import Path
+from strawberry import relay
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
+
+LEAF, OBJECT, LIST = 0, 1, 2
+
+
+class Plain(NamedTuple):
+    read: Callable[[Any], Any]
+    kind: int  # LEAF, OBJECT or LIST (of objects)
+    type: GraphQLOutputType  # the field's type as declared (non-null or not)
+    inner: Any  # LEAF: the scalar or enum; OBJECT: the object type; LIST: the item type as declared
+    nullable: bool
+    item: GraphQLObjectType | None = None  # LIST: the object type of its items
+    item_nullable: bool = True
+
+
+_PLAIN: dict[GraphQLObjectType, dict[str, Plain]] = {}
+_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+def _global_id(type_name: str, attr: str) -> Callable[[Any], Any]:
+    """relay's global id, as the string its GlobalID serialises to (base64 of "Type:id")."""
+    prefix = f"{type_name}:"
+
+    def read(source: Any) -> str | None:
+        node_id = getattr(source, attr)
+        return None if node_id is None else b64encode(f"{prefix}{node_id}".encode()).decode()
+    return read
+
+
+def _reader(parent: GraphQLObjectType, name: str, field: Any) -> Callable[[Any], Any] | None:
+    """How to read a plain field's value without its resolver, or None when it is not plain."""
+    definition = field.extensions.get(_BACKREF)
+    if getattr(field.resolve, "__name__", "") == "_get_basic_result":  # strawberry's own: getattr, nothing else
+        if definition is None or not definition.is_basic_field:
+            return None
+        attr = definition.python_name
+        return lambda source: getattr(source, attr)
+    owner = parent.extensions.get(_BACKREF)
+    resolver = getattr(getattr(definition, "base_resolver", None), "wrapped_func", None)
+    if name == "id" and isinstance(owner, StrawberryObjectDefinition) and isinstance(owner.origin, type) \
+            and issubclass(owner.origin, relay.Node) and not definition.extensions \
+            and getattr(resolver, "__func__", None) is relay.Node._id.__func__:  # type: ignore[attr-defined]
+        node = owner.origin
+        # relay's own `id` resolver reads resolve_typename and resolve_id; a type that overrides
+        # either keeps it.
+        if node.resolve_id.__func__ is relay.Node.resolve_id.__func__ \
+                and node.resolve_typename.__func__ is relay.Node.resolve_typename.__func__:  # type: ignore[attr-defined]
+            return _global_id(parent.name, node.resolve_id_attr())
+    return None
+
+
+def _unwrap(kind: Any) -> tuple[Any, bool]:
+    return (kind.of_type, False) if isinstance(kind, GraphQLNonNull) else (kind, True)
+
+
+def _checkable(object_type: GraphQLObjectType) -> bool:
+    """Whether values of this type can be taken without graphql-core's `is_type_of` check with
+    its resolve info: strawberry's own check reads only the value."""
+    check = object_type.is_type_of
+    return check is None or "_get_is_type_of" in getattr(check, "__qualname__", "")
+
+
+def _plain(parent: GraphQLObjectType, name: str, field: Any) -> Plain | None:
+    if field.args:
+        return None
+    inner, nullable = _unwrap(field.type)
+    if is_leaf_type(inner):
+        read = _reader(parent, name, field)
+        return None if read is None else Plain(read, LEAF, field.type, inner, nullable)
+    if isinstance(inner, GraphQLObjectType) and _checkable(inner):
+        read = _reader(parent, name, field)
+        return None if read is None else Plain(read, OBJECT, field.type, inner, nullable)
+    if isinstance(inner, GraphQLList):
+        item, item_nullable = _unwrap(inner.of_type)
+        if isinstance(item, GraphQLObjectType) and _checkable(item):
+            read = _reader(parent, name, field)
+            return None if read is None else Plain(read, LIST, field.type, inner.of_type, nullable, item, item_nullable)
+    return None
+
+
+def plain_fields(parent: GraphQLObjectType) -> dict[str, Plain]:
+    """The plain fields of a type (by field name), worked out once per type."""
+    found = _PLAIN.get(parent)
+    if found is None:
+        found = {}
+        for name, field in parent.fields.items():
+            plain = _plain(parent, name, field)
+            if plain is not None:
+                found[name] = plain
+        _PLAIN[parent] = found
+    return found
+
+
+def _takes(object_type: GraphQLObjectType, value: Any) -> bool:
+    """Whether graphql-core would complete this value as an object of this type without error."""
+    if value is None or isinstance(value, Exception):
+        return False
+    check = object_type.is_type_of
+    return check is None or bool(check(value, None))
+
+
+class Executor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's `execute_fields`, taking plain fields in place (see the module's doc)."""
+
+    def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
+                       grouped_field_set: Any, position_context: Any) -> Any:
+        plain = plain_fields(parent_type)
+        # Middleware (a schema extension with a `resolve` hook) must see every field: none then.
+        if not plain or (self.middleware_manager is not None and self.middleware_manager.middlewares):
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                entry = plain.get(node.name.value)
+                result: Any = Undefined
+                if entry is not None and not node.arguments:
+                    result = self._take(entry, source_value, field_details_list, path, response_name, parent_type,
+                                        position_context)
+                if result is Undefined:
+                    result = self.execute_field(parent_type, source_value, field_details_list,
+                                                Path(path, response_name, parent_type.name), position_context)
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return self._await_fields(results, awaitable_fields)
+
+    def _take(self, entry: Plain, source: Any, field_details_list: Any, path: Path | None, response_name: str,
+              parent_type: GraphQLObjectType, position_context: Any) -> Any:
+        """A plain field's completed value, or Undefined to leave it to graphql-core's path."""
+        try:
+            value = entry.read(source)
+        except Exception:  # noqa: BLE001  # graphql-core's path reads it again and reports it
+            return Undefined
+        if value is None:
+            return None if entry.nullable else Undefined
+        if entry.kind == LEAF:
+            try:
+                coerced = entry.inner.coerce_output_value(value)
+            except Exception:  # noqa: BLE001
+                return Undefined
+            return Undefined if coerced is None or coerced is Undefined else coerced
+        field_path = Path(path, response_name, parent_type.name)
+        if entry.kind == OBJECT:
+            if not _takes(entry.inner, value):
+                return Undefined
+            complete = lambda: self.collect_and_execute_subfields(  # noqa: E731
+                entry.inner, field_details_list, field_path, value, position_context)
+        else:
+            if not isinstance(value, (list, tuple)) or not all(_takes(entry.item, item) for item in value):  # type: ignore[arg-type]
+                return Undefined
+            complete = lambda: self._objects(entry, field_details_list, field_path, value, position_context)  # noqa: E731
+        # What execute_field does around complete_value: an error nulls this field, or its parent
+        # when the field is non-null.
+        try:
+            completed = complete()
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, entry.type, field_details_list, field_path)
+            return None
+        if self.is_awaitable(completed):
+            return self._guarded(completed, entry.type, field_details_list, field_path)
+        return completed
+
+    def _objects(self, entry: Plain, field_details_list: Any, path: Path, items: Any, position_context: Any) -> Any:
+        """complete_iterable_value for a list of objects already known to be of the item type."""
+        item_type = entry.item
+        is_awaitable = self.is_awaitable
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
+                try:
+                    value = self.collect_and_execute_subfields(item_type, field_details_list, item_path, item,  # type: ignore[arg-type]
+                                                               position_context)
+                    if is_awaitable(value):
+                        value = self._guarded(value, entry.inner, field_details_list, item_path)
+                        awaitable_indices.append(index)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, entry.inner, field_details_list, item_path)
+                    value = None
+                completed.append(value)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[i] for i in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+        return self._await_items(completed, awaitable_indices)
+
+    async def _guarded(self, completed: Awaitable[Any], return_type: GraphQLOutputType, field_details_list: Any,
+                       path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
+    @staticmethod
+    async def _await_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
+        if len(awaitable_indices) == 1:
+            completed[awaitable_indices[0]] = await completed[awaitable_indices[0]]
+        else:
+            awaited = await gather_with_cancel(*(completed[i] for i in awaitable_indices))
+            for index, value in zip(awaitable_indices, awaited, strict=True):
+                completed[index] = value
+        return completed
+
+    @staticmethod
+    async def _await_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+        if len(awaitable_fields) == 1:
+            field = awaitable_fields[0]
+            results[field] = await results[field]
+        else:
+            awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+            results.update(zip(awaitable_fields, awaited, strict=True))
+        return results
