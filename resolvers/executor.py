@@ -21,9 +21,10 @@ from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from graphql import (GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, Undefined,
+from graphql import (GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, GraphQLSchema, Undefined,
                      is_leaf_type)
 from graphql.execution.executor import gather_with_cancel
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -129,6 +130,39 @@ def _takes(object_type: GraphQLObjectType, value: Any) -> bool:
     return check is None or bool(check(value, None))
 
 
+def direct(resolver: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a resolver that graphql-core may call as it is, without strawberry's wrapper around
+    it (an Info object, argument conversion, the extension chain): `resolver(parent, info,
+    **arguments)`, arguments by their GraphQL names. Its `info` is then graphql-core's resolve info:
+    the resolver may read only `info.context` from it. `use_direct_resolvers` checks that nothing
+    is lost: no permission class or extension on the field, and arguments that are scalars named
+    alike in Python and GraphQL, so there is nothing to convert."""
+    resolver.__maestro_direct__ = True  # type: ignore[attr-defined]
+    return resolver
+
+
+def use_direct_resolvers(schema: GraphQLSchema) -> int:
+    """Let graphql-core call each `direct` resolver itself; returns how many fields do."""
+    count = 0
+    for graphql_type in schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for name, field in graphql_type.fields.items():
+            definition = field.extensions.get(_BACKREF)
+            func = getattr(getattr(definition, "base_resolver", None), "wrapped_func", None)
+            if not getattr(func, "__maestro_direct__", False):
+                continue
+            where = f"{graphql_type.name}.{name}"
+            assert not definition.extensions, f"{where}: a direct resolver cannot have a permission class or extension"
+            python_names = {a.python_name for a in definition.arguments}
+            for arg_name, arg in field.args.items():
+                assert arg_name in python_names and is_leaf_type(_unwrap(arg.type)[0]) and not isinstance(
+                    _unwrap(arg.type)[0], GraphQLEnumType), f"{where}({arg_name}): a direct resolver takes scalars named alike"
+            field.resolve = func
+            count += 1
+    return count
+
+
 class Executor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's `execute_fields`, taking plain fields in place (see the module's doc)."""
 
@@ -147,8 +181,23 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 entry = plain.get(node.name.value)
                 result: Any = Undefined
                 if entry is not None and not node.arguments:
-                    result = self._take(entry, source_value, field_details_list, path, response_name, parent_type,
-                                        position_context)
+                    if entry.kind == LEAF:  # most fields of an answer: taken here, without a call
+                        try:
+                            value = entry.read(source_value)
+                            if value is None:
+                                if entry.nullable:
+                                    results[response_name] = None
+                                    continue
+                            else:
+                                value = entry.inner.coerce_output_value(value)
+                                if value is not None and value is not Undefined:
+                                    results[response_name] = value
+                                    continue
+                        except Exception:  # noqa: BLE001  # graphql-core's path below reports it
+                            pass
+                    else:
+                        result = self._take(entry, source_value, field_details_list, path, response_name, parent_type,
+                                            position_context)
                 if result is Undefined:
                     result = self.execute_field(parent_type, source_value, field_details_list,
                                                 Path(path, response_name, parent_type.name), position_context)
@@ -164,21 +213,52 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return results
         return self._await_fields(results, awaitable_fields)
 
+    def execute_field(self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path,
+                      position_context: Any) -> Any:
+        """graphql-core's execute_field, with each field's arguments coerced once per execution:
+        they depend only on the field in the document and the operation's variables, and a list
+        of a thousand items would otherwise coerce `first: 10` a thousand times."""
+        first = field_details_list[0]
+        node = first.node
+        field_def = self.schema.get_field(parent_type, node.name.value)
+        if not field_def:
+            return Undefined
+        return_type = field_def.type
+        resolve_fn = field_def.resolve or self.field_resolver
+        if self.middleware_manager:
+            resolve_fn = self.middleware_manager.get_field_resolver(resolve_fn)
+        info = self.build_resolve_info(field_def, [d.node for d in field_details_list], parent_type, path)
+        try:
+            if field_def.args or node.arguments:
+                cache = self.__dict__.setdefault("_arguments", {})
+                held = cache.get(id(first))
+                if held is None:  # the field's details are kept alive with its values, so the id stays theirs
+                    held = cache[id(first)] = (first, get_argument_values(
+                        field_def, node, self.variable_values, first.fragment_variable_values, self.hide_suggestions))
+                args = held[1]
+            else:
+                args = {}
+            result = resolve_fn(source, info, **args)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, field_details_list, info, path, result,
+                                                     position_context)
+            completed = self.complete_value(return_type, field_details_list, info, path, result, position_context)
+            if self.is_awaitable(completed):
+                return self._guarded(completed, return_type, field_details_list, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
     def _take(self, entry: Plain, source: Any, field_details_list: Any, path: Path | None, response_name: str,
               parent_type: GraphQLObjectType, position_context: Any) -> Any:
-        """A plain field's completed value, or Undefined to leave it to graphql-core's path."""
+        """A plain object or list field's completed value, or Undefined to leave it to graphql-core's path."""
         try:
             value = entry.read(source)
         except Exception:  # noqa: BLE001  # graphql-core's path reads it again and reports it
             return Undefined
         if value is None:
             return None if entry.nullable else Undefined
-        if entry.kind == LEAF:
-            try:
-                coerced = entry.inner.coerce_output_value(value)
-            except Exception:  # noqa: BLE001
-                return Undefined
-            return Undefined if coerced is None or coerced is Undefined else coerced
         field_path = Path(path, response_name, parent_type.name)
         if entry.kind == OBJECT:
             if not _takes(entry.inner, value):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from functools import cache
 from typing import Any, Optional
 
@@ -22,6 +21,7 @@ from maestro_graph.domain.graph import Label, Neighbour, Node, Rel
 from maestro_graph.domain.props import defaults
 from maestro_graph.types import Direction
 from resolvers.context import Info
+from resolvers.executor import direct
 from resolvers.relay import DEFAULT_PAGE, Connection, Edge, cursor_of, decode_cursor, page_info
 
 OUT, IN = Direction.OUT, Direction.IN
@@ -49,41 +49,38 @@ def node_types() -> dict[Label, type]:
     return types
 
 
-def _time(value: Any) -> Any:
-    # Stored timestamps are ISO strings already; the DateTime scalar serialises them unchanged.
-    return value
-
-
 @cache
-def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
-    """For each plain field of a node type: how to turn the stored prop into the GraphQL value."""
-    out: dict[str, Callable[[Any], Any]] = {}
+def _plan(label: Label) -> tuple[type, tuple[tuple[str, Any], ...], tuple[tuple[str, Callable[[Any], Any], Any], ...]]:
+    """How to build a label's GraphQL object: its type, the plain fields of that type taken from
+    the stored props as they are (name, default), and those converted (name, converter, default).
+    Worked out once: an answer builds thousands of these."""
+    cls = node_types()[label]
+    fallback = defaults(label)
+    plain: list[tuple[str, Any]] = []
+    converted: list[tuple[str, Callable[[Any], Any], Any]] = []
     for f in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
         if f.base_resolver is not None or f.python_name in ("id", "created_at", "updated_at"):
             continue
+        name, default = f.python_name, fallback.get(f.python_name)
         kind = f.type.of_type if isinstance(f.type, StrawberryOptional) else f.type
         item = kind.of_type if isinstance(kind, StrawberryList) else None
         if item is not None and hasattr(item, "__strawberry_definition__"):  # a list of objects: stored as dicts
-            out[f.python_name] = lambda v, T=item: [T(**x) for x in v or ()]
+            converted.append((name, lambda v, T=item: [T(**x) for x in v or ()], default))
         elif isinstance(kind, StrawberryEnumDefinition):
-            out[f.python_name] = lambda v, E=kind.wrapped_cls: None if v is None else E(v)
-        elif kind is datetime:
-            out[f.python_name] = _time
-        else:
-            out[f.python_name] = lambda v: v
-    return out
-
-
-@cache
-def _defaults(label: Label) -> dict[str, Any]:
-    return defaults(label)
+            members = {m.value: m for m in kind.wrapped_cls}  # a lookup: calling the Enum is slow
+            converted.append((name, lambda v, E=kind.wrapped_cls, M=members: None if v is None else M.get(v) or E(v), default))
+        else:  # timestamps too: stored as ISO strings, which the DateTime scalar serialises unchanged
+            plain.append((name, default))
+    return cls, tuple(plain), tuple(converted)
 
 
 def to_type(node: Node) -> Any:
     """The GraphQL object for a stored node."""
-    cls = node_types()[node.label]
-    fallback = _defaults(node.label)
-    values = {name: conv(node.props.get(name, fallback.get(name))) for name, conv in _converters(cls).items()}
+    cls, plain, converted = _plan(node.label)
+    props = node.props
+    values = {name: props.get(name, default) for name, default in plain}
+    for name, convert, default in converted:
+        values[name] = convert(props.get(name, default))
     return cls(id=node.id, created_at=node.created_at, updated_at=node.updated_at, **values)
 
 
@@ -115,6 +112,7 @@ def related(rel: Rel, direction: Direction, *, kind: EdgeKind = PLAIN, labels: I
     `labels` only, when given). Each page is cut in the store, for every node of the level at once."""
     only = frozenset(labels)
 
+    @direct
     async def resolve(root: Any, info: Info, first: int = DEFAULT_PAGE, after: Optional[str] = None):  # type: ignore[no-untyped-def]
         loader = info.context.loaders.neighbour_pages(rel, direction, only, first, decode_cursor(after))
         page = await loader.load(root.id)
@@ -127,6 +125,7 @@ def related(rel: Rel, direction: Direction, *, kind: EdgeKind = PLAIN, labels: I
 def related_one(rel: Rel, direction: Direction, *, description: str) -> Any:
     """The resolver of a to-one relationship field (the first node at the other end, or null)."""
 
+    @direct
     async def resolve(root: Any, info: Info):  # type: ignore[no-untyped-def]
         nbs = await info.context.loaders.neighbours(rel, direction).load(root.id)
         return to_type(nbs[0].node) if nbs else None

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Generic, TypeVar
 
+import orjson
 import strawberry
 from strawberry import relay
 
@@ -53,7 +54,7 @@ def from_global_id(value: str, expected: Label | None = None, field: str = "id")
 
 
 def encode_cursor(cursor: Cursor) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(cursor)).encode()).decode()
+    return base64.urlsafe_b64encode(orjson.dumps(cursor)).decode()
 
 
 def decode_cursor(value: str | None, field: str = "after") -> Cursor | None:

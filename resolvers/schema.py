@@ -22,7 +22,7 @@ from resolvers.cards.queries import CardQuery
 from resolvers.datasets.mutations import DatasetMutation
 from resolvers.datasets.queries import DatasetQuery
 from resolvers.errors import CLIENT_ERRORS, SentIds, add_code
-from resolvers.executor import Executor
+from resolvers.executor import Executor, use_direct_resolvers
 from resolvers.graph.mutations import GraphMutation
 from resolvers.graph.queries import GraphQuery
 from resolvers.jobs.mutations import JobMutation
@@ -111,6 +111,7 @@ def build_schema(*, limits: Limits = Limits(), introspection: bool = True) -> st
         extensions=extensions,
         execution_context_class=Executor,
     )
+    use_direct_resolvers(schema._schema)
     checked.append(dataclasses.replace(limits, introspection=introspection_sizes(schema._schema)))
     missing = unguarded_fields(schema)
     assert not missing, f"every root field needs a permission class (IsViewer/IsEditor/IsAdmin): {', '.join(missing)}"
