@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, Optional
 
 import strawberry
+from graphql import FieldNode, InlineFragmentNode, Undefined, value_from_ast
 from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition
 
@@ -119,7 +120,53 @@ def related(rel: Rel, direction: Direction, *, kind: EdgeKind = PLAIN, labels: I
         out = [kind.edge(key=cursor_of(nb.node), node=to_type(nb.node), **kind.props(nb)) for nb in page.items]
         return kind.connection(edges=out, page_info=page_info(out, page.has_next, after is not None), total_count=page.total)
 
+    resolve.__maestro_page__ = (rel, direction, only)  # type: ignore[attr-defined]  # what prefetch_pages reads
     return strawberry.field(resolver=resolve, description=description)
+
+
+def prefetch_pages(info: Info, label: Label, node_ids: list[str]) -> None:
+    """Look-ahead for `node` and `nodes`: the id says the node's type before it is read, so the
+    relationship pages the query asks of that type are asked for now, with the node itself, not
+    one round trip after it. They go through the request's loaders, so the fields' own resolvers
+    find them there. Fields under a directive, or with an argument that does not coerce, are left
+    to their resolvers."""
+    raw = info._raw_info
+    type_name = label.value
+    fields = raw.schema.type_map[type_name].fields  # type: ignore[union-attr]
+    loaders = info.context.loaders
+
+    def wanted(selection_set: Any) -> Iterable[FieldNode]:
+        for s in selection_set.selections if selection_set is not None else ():
+            if s.directives:
+                continue
+            if isinstance(s, FieldNode):
+                yield s
+            elif isinstance(s, InlineFragmentNode):
+                if s.type_condition is None or s.type_condition.name.value == type_name:
+                    yield from wanted(s.selection_set)
+            else:  # a fragment spread
+                fragment = raw.fragments.get(s.name.value)
+                if fragment is not None and fragment.type_condition.name.value == type_name:
+                    yield from wanted(fragment.selection_set)
+
+    for node in (n for field_node in raw.field_nodes for n in wanted(field_node.selection_set)):
+        field = fields.get(node.name.value)
+        spec = getattr(getattr(field, "resolve", None), "__maestro_page__", None)
+        if spec is None:
+            continue
+        given = {a.name.value: value_from_ast(a.value, field.args[a.name.value].type, raw.variable_values)
+                 for a in node.arguments or () if a.name.value in field.args}
+        if any(v is Undefined for v in given.values()):
+            continue
+        rel, direction, only = spec
+        try:
+            loader = loaders.neighbour_pages(rel, direction, only, given.get("first", DEFAULT_PAGE),
+                                             decode_cursor(given.get("after")))
+        except Exception:  # noqa: BLE001  # a bad cursor: the field's resolver says so
+            continue
+        for node_id in node_ids:
+            # Retrieved here so that a page nobody asks for after all (no such node) never warns.
+            loader.load(node_id).add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def related_one(rel: Rel, direction: Direction, *, description: str) -> Any:

@@ -10,7 +10,7 @@ from maestro_graph.domain.errors import LimitExceeded
 from resolvers.context import Info
 from resolvers.graph.search import SearchKind, SearchResult
 from resolvers.graph.types import LabelCount
-from resolvers.nodes import to_type
+from resolvers.nodes import prefetch_pages, to_type
 from resolvers.permissions import VIEWER
 from resolvers.relay import DEFAULT_PAGE, from_global_id
 
@@ -22,6 +22,7 @@ class GraphQuery:
     @strawberry.field(description="The node with this id, or null if there is none (in your tenant).", permission_classes=VIEWER)
     async def node(self, info: Info, id: strawberry.ID) -> Optional[relay.Node]:
         label, node_id = from_global_id(id)
+        prefetch_pages(info, label, [node_id])
         found = await info.context.loaders.node.load(node_id)
         return to_type(found) if found is not None and found.label is label else None
 
@@ -30,6 +31,8 @@ class GraphQuery:
         if len(ids) > MAX_NODES:
             raise LimitExceeded(f"ids: at most {MAX_NODES} at a time, got {len(ids)}", field="ids", limit=MAX_NODES)
         decoded = [from_global_id(i, field="ids") for i in ids]
+        for label in {label for label, _ in decoded}:
+            prefetch_pages(info, label, [node_id for of, node_id in decoded if of is label])
         found = await info.context.loaders.node.load_many([i for _, i in decoded])
         return [to_type(n) if n is not None and n.label is label else None for (label, _), n in zip(decoded, found)]
 

@@ -7,6 +7,7 @@ from typing import Optional
 import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
+from strawberry.types.nodes import SelectedField
 
 from maestro_graph.domain.derivations import contributions_of
 from maestro_graph.domain.errors import NotFound
@@ -89,9 +90,36 @@ async def _load(info: Info, node_id: str) -> object:
     return to_type(node)
 
 
-def _selects_node(selections: list) -> bool:
-    """Whether a selection (fragments included) asks for a field named `node` anywhere below."""
-    return any(getattr(s, "name", None) == "node" or _selects_node(s.selections or []) for s in selections)
+def _node_selections(selections: list) -> list:
+    """What the query asks of the reached nodes: the selections below each field named `node`."""
+    out: list = []
+    for s in selections:
+        if isinstance(s, SelectedField) and s.name == "node":
+            out += s.selections
+        else:
+            out += _node_selections(s.selections)
+    return out
+
+
+def _only_ids(selections: list) -> bool:
+    """Whether these selections (fragments included) ask only for `id` and `__typename`, with no
+    directive that could change that."""
+    for s in selections:
+        if s.directives:
+            return False
+        if isinstance(s, SelectedField) and s.name not in ("id", "__typename"):
+            return False
+        if not isinstance(s, SelectedField) and not _only_ids(s.selections):
+            return False
+    return True
+
+
+def _identified(kind: type, node_id: str) -> object:
+    """A reached node as its type with its id alone, for a query that asks nothing else of it:
+    the index knows every reached node's label and id, so there is nothing to read."""
+    node = kind.__new__(kind)
+    node.id = node_id
+    return node
 
 
 def _impacted(kind: type, label: str) -> type:
@@ -118,6 +146,8 @@ ImpactedModel = _impacted(Model, "Model")
 ImpactedDeployment = _impacted(Deployment, "Deployment")
 ImpactedProject = _impacted(Project, "Project")
 ImpactedPerson = _impacted(Person, "Person")
+_NODE_TYPES = {ImpactedField: Field, ImpactedDataset: Dataset, ImpactedModelVersion: ModelVersion, ImpactedModel: Model,
+               ImpactedDeployment: Deployment, ImpactedProject: Project, ImpactedPerson: Person}
 
 
 @strawberry.type
@@ -157,23 +187,27 @@ class ImpactReport:
         nodes = dict(r.loaded)  # what the service read already is not read again
         reached = [i.id for found in (r.fields, r.datasets, r.model_versions, r.models, r.deployments, r.projects,
                                       r.people) for i in found]
-        shown = _selects_node(info.selected_fields)
+        asked = _node_selections(info.selected_fields)
+        ids_only = _only_ids(asked)
         missing = [node_id for node_id in [r.root.id, *reached] if node_id not in nodes]
-        if missing and shown:
+        if missing and asked and not ids_only:
             nodes.update(await ctx.services.graph.get(ctx.tenant, missing))
         if r.root.id in nodes:  # for `root`, which resolves through the loader
             ctx.loaders.node.prime(r.root.id, nodes[r.root.id])
 
         global_id = functools.cache(lambda node_id: to_global_id(r.label_of(node_id), node_id))
 
-        def node(node_id: str) -> object:
+        def node(kind: type, node_id: str) -> object:
+            if ids_only:
+                return _identified(kind, node_id)
             found = nodes.get(node_id)
             if found is not None:
                 return to_type(found)
             return NotFound(f"node {node_id} was deleted while the report was read", field="node")
 
-        def items(kind: type, found: list[Impacted]) -> list:
-            return [kind(hops=i.path, global_id=global_id, distance=i.distance, node=node(i.id) if shown else None)
+        def items(item: type, found: list[Impacted]) -> list:
+            kind = _NODE_TYPES[item]
+            return [item(hops=i.path, global_id=global_id, distance=i.distance, node=node(kind, i.id) if asked else None)
                     for i in found]
 
         lists = dict(fields=items(ImpactedField, r.fields), datasets=items(ImpactedDataset, r.datasets),

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -277,6 +278,27 @@ async def test_impact_analysis_reaches_models_deployments_projects_and_people(se
     assert [f["distance"] for f in shallow["fields"]] == [1] and shallow["modelVersions"] == []
     capped = (await server.execute(q, {"id": ids["shop.orders/amount"], "d": None, "l": 2}))["impactAnalysis"]
     assert capped["truncated"] is True
+
+    # Asked only for their ids, the reached nodes are answered from the lineage index, not read:
+    # the same ids as when they are read, and no node read at all.
+    def ask(shown: str) -> Any:
+        return server.execute(f"query($id: ID!) {{ impactAnalysis(id: $id) {{ {shown} }} }}", {"id": ids["shop.orders/amount"]})
+    read = (await ask("fields { node { id path } } datasets { node { id name } } people { node { id name } } "
+                      "modelVersions { node { id version } } deployments { node { id name } }"))["impactAnalysis"]
+    server.store.calls.clear()
+    await ask("fields { distance } datasets { distance }")
+    walk_alone = list(server.store.calls)  # the walk's own calls (the store's, with the index off)
+    server.store.calls.clear()
+    bare = (await ask("fields { node { id } } datasets { node { ... on Dataset { id __typename } } } people { node { id } } "
+                      "modelVersions { node { __typename id } } deployments { node { id } }"))["impactAnalysis"]
+    assert server.store.calls == walk_alone, server.store.calls
+    for kind in ("fields", "datasets", "people", "modelVersions", "deployments"):
+        assert [i["node"]["id"] for i in bare[kind]] == [i["node"]["id"] for i in read[kind]] != []
+    assert {i["node"]["__typename"] for i in bare["datasets"]} == {"Dataset"}
+    server.store.calls.clear()
+    await ask("fields { node { id ... on Field { path } } }")  # anything more than the id is read
+    if "walk" not in walk_alone:  # from the index (walking the store reads the nodes on the way)
+        assert server.store.calls.count("get_nodes") == walk_alone.count("get_nodes") + 1, server.store.calls
 
 
 def opaque_event(job: str, inputs: list[str], output: str, out_cols: list[str]) -> RunEvent:

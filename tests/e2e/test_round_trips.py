@@ -110,3 +110,39 @@ async def test_round_trips_do_not_grow_with_the_data(server, store):
         await server.execute(NESTED.replace("projects(first: 50)", "projects(first: 10)"))
     assert server.store.calls == big_calls
     assert small.count == big.count
+
+
+PROJECT = """query($id: ID!) { node(id: $id) { ... on Project { name
+  members(first: 10) { edges { role node { name } } }
+  artifacts(first: 10) { edges { impactScore node { name type } } } } } }"""
+
+
+async def test_a_node_asks_for_its_relationship_pages_with_itself_not_one_round_trip_after(server):
+    """node(id)'s look-ahead: the id names the type, so the pages the query asks of it are read
+    alongside the node; the same three store calls, but two of them no longer wait for the first."""
+    await seed(server.store.inner, server.tenant, 5)
+    await settled(server)
+    pid = (await server.execute("{ projects(first: 1) { edges { node { id } } } }"))["projects"]["edges"][0]["node"]["id"]
+    inner, pages_started = server.store.inner, []
+    real = inner.get_nodes
+
+    async def get_nodes(*args, **kwargs):
+        found = await real(*args, **kwargs)
+        pages_started.append(server.store.calls.count("neighbour_pages"))  # by the time the node is read
+        return found
+
+    inner.get_nodes = get_nodes
+    try:
+        server.store.calls.clear()
+        data = await server.execute(PROJECT, {"id": pid})
+        assert sorted(server.store.calls) == ["get_nodes", "neighbour_pages", "neighbour_pages"], server.store.calls
+        # Asked of another type, or under a directive, nothing is read ahead: the included page
+        # is read after the node, by its resolver.
+        server.store.calls.clear()
+        await server.execute("""query($id: ID!) { node(id: $id) { ... on Person { projects(first: 5) { totalCount } }
+                                ... on Project { artifacts(first: 10) @include(if: true) { totalCount } } } }""", {"id": pid})
+        assert server.store.calls == ["get_nodes", "neighbour_pages"], server.store.calls
+    finally:
+        del inner.get_nodes
+    assert pages_started == [2, 0]
+    assert len(data["node"]["members"]["edges"]) == 3 and len(data["node"]["artifacts"]["edges"]) == 3
