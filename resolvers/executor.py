@@ -9,10 +9,19 @@ non-null, list and object steps; that, not the store, was most of a large answer
 A field is *plain* when it takes no arguments and its value is an attribute of its parent
 (strawberry's basic field: no resolver, no permission class, no extension) or a relay node's
 global id. A plain field of a scalar or enum type is read and coerced in place; one of an object
-type, or a list of one, has its sub-selection executed directly. Anything else takes graphql-core's
-own path, and so does any plain value that would be an error (null where null is not allowed, an
-exception, a value its scalar refuses, an object of another type), so errors read exactly as
-graphql-core words them. tests/unit/test_executor.py holds this executor to graphql-core's answers.
+type, or a list of one, has its sub-selection executed directly. When everything below such a
+field is plain too (an impact report's items, a page of edges with their nodes' names), the
+selection is answered from a *plan* worked out once per execution: plain reads into dicts, with
+no per-object step through graphql-core at all.
+
+Anything else takes graphql-core's own path, and so does any plain value that would be an error
+(null where null is not allowed, an exception, a value its scalar refuses, an object of another
+type), so errors read exactly as graphql-core words them. tests/unit/test_executor.py holds this
+executor to graphql-core's answers.
+
+Resolvers marked `direct` (the relationship pages) are called by graphql-core itself, without
+strawberry's wrapper; and each field's arguments are coerced once per execution, not once per
+object.
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from graphql import (GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, GraphQLSchema, Undefined,
+from graphql import (GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, GraphQLSchema, GraphQLString,
+                     Undefined,
                      is_leaf_type)
 from graphql.execution.executor import gather_with_cancel
 from graphql.execution.values import get_argument_values
@@ -31,7 +41,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
 
-LEAF, OBJECT, LIST = 0, 1, 2
+LEAF, OBJECT, LIST, TYPENAME = 0, 1, 2, 3
 
 
 class Plain(NamedTuple):
@@ -42,6 +52,23 @@ class Plain(NamedTuple):
     nullable: bool
     item: GraphQLObjectType | None = None  # LIST: the object type of its items
     item_nullable: bool = True
+    coerce: Callable[[Any], Any] | None = None  # LEAF: inner.coerce_output_value, or a shortcut to it
+
+
+MAX_INT, MIN_INT = 2**31 - 1, -(2**31)
+
+
+def _coercer(leaf: Any) -> Callable[[Any], Any]:
+    """The leaf type's coerce_output_value, with the common case taken first: a str for String or
+    ID, a bool for Boolean, an int in range for Int are what graphql-core returns them as."""
+    coerce = leaf.coerce_output_value
+    if leaf is GraphQLString or leaf is GraphQLID:
+        return lambda v: v if type(v) is str else coerce(v)
+    if leaf is GraphQLBoolean:
+        return lambda v: v if type(v) is bool else coerce(v)
+    if leaf is GraphQLInt:
+        return lambda v: v if type(v) is int and MIN_INT <= v <= MAX_INT else coerce(v)
+    return coerce
 
 
 _PLAIN: dict[GraphQLObjectType, dict[str, Plain]] = {}
@@ -97,7 +124,7 @@ def _plain(parent: GraphQLObjectType, name: str, field: Any) -> Plain | None:
     inner, nullable = _unwrap(field.type)
     if is_leaf_type(inner):
         read = _reader(parent, name, field)
-        return None if read is None else Plain(read, LEAF, field.type, inner, nullable)
+        return None if read is None else Plain(read, LEAF, field.type, inner, nullable, coerce=_coercer(inner))
     if isinstance(inner, GraphQLObjectType) and _checkable(inner):
         read = _reader(parent, name, field)
         return None if read is None else Plain(read, OBJECT, field.type, inner, nullable)
@@ -163,8 +190,101 @@ def use_direct_resolvers(schema: GraphQLSchema) -> int:
     return count
 
 
+# A plan: how to answer a selection made only of plain fields (and __typename), as steps of
+# (response name, kind, read, a leaf's coercer or (object type, its class) or the typename, nullable,
+#  sub-plan, (item type, its class), item nullable).
+Step = tuple[str, int, Any, Any, bool, Any, Any, bool]
+
+
+def _answer(plan: tuple[Step, ...], source: Any) -> dict[str, Any]:
+    """The answer to a plan's selection on one value. Raises on anything graphql-core would report
+    (a null where null is not allowed, a value a scalar refuses, an object of another type): the
+    caller then lets graphql-core's path take the value and word the error. Only reads, so
+    nothing is done twice."""
+    out: dict[str, Any] = {}
+    for name, kind, read, inner, nullable, sub, item_type, item_nullable in plan:
+        if kind == TYPENAME:
+            out[name] = inner
+            continue
+        value = read(source)
+        if value is None:
+            if not nullable:
+                raise _NotPlain
+            out[name] = None
+        elif kind == LEAF:
+            coerced = inner(value)
+            if coerced is None or coerced is Undefined:
+                raise _NotPlain
+            out[name] = coerced
+        elif kind == OBJECT:
+            if not (type(value) is inner[1] and _CAST not in value.__dict__) and not _takes(inner[0], value):
+                raise _NotPlain
+            out[name] = _answer(sub, value)
+        else:
+            if not isinstance(value, (list, tuple)):
+                raise _NotPlain
+            items: list[Any] = []
+            for item in value:
+                if item is None and item_nullable:
+                    items.append(None)
+                elif (type(item) is item_type[1] and _CAST not in item.__dict__) or _takes(item_type[0], item):
+                    items.append(_answer(sub, item))
+                else:
+                    raise _NotPlain
+            out[name] = items
+    return out
+
+
+_CAST = "__as_strawberry_type__"  # strawberry.cast's mark: such a value needs strawberry's own check
+
+
+def _origin(object_type: Any) -> type | None:
+    definition = object_type.extensions.get(_BACKREF)
+    return getattr(definition, "origin", None)
+
+
+class _NotPlain(Exception):
+    """A value a plan does not take."""
+
+
 class Executor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's `execute_fields`, taking plain fields in place (see the module's doc)."""
+
+    def _plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> tuple[Step, ...] | None:
+        """The plan for this selection on this type, or None when some field below is not plain;
+        worked out once per execution, as graphql-core collects a selection's fields once."""
+        plans = self.__dict__.setdefault("_plans", {})
+        key = (object_type, id(field_details_list))
+        held = plans.get(key)
+        if held is None:  # kept alive with its plan, so that the id stays the selection's
+            held = plans[key] = (field_details_list, self._build_plan(object_type, field_details_list))
+        return held[1]
+
+    def _build_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> tuple[Step, ...] | None:
+        grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        if new_defer_usages:
+            return None
+        plain = plain_fields(object_type)
+        steps: list[Step] = []
+        for name, details in grouped.items():
+            node = details[0].node
+            if node.name.value == "__typename":
+                steps.append((name, TYPENAME, None, object_type.name, False, None, None, False))
+                continue
+            entry = plain.get(node.name.value)
+            if entry is None or node.arguments:
+                return None
+            sub = None
+            if entry.kind != LEAF:
+                sub = self._plan(entry.inner if entry.kind == OBJECT else entry.item, details)  # type: ignore[arg-type]
+                if sub is None:
+                    return None
+            # A leaf step holds its coercer; an object step its type and the class its values are
+            # when nothing needs checking (strawberry's is_type_of accepts that class).
+            inner = entry.coerce if entry.kind == LEAF else (entry.inner, _origin(entry.inner)) if entry.kind == OBJECT else None
+            item = (entry.item, _origin(entry.item)) if entry.kind == LIST else None
+            steps.append((name, entry.kind, entry.read, inner, entry.nullable, sub, item, entry.item_nullable))
+        return tuple(steps)
 
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
                        grouped_field_set: Any, position_context: Any) -> Any:
@@ -189,7 +309,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                                     results[response_name] = None
                                     continue
                             else:
-                                value = entry.inner.coerce_output_value(value)
+                                value = entry.coerce(value)  # type: ignore[misc]
                                 if value is not None and value is not Undefined:
                                     results[response_name] = value
                                     continue
@@ -259,15 +379,29 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return Undefined
         if value is None:
             return None if entry.nullable else Undefined
-        field_path = Path(path, response_name, parent_type.name)
         if entry.kind == OBJECT:
             if not _takes(entry.inner, value):
                 return Undefined
-            complete = lambda: self.collect_and_execute_subfields(  # noqa: E731
-                entry.inner, field_details_list, field_path, value, position_context)
+            plan = self._plan(entry.inner, field_details_list)
+            if plan is not None:
+                try:
+                    return _answer(plan, value)
+                except Exception:  # noqa: BLE001  # graphql-core's path below takes it
+                    pass
         else:
             if not isinstance(value, (list, tuple)) or not all(_takes(entry.item, item) for item in value):  # type: ignore[arg-type]
                 return Undefined
+            plan = self._plan(entry.item, field_details_list)  # type: ignore[arg-type]
+            if plan is not None:
+                try:
+                    return [_answer(plan, item) for item in value]
+                except Exception:  # noqa: BLE001
+                    pass
+        field_path = Path(path, response_name, parent_type.name)
+        if entry.kind == OBJECT:
+            complete = lambda: self.collect_and_execute_subfields(  # noqa: E731
+                entry.inner, field_details_list, field_path, value, position_context)
+        else:
             complete = lambda: self._objects(entry, field_details_list, field_path, value, position_context)  # noqa: E731
         # What execute_field does around complete_value: an error nulls this field, or its parent
         # when the field is non-null.

@@ -164,3 +164,19 @@ async def test_plain_fields_skip_graphql_cores_field_path() -> None:
     data, errors = await run(Counting, '{ box(name: "good") { label count thing { id name } things { name later } } }')
     assert not errors and data["box"]["things"][1] == {"name": "two", "later": "TWO"}
     assert called == ["Query.box", "Thing.later", "Thing.later"]
+
+
+async def test_a_selection_of_plain_fields_is_answered_from_its_plan() -> None:
+    """Below `box` (a resolver's value) everything is plain: graphql-core completes Box, and the
+    thing and the things are answered by the plan, without completing each object."""
+    completed: list[str] = []
+
+    class Counting(Executor):
+        def collect_and_execute_subfields(self, return_type, *args):  # type: ignore[no-untyped-def]
+            completed.append(return_type.name)
+            return super().collect_and_execute_subfields(return_type, *args)
+
+    data, errors = await run(Counting, '{ box(name: "good") { thing { __typename id name } things { name colour } } }')
+    assert not errors and data["box"]["things"] == [{"name": "one", "colour": "RED"}, {"name": "two", "colour": "BLUE"}]
+    assert data["box"]["thing"]["__typename"] == "Thing"
+    assert completed == ["Box"]
