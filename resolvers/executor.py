@@ -26,6 +26,7 @@ object.
 
 from __future__ import annotations
 
+import weakref
 from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
@@ -34,6 +35,7 @@ from graphql import (GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, Gra
                      Undefined,
                      is_leaf_type)
 from graphql.execution.executor import gather_with_cancel
+from graphql.type.definition import GraphQLResolveInfoHelpers
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry import relay
@@ -249,6 +251,18 @@ class _NotPlain(Exception):
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's `execute_fields`, taking plain fields in place (see the module's doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # graphql-core's helpers are bound methods of the executor it holds: a reference cycle,
+        # so every request's executor, and all it reaches (its context, the loaders, every node
+        # read), lived until the garbage collector's next pass, which then walked hundreds of
+        # thousands of objects at once (a 0.9 s pause; docs/performance.md, issue #28). Through
+        # a weak reference the executor is freed when its request ends; while it runs, its
+        # coroutines hold it.
+        me = weakref.ref(self)
+        self.async_helpers = GraphQLResolveInfoHelpers(gather=lambda values: me().gather_async_work(values),  # type: ignore[union-attr]
+                                                       track=lambda values: me().track_async_work(values))  # type: ignore[union-attr]
 
     def _plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> tuple[Step, ...] | None:
         """The plan for this selection on this type, or None when some field below is not plain;

@@ -16,23 +16,40 @@ PageArgs = tuple[Rel, Direction, frozenset[Label], int, Cursor | None]
 
 
 class Loaders:
-    """Created in get_context for one request and one tenant; never shared between requests."""
+    """Created in get_context for one request and one tenant; never shared between requests.
+
+    No load function refers back to this object (they hold the services, the tenant and the node
+    loader): a reference cycle would keep everything a request loaded alive until the garbage
+    collector's next pass, and that pass, walking hundreds of thousands of such objects at once,
+    held the event loop for up to a second (docs/performance.md, issue #28)."""
 
     def __init__(self, services: Services, tenant: Tenant) -> None:
         self._services, self._tenant = services, tenant
-        self.node: DataLoader[NodeId, Node | None] = DataLoader(load_fn=self._load_nodes)
+        graph, lineage = services.graph, services.lineage
+
+        async def load_nodes(ids: Sequence[NodeId]) -> list[Node | None]:
+            found = await graph.get(tenant, ids)
+            return [found.get(i) for i in ids]
+
+        async def load_parent_jobs(jobs: Sequence[str]) -> list[str | None]:
+            found = await lineage.parent_jobs(tenant, jobs)
+            return [found.get(j) for j in jobs]
+
+        self.node: DataLoader[NodeId, Node | None] = DataLoader(load_fn=load_nodes)
         self._neighbours: dict[tuple[Rel, Direction], DataLoader[NodeId, list[Neighbour]]] = {}
         self._pages: dict[PageArgs, DataLoader[NodeId, NeighbourPage]] = {}
-        self.parent_job: DataLoader[str, str | None] = DataLoader(load_fn=self._load_parent_jobs)
+        self.parent_job: DataLoader[str, str | None] = DataLoader(load_fn=load_parent_jobs)
 
     def neighbours(self, rel: Rel, direction: Direction) -> DataLoader[NodeId, list[Neighbour]]:
         key = (rel, direction)
         if key not in self._neighbours:
+            graph, tenant, node = self._services.graph, self._tenant, self.node
+
             async def load(ids: Sequence[NodeId]) -> list[list[Neighbour]]:
-                found = await self._services.graph.neighbours(self._tenant, ids, rel, direction)
+                found = await graph.neighbours(tenant, ids, rel, direction)
                 for nbs in found.values():  # the nodes at the far end are loaded too: prime them
                     for nb in nbs:
-                        self.node.prime(nb.node.id, nb.node)
+                        node.prime(nb.node.id, nb.node)
                 return [found[i] for i in ids]
 
             self._neighbours[key] = DataLoader(load_fn=load)
@@ -43,12 +60,14 @@ class Loaders:
         """One page of each start's `rel` relationships (to nodes of `labels`, or any), cut in the store."""
         key = (rel, direction, labels, first, after)
         if key not in self._pages:
+            graph, tenant, node = self._services.graph, self._tenant, self.node
+
             async def load(ids: Sequence[NodeId]) -> list[NeighbourPage]:
-                found = await self._services.graph.neighbour_pages(self._tenant, ids, rel, direction, first=first,
-                                                                   after=after, labels=sorted(labels, key=lambda x: x.value))
+                found = await graph.neighbour_pages(tenant, ids, rel, direction, first=first,
+                                                    after=after, labels=sorted(labels, key=lambda x: x.value))
                 for page in found.values():
                     for nb in page.items:
-                        self.node.prime(nb.node.id, nb.node)
+                        node.prime(nb.node.id, nb.node)
                 return [found[i] for i in ids]
 
             self._pages[key] = DataLoader(load_fn=load)
@@ -60,11 +79,3 @@ class Loaders:
         self.parent_job.clear_all()
         for loader in (*self._neighbours.values(), *self._pages.values()):
             loader.clear_all()
-
-    async def _load_parent_jobs(self, jobs: Sequence[str]) -> list[str | None]:
-        found = await self._services.lineage.parent_jobs(self._tenant, jobs)
-        return [found.get(j) for j in jobs]
-
-    async def _load_nodes(self, ids: Sequence[NodeId]) -> list[Node | None]:
-        found = await self._services.graph.get(self._tenant, ids)
-        return [found.get(i) for i in ids]
