@@ -256,10 +256,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # graphql-core's helpers are bound methods of the executor it holds: a reference cycle,
         # so every request's executor, and all it reaches (its context, the loaders, every node
-        # read), lived until the garbage collector's next pass, which then walked hundreds of
-        # thousands of objects at once (a 0.9 s pause; docs/performance.md, issue #28). Through
-        # a weak reference the executor is freed when its request ends; while it runs, its
-        # coroutines hold it.
+        # read), would live until the cyclic collector's next pass, which then walks all those
+        # requests' objects at once while the event loop waits. Through a weak reference the
+        # executor is freed when its request ends; while it runs, its coroutines hold it.
         me = weakref.ref(self)
         self.async_helpers = GraphQLResolveInfoHelpers(gather=lambda values: me().gather_async_work(values),  # type: ignore[union-attr]
                                                        track=lambda values: me().track_async_work(values))  # type: ignore[union-attr]
@@ -345,7 +344,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaitable_fields:
             return results
-        return self._await_fields(results, awaitable_fields)
+        return self._awaited(results, awaitable_fields)
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path,
                       position_context: Any) -> Any:
@@ -453,7 +452,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaitable_indices:
             return completed
-        return self._await_items(completed, awaitable_indices)
+        return self._awaited(completed, awaitable_indices)
 
     async def _guarded(self, completed: Awaitable[Any], return_type: GraphQLOutputType, field_details_list: Any,
                        path: Path) -> Any:
@@ -464,21 +463,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return None
 
     @staticmethod
-    async def _await_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
-        if len(awaitable_indices) == 1:
-            completed[awaitable_indices[0]] = await completed[awaitable_indices[0]]
+    async def _awaited(values: Any, keys: list[Any]) -> Any:
+        """`values` (a field dict or a list) with the awaitables at `keys` replaced by their results,
+        awaited together."""
+        if len(keys) == 1:
+            values[keys[0]] = await values[keys[0]]
         else:
-            awaited = await gather_with_cancel(*(completed[i] for i in awaitable_indices))
-            for index, value in zip(awaitable_indices, awaited, strict=True):
-                completed[index] = value
-        return completed
-
-    @staticmethod
-    async def _await_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
-        if len(awaitable_fields) == 1:
-            field = awaitable_fields[0]
-            results[field] = await results[field]
-        else:
-            awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
-            results.update(zip(awaitable_fields, awaited, strict=True))
-        return results
+            for key, value in zip(keys, await gather_with_cancel(*(values[key] for key in keys)), strict=True):
+                values[key] = value
+        return values

@@ -19,9 +19,9 @@ class Loaders:
     """Created in get_context for one request and one tenant; never shared between requests.
 
     No load function refers back to this object (they hold the services, the tenant and the node
-    loader): a reference cycle would keep everything a request loaded alive until the garbage
-    collector's next pass, and that pass, walking hundreds of thousands of such objects at once,
-    held the event loop for up to a second (docs/performance.md, issue #28)."""
+    loader): a reference cycle would keep everything a request loaded alive until the cyclic
+    collector's next pass, which then walks many requests' objects at once while the event loop
+    waits."""
 
     def __init__(self, services: Services, tenant: Tenant) -> None:
         self._services, self._tenant = services, tenant
