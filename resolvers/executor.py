@@ -31,13 +31,12 @@ from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from graphql import (GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, GraphQLSchema, GraphQLString,
-                     Undefined,
-                     is_leaf_type)
+from graphql import (GraphQLBoolean, GraphQLEnumType, GraphQLID, GraphQLInt, GraphQLList, GraphQLNonNull,
+                     GraphQLObjectType, GraphQLOutputType, GraphQLSchema, GraphQLString, Undefined, is_leaf_type)
 from graphql.execution.executor import gather_with_cancel
-from graphql.type.definition import GraphQLResolveInfoHelpers
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
+from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -219,7 +218,7 @@ def _answer(plan: tuple[Step, ...], source: Any) -> dict[str, Any]:
                 raise _NotPlain
             out[name] = coerced
         elif kind == OBJECT:
-            if not (type(value) is inner[1] and _CAST not in value.__dict__) and not _takes(inner[0], value):
+            if not _is(inner, value):
                 raise _NotPlain
             out[name] = _answer(sub, value)
         else:
@@ -229,7 +228,7 @@ def _answer(plan: tuple[Step, ...], source: Any) -> dict[str, Any]:
             for item in value:
                 if item is None and item_nullable:
                     items.append(None)
-                elif (type(item) is item_type[1] and _CAST not in item.__dict__) or _takes(item_type[0], item):
+                elif _is(item_type, item):
                     items.append(_answer(sub, item))
                 else:
                     raise _NotPlain
@@ -238,6 +237,11 @@ def _answer(plan: tuple[Step, ...], source: Any) -> dict[str, Any]:
 
 
 _CAST = "__as_strawberry_type__"  # strawberry.cast's mark: such a value needs strawberry's own check
+
+
+def _is(kind: tuple[GraphQLObjectType, type | None], value: Any) -> bool:
+    """_takes, with the common case first: a value of the type's own class, not cast."""
+    return (type(value) is kind[1] and _CAST not in value.__dict__) or _takes(kind[0], value)
 
 
 def _origin(object_type: Any) -> type | None:
@@ -392,30 +396,25 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return Undefined
         if value is None:
             return None if entry.nullable else Undefined
+        field_path = Path(path, response_name, parent_type.name)
         if entry.kind == OBJECT:
             if not _takes(entry.inner, value):
                 return Undefined
             plan = self._plan(entry.inner, field_details_list)
-            if plan is not None:
-                try:
-                    return _answer(plan, value)
-                except Exception:  # noqa: BLE001  # graphql-core's path below takes it
-                    pass
+            answer = lambda: _answer(plan, value)  # noqa: E731
+            complete = lambda: self.collect_and_execute_subfields(  # noqa: E731
+                entry.inner, field_details_list, field_path, value, position_context)
         else:
             if not isinstance(value, (list, tuple)) or not all(_takes(entry.item, item) for item in value):  # type: ignore[arg-type]
                 return Undefined
             plan = self._plan(entry.item, field_details_list)  # type: ignore[arg-type]
-            if plan is not None:
-                try:
-                    return [_answer(plan, item) for item in value]
-                except Exception:  # noqa: BLE001
-                    pass
-        field_path = Path(path, response_name, parent_type.name)
-        if entry.kind == OBJECT:
-            complete = lambda: self.collect_and_execute_subfields(  # noqa: E731
-                entry.inner, field_details_list, field_path, value, position_context)
-        else:
+            answer = lambda: [_answer(plan, item) for item in value]  # noqa: E731
             complete = lambda: self._objects(entry, field_details_list, field_path, value, position_context)  # noqa: E731
+        if plan is not None:
+            try:
+                return answer()
+            except Exception:  # noqa: BLE001  # graphql-core's path below takes the value and words the error
+                pass
         # What execute_field does around complete_value: an error nulls this field, or its parent
         # when the field is non-null.
         try:
